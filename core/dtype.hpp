@@ -1,0 +1,64 @@
+#pragma once
+// Element types of subq tensors, and the bf16/f16 <-> f32 conversions.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "complex.hpp"
+
+namespace subq {
+
+enum class DType : std::uint8_t { F32, F64, BF16, F16, I32, I64, U8, Bool, C64, C128 };
+
+/// Bytes per element.
+std::size_t dtype_size(DType dtype);
+/// Lower-case name as numpy writes it: "float32", "bfloat16", "complex64", ...
+std::string_view dtype_name(DType dtype);
+bool is_floating(DType dtype);  // F32, F64, BF16, F16
+bool is_complex(DType dtype);   // C64, C128
+
+/// Storage types of the 16-bit floats: the raw bits; convert with the functions below.
+struct bfloat16 {
+  std::uint16_t bits;
+};
+struct float16 {
+  std::uint16_t bits;
+};
+
+inline float to_float(bfloat16 x) {
+  std::uint32_t u = std::uint32_t(x.bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// Round to nearest even, as PyTorch does; NaN stays NaN.
+inline bfloat16 to_bfloat16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return {std::uint16_t((u >> 16) | 0x40)};
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return {std::uint16_t(u >> 16)};
+}
+
+float to_float(float16 x);
+float16 to_float16(float f);
+
+template <class T>
+struct DTypeOf;
+template <> struct DTypeOf<float> { static constexpr DType value = DType::F32; };
+template <> struct DTypeOf<double> { static constexpr DType value = DType::F64; };
+template <> struct DTypeOf<bfloat16> { static constexpr DType value = DType::BF16; };
+template <> struct DTypeOf<float16> { static constexpr DType value = DType::F16; };
+template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::I32; };
+template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::I64; };
+template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::U8; };
+template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
+template <> struct DTypeOf<complex64> { static constexpr DType value = DType::C64; };
+template <> struct DTypeOf<complex128> { static constexpr DType value = DType::C128; };
+
+template <class T>
+inline constexpr DType dtype_of = DTypeOf<T>::value;
+
+}  // namespace subq

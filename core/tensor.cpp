@@ -1,0 +1,321 @@
+#include "core/tensor.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <type_traits>
+
+#include "core/check.hpp"
+#include "core/cuda_runtime.hpp"
+
+namespace subq {
+
+std::string to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+std::int64_t shape_numel(const Shape& shape) {
+  std::int64_t n = 1;
+  for (std::int64_t extent : shape) {
+    SUBQ_CHECK(extent >= 0, "shape {}: negative extent", to_string(shape));
+    SUBQ_CHECK(!__builtin_mul_overflow(n, extent, &n), "shape {}: element count overflows", to_string(shape));
+  }
+  return n;
+}
+
+Storage::Storage(void* data, std::size_t bytes, Device device, std::function<void()> release)
+    : data_(data), bytes_(bytes), device_(device), release_(std::move(release)) {}
+
+Storage::~Storage() {
+  if (release_) release_();
+}
+
+std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
+  if (device.is_cuda()) {
+    void* ptr = detail::cuda_allocate(bytes, device.index);
+    return std::make_shared<Storage>(ptr, bytes, device, [ptr, device] { detail::cuda_free(ptr, device.index); });
+  }
+  // 64-byte alignment: cache lines and any SIMD width.
+  void* ptr = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
+  return std::make_shared<Storage>(ptr, bytes, device, [ptr] { std::free(ptr); });
+}
+
+namespace {
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  std::int64_t s = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= std::max<std::int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+// Calls fn(element offset) for every element of (shape, strides), in row-major order.
+template <class Fn>
+void for_each_offset(const Shape& shape, const Shape& strides, std::int64_t offset, Fn&& fn) {
+  const int dims = int(shape.size());
+  if (dims == 0) {
+    fn(offset);
+    return;
+  }
+  if (shape_numel(shape) == 0) return;
+  std::vector<std::int64_t> index(dims, 0);
+  const std::int64_t inner = shape[dims - 1], inner_stride = strides[dims - 1];
+  while (true) {
+    for (std::int64_t i = 0; i < inner; ++i) fn(offset + i * inner_stride);
+    int d = dims - 2;
+    for (; d >= 0; --d) {
+      offset += strides[d];
+      if (++index[d] < shape[d]) break;
+      offset -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+template <class F>
+decltype(auto) visit_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: return f(float{});
+    case DType::F64: return f(double{});
+    case DType::BF16: return f(bfloat16{});
+    case DType::F16: return f(float16{});
+    case DType::I32: return f(std::int32_t{});
+    case DType::I64: return f(std::int64_t{});
+    case DType::U8: return f(std::uint8_t{});
+    case DType::Bool: return f(bool{});
+    case DType::C64: return f(complex64{});
+    case DType::C128: return f(complex128{});
+  }
+  SUBQ_FAIL("invalid dtype {}", int(dtype));
+}
+
+template <class T>
+constexpr bool is_complex_v = std::is_same_v<T, complex64> || std::is_same_v<T, complex128>;
+
+// Element conversion: 16-bit floats through float, complex keeps both parts, integers stay
+// integers (no detour through double that would round large int64).
+template <class To, class From>
+To convert(From x) {
+  if constexpr (std::is_same_v<To, From>) {
+    return x;
+  } else if constexpr (std::is_same_v<From, bfloat16> || std::is_same_v<From, float16>) {
+    return convert<To>(to_float(x));
+  } else if constexpr (std::is_same_v<To, bfloat16>) {
+    return to_bfloat16(float(convert<double>(x)));
+  } else if constexpr (std::is_same_v<To, float16>) {
+    return to_float16(float(convert<double>(x)));
+  } else if constexpr (is_complex_v<To>) {
+    if constexpr (is_complex_v<From>)
+      return To(decltype(To::re)(x.re), decltype(To::re)(x.im));
+    else
+      return To(decltype(To::re)(x));
+  } else if constexpr (is_complex_v<From>) {
+    throw Error("Tensor::to: cannot convert a complex tensor to a real dtype");
+  } else {
+    return To(x);
+  }
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  Tensor t;
+  const std::int64_t n = shape_numel(shape);
+  t.storage_ = Storage::allocate(std::size_t(n) * dtype_size(dtype), device);
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, Device::cpu());
+  std::memset(t.raw_data(), 0, t.storage_->bytes());
+  return t.to(device);
+}
+
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, std::size_t byte_offset, const Shape& shape,
+                            DType dtype) {
+  const std::size_t bytes = std::size_t(shape_numel(shape)) * dtype_size(dtype);
+  SUBQ_CHECK(byte_offset % dtype_size(dtype) == 0, "Tensor::from_storage: byte offset {} is not a multiple of {} ({})",
+             byte_offset, dtype_size(dtype), dtype_name(dtype));
+  SUBQ_CHECK(byte_offset <= storage->bytes() && bytes <= storage->bytes() - byte_offset,
+             "Tensor::from_storage: {} bytes at offset {} exceed the storage of {} bytes", bytes, byte_offset,
+             storage->bytes());
+  Tensor t;
+  t.storage_ = std::move(storage);
+  t.offset_ = std::int64_t(byte_offset / dtype_size(dtype));
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+
+Device Tensor::device() const { return storage_ ? storage_->device() : Device::cpu(); }
+
+int Tensor::wrap_dim(int d, const char* what) const {
+  const int wrapped = d < 0 ? d + dim() : d;
+  SUBQ_CHECK(wrapped >= 0 && wrapped < dim(), "Tensor::{}: dimension {} out of range for shape {}", what, d,
+             to_string(shape_));
+  return wrapped;
+}
+
+std::int64_t Tensor::size(int d) const { return shape_[wrap_dim(d, "size")]; }
+std::int64_t Tensor::stride(int d) const { return strides_[wrap_dim(d, "stride")]; }
+std::int64_t Tensor::numel() const { return shape_numel(shape_); }
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (int d = dim() - 1; d >= 0; --d) {
+    if (shape_[d] != 1 && strides_[d] != expected) return false;
+    expected *= shape_[d];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  SUBQ_CHECK(defined(), "Tensor::data: the tensor is undefined");
+  return static_cast<char*>(storage_->data()) + offset_ * std::int64_t(dtype_size(dtype_));
+}
+
+Tensor Tensor::view(const Shape& shape) const {
+  SUBQ_CHECK(is_contiguous(), "Tensor::view: needs a contiguous tensor (shape {}); call contiguous() first",
+             to_string(shape_));
+  Shape resolved = shape;
+  std::int64_t known = 1;
+  int infer = -1;
+  for (std::size_t i = 0; i < resolved.size(); ++i) {
+    if (resolved[i] == -1) {
+      SUBQ_CHECK(infer < 0, "Tensor::view: more than one -1 in {}", to_string(shape));
+      infer = int(i);
+    } else {
+      SUBQ_CHECK(resolved[i] >= 0, "Tensor::view: negative extent in {}", to_string(shape));
+      known *= resolved[i];
+    }
+  }
+  if (infer >= 0) {
+    SUBQ_CHECK(known > 0 && numel() % known == 0, "Tensor::view: cannot view {} as {}", to_string(shape_),
+               to_string(shape));
+    resolved[infer] = numel() / known;
+  }
+  SUBQ_CHECK(shape_numel(resolved) == numel(), "Tensor::view: cannot view {} ({} elements) as {}", to_string(shape_),
+             numel(), to_string(shape));
+  Tensor t = *this;
+  t.shape_ = resolved;
+  t.strides_ = contiguous_strides(resolved);
+  return t;
+}
+
+Tensor Tensor::slice(int d, std::int64_t start, std::int64_t end) const {
+  d = wrap_dim(d, "slice");
+  SUBQ_CHECK(0 <= start && start <= end && end <= shape_[d], "Tensor::slice: [{}, {}) out of range for dimension {} of {}",
+             start, end, d, to_string(shape_));
+  Tensor t = *this;
+  t.offset_ += start * strides_[d];
+  t.shape_[d] = end - start;
+  return t;
+}
+
+Tensor Tensor::select(int d, std::int64_t i) const {
+  d = wrap_dim(d, "select");
+  SUBQ_CHECK(0 <= i && i < shape_[d], "Tensor::select: index {} out of range for dimension {} of {}", i, d,
+             to_string(shape_));
+  Tensor t = *this;
+  t.offset_ += i * strides_[d];
+  t.shape_.erase(t.shape_.begin() + d);
+  t.strides_.erase(t.strides_.begin() + d);
+  return t;
+}
+
+Tensor Tensor::transpose(int d0, int d1) const {
+  std::vector<int> order(dim());
+  std::iota(order.begin(), order.end(), 0);
+  std::swap(order[wrap_dim(d0, "transpose")], order[wrap_dim(d1, "transpose")]);
+  return permute(order);
+}
+
+Tensor Tensor::permute(const std::vector<int>& order) const {
+  SUBQ_CHECK(int(order.size()) == dim(), "Tensor::permute: {} dimensions given for shape {}", order.size(),
+             to_string(shape_));
+  std::vector<bool> seen(dim(), false);
+  Tensor t = *this;
+  for (int i = 0; i < dim(); ++i) {
+    const int d = wrap_dim(order[i], "permute");
+    SUBQ_CHECK(!seen[d], "Tensor::permute: dimension {} repeated", d);
+    seen[d] = true;
+    t.shape_[i] = shape_[d];
+    t.strides_[i] = strides_[d];
+  }
+  return t;
+}
+
+Tensor Tensor::expand(const Shape& shape) const {
+  SUBQ_CHECK(int(shape.size()) == dim(), "Tensor::expand: cannot expand {} to {}", to_string(shape_),
+             to_string(shape));
+  Tensor t = *this;
+  for (int d = 0; d < dim(); ++d) {
+    if (shape_[d] == shape[d]) continue;
+    SUBQ_CHECK(shape_[d] == 1 && shape[d] >= 0, "Tensor::expand: cannot expand {} to {}", to_string(shape_),
+               to_string(shape));
+    t.shape_[d] = shape[d];
+    t.strides_[d] = 0;
+  }
+  return t;
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+Tensor Tensor::clone() const {
+  SUBQ_CHECK(defined(), "Tensor::clone: the tensor is undefined");
+  if (device().is_cpu()) return converted_copy(dtype_);
+  SUBQ_CHECK(is_contiguous(), "Tensor::clone: strided copies of CUDA tensors are not supported (shape {})",
+             to_string(shape_));
+  Tensor t = empty(shape_, dtype_, device());
+  detail::copy_bytes(t.raw_data(), device(), raw_data(), device(), std::size_t(numel()) * dtype_size(dtype_));
+  return t;
+}
+
+Tensor Tensor::converted_copy(DType dtype) const {
+  Tensor out = empty(shape_, dtype);
+  if (dtype == dtype_ && is_contiguous()) {
+    std::memcpy(out.raw_data(), raw_data(), std::size_t(numel()) * dtype_size(dtype));
+    return out;
+  }
+  visit_dtype(dtype_, [&](auto from) {
+    visit_dtype(dtype, [&](auto to) {
+      using From = decltype(from);
+      using To = decltype(to);
+      const From* src = static_cast<const From*>(storage_->data());
+      To* dst = static_cast<To*>(out.raw_data());
+      for_each_offset(shape_, strides_, offset_, [&](std::int64_t i) { *dst++ = convert<To>(src[i]); });
+    });
+  });
+  return out;
+}
+
+Tensor Tensor::to(Device device) const {
+  SUBQ_CHECK(defined(), "Tensor::to: the tensor is undefined");
+  if (device == this->device()) return *this;
+  Tensor src = device.is_cuda() ? contiguous() : *this;
+  SUBQ_CHECK(src.is_contiguous(), "Tensor::to({}): strided CUDA tensors cannot be copied (shape {})",
+             to_string(device), to_string(shape_));
+  Tensor t = empty(shape_, dtype_, device);
+  detail::copy_bytes(t.raw_data(), device, src.raw_data(), src.device(), std::size_t(numel()) * dtype_size(dtype_));
+  return t;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  SUBQ_CHECK(defined(), "Tensor::to: the tensor is undefined");
+  if (dtype == dtype_) return *this;
+  SUBQ_CHECK(device().is_cpu(), "Tensor::to({}): dtype conversion of a {} tensor; move it to the CPU first",
+             dtype_name(dtype), to_string(device()));
+  return converted_copy(dtype);
+}
+
+}  // namespace subq

@@ -1,0 +1,145 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "core/device.hpp"
+#include "scan/linear_recurrence.hpp"
+#include "scan/scan_operator.hpp"
+
+using namespace subq;
+using namespace subq::scan;
+
+namespace {
+
+// Decays in (-1, 1) keep the state bounded at any length.
+Tensor random_tensor(const Shape& shape, DType dtype, std::mt19937& rng, double lo, double hi) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  Tensor t = Tensor::empty(shape, DType::C128);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<complex128>()[i] = {u(rng), is_complex(dtype) ? u(rng) : 0.0};
+  if (is_complex(dtype)) return t.to(dtype);
+  Tensor re = Tensor::empty(shape, DType::F64);
+  for (std::int64_t i = 0; i < t.numel(); ++i) re.data<double>()[i] = t.data<complex128>()[i].re;
+  return re.to(dtype);
+}
+
+// Largest |x - y| / (1 + |y|) over all elements (both compared as complex128).
+double max_rel_diff(const Tensor& x, const Tensor& y) {
+  REQUIRE(x.shape() == y.shape());
+  const Tensor xc = x.to(Device::cpu()).to(DType::C128).contiguous(), yc = y.to(Device::cpu()).to(DType::C128).contiguous();
+  double worst = 0;
+  for (std::int64_t i = 0; i < xc.numel(); ++i) {
+    const complex128 p = xc.data<complex128>()[i], q = yc.data<complex128>()[i];
+    const double d = std::hypot(p.re - q.re, p.im - q.im) / (1 + std::hypot(q.re, q.im));
+    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
+  }
+  return worst;
+}
+
+struct Problem {
+  Tensor a, b, h0;
+};
+
+Problem random_problem(std::int64_t B, std::int64_t D, std::int64_t L, DType dtype, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  // Complex decays are drawn per part, so keep their modulus below 1 too.
+  const double bound = is_complex(dtype) ? 0.7 : 0.999;
+  return {random_tensor({B, D, L}, dtype, rng, -bound, bound), random_tensor({B, D, L}, dtype, rng, -1, 1),
+          random_tensor({B, D}, dtype, rng, -1, 1)};
+}
+
+}  // namespace
+
+TEST_CASE("scan operator: composition is associative and matches stepping", "[scan]") {
+  const Affine<double> x{0.5, 1.0}, y{-0.25, 2.0}, z{0.75, -1.0};
+  const auto left = compose(compose(x, y), z), right = compose(x, compose(y, z));
+  CHECK(left.a == Approx(right.a));
+  CHECK(left.b == Approx(right.b));
+  const double h = 3.0;
+  CHECK(left.apply(h) == Approx(z.apply(y.apply(x.apply(h)))));
+  CHECK(compose(Affine<double>::identity(), x).b == x.b);
+}
+
+TEST_CASE("scan: the parallel scan equals the sequential loop (float64, complex128)", "[scan][property]") {
+  const std::int64_t lengths[] = {1, 2, 7, 8, 9, 511, 512, 513, 1000, 4095, 4096, 4097, 8193, 33333, 100000};
+  std::uint32_t seed = 1;
+  for (DType dtype : {DType::F64, DType::C128})
+    for (Direction dir : {Direction::Forward, Direction::Reverse})
+      for (std::int64_t L : lengths)
+        for (int threads : {1, 2, 3, 8}) {
+          // Few rows force the segmented (chunked) path; many rows the row-parallel one.
+          const std::int64_t B = 1 + seed % 2, D = (L > 10000) ? 1 + seed % 3 : 1 + seed % 19;
+          const Problem p = random_problem(B, D, L, dtype, seed++);
+          ThreadPool pool(threads);
+          const auto want = linear_recurrence_sequential(p.a, p.b, p.h0, dir);
+          const auto got = linear_recurrence(p.a, p.b, p.h0, {dir, &pool, 0});
+          INFO("dtype " << dtype_name(dtype) << " L " << L << " B " << B << " D " << D << " threads " << threads
+                        << (dir == Direction::Reverse ? " reverse" : " forward"));
+          CHECK(max_rel_diff(got.h, want.h) < 1e-12);
+          CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+        }
+}
+
+TEST_CASE("scan: every chunk length gives the same result", "[scan][property]") {
+  const Problem p = random_problem(2, 3, 1037, DType::F64, 99);
+  ThreadPool pool(3);
+  for (Direction dir : {Direction::Forward, Direction::Reverse}) {
+    const auto want = linear_recurrence_sequential(p.a, p.b, p.h0, dir);
+    for (std::int64_t chunk : {1, 2, 3, 7, 8, 64, 100, 512, 1036, 1037, 1038, 5000}) {
+      INFO("chunk " << chunk);
+      const auto got = linear_recurrence(p.a, p.b, p.h0, {dir, &pool, chunk});
+      CHECK(max_rel_diff(got.h, want.h) < 1e-12);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("scan: float32 and complex64 stay close to the float64 loop", "[scan]") {
+  for (DType dtype : {DType::F32, DType::C64}) {
+    const Problem p = random_problem(1, 3, 50000, dtype, 7);
+    const DType wide = dtype == DType::F32 ? DType::F64 : DType::C128;
+    const auto want = linear_recurrence_sequential(p.a.to(wide), p.b.to(wide), p.h0.to(wide));
+    const auto got = linear_recurrence(p.a, p.b, p.h0);
+    CHECK(got.h.dtype() == dtype);
+    CHECK(max_rel_diff(got.h, want.h) < 1e-4);
+  }
+}
+
+TEST_CASE("scan: strided and broadcast inputs, missing h0, empty sequences", "[scan]") {
+  const Problem p = random_problem(2, 4, 3000, DType::F64, 5);
+  // a broadcast over channels (stride 0), b a transposed view.
+  const Tensor a = p.a.slice(1, 0, 1).expand({2, 4, 3000});
+  const Tensor b = p.b.transpose(0, 1).contiguous().transpose(0, 1);
+  REQUIRE_FALSE(b.is_contiguous());
+  const auto want = linear_recurrence_sequential(a.contiguous(), b.contiguous());
+  const auto got = linear_recurrence(a, b);
+  CHECK(max_rel_diff(got.h, want.h) < 1e-12);
+
+  const Tensor empty_a = Tensor::zeros({2, 3, 0}, DType::F32);
+  const auto r = linear_recurrence(empty_a, empty_a, Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3}));
+  CHECK(r.h.numel() == 0);
+  CHECK(r.final_state.data<float>()[5] == 6.0f);
+}
+
+TEST_CASE("scan: bfloat16 inputs run with float32 state", "[scan]") {
+  const Problem p = random_problem(1, 2, 2000, DType::F32, 11);
+  const Tensor a16 = p.a.to(DType::BF16), b16 = p.b.to(DType::BF16);
+  const auto got = linear_recurrence(a16, b16);
+  CHECK(got.h.dtype() == DType::F32);
+  const auto want = linear_recurrence_sequential(a16.to(DType::F64), b16.to(DType::F64));
+  CHECK(max_rel_diff(got.h, want.h) < 1e-4);
+}
+
+TEST_CASE("scan: bad arguments are rejected with the tensor named", "[scan]") {
+  const Tensor a = Tensor::zeros({2, 3, 5}, DType::F32);
+  CHECK_THROWS_WITH(linear_recurrence(a, Tensor::zeros({2, 3, 4}, DType::F32)),
+                    Catch::Contains("tensor 'b': expected shape [2, 3, 5] (as 'a'), found [2, 3, 4]"));
+  CHECK_THROWS_WITH(linear_recurrence(a, Tensor::zeros({2, 3, 5}, DType::F64)),
+                    Catch::Contains("tensor 'b': expected dtype float32"));
+  CHECK_THROWS_WITH(linear_recurrence(a, a, Tensor::zeros({3, 2}, DType::F32)),
+                    Catch::Contains("tensor 'h0': expected shape [2, 3], found [3, 2]"));
+  CHECK_THROWS_WITH(linear_recurrence(a.view({6, 5}), a.view({6, 5})), Catch::Contains("(batch, channels, length)"));
+  const Tensor ints = Tensor::zeros({1, 1, 3}, DType::I32);
+  CHECK_THROWS_WITH(linear_recurrence(ints, ints), Catch::Contains("floating or complex"));
+  CHECK_THROWS_WITH(linear_recurrence(a, a, {}, {Direction::Forward, nullptr, -1}), Catch::Contains("chunk_length"));
+}

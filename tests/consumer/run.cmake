@@ -1,0 +1,18 @@
+# Installs the build tree BUILD_DIR into a scratch prefix, then configures, builds and runs the
+# consumer project in SOURCE_DIR against it.
+file(REMOVE_RECURSE ${WORK_DIR})
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}")
+  endif()
+endfunction()
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+set(cuda_hint)
+if(CUDA_COMPILER)
+  get_filename_component(cuda_bin ${CUDA_COMPILER} DIRECTORY)
+  set(cuda_hint -DCUDAToolkit_ROOT=${cuda_bin}/..)
+endif()
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix ${cuda_hint})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/consumer)

@@ -1,0 +1,18 @@
+// The runners of every supported case key, in one plain table. Each family's runner lives in
+// the family's folder beside its CPU and CUDA paths.
+#include <map>
+
+#include "tools/check/conformance.hpp"
+#include "tools/check/runners.hpp"
+
+namespace subq::check {
+
+Runner find_runner(const std::string& key) {
+  static const std::map<std::string, Runner> runners = {
+      {"linear_recurrence", &scan::run_linear_recurrence_case},
+  };
+  auto it = runners.find(key);
+  return it == runners.end() ? nullptr : it->second;
+}
+
+}  // namespace subq::check
