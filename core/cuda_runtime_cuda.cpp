@@ -1,6 +1,8 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
@@ -39,21 +41,103 @@ const CudaProbe& probe() {
 bool cuda_available() { return probe().ok; }
 std::string cuda_status() { return probe().status; }
 
+void synchronize(Device device) {
+  if (device.is_cpu()) return;
+  const cudaError_t err = cudaDeviceSynchronize();
+  SUBQ_CHECK(err == cudaSuccess, "synchronize({}): {}", to_string(device), cudaGetErrorString(err));
+}
+
 namespace detail {
+
+namespace {
+
+// cudaMalloc and cudaFree synchronise the device and cost tens of microseconds, more than a
+// small kernel, so freed blocks are kept by size and handed out again. Sizes are rounded (512
+// bytes below 1 MiB, 2 MiB above) so that similar requests share blocks. On an allocation
+// failure the cache is released and the allocation tried once more.
+class BlockCache {
+ public:
+  static std::size_t rounded(std::size_t bytes) {
+    const std::size_t unit = bytes < (1u << 20) ? 512 : (2u << 20);
+    return (std::max<std::size_t>(bytes, 1) + unit - 1) / unit * unit;
+  }
+  void* take(std::size_t size, int device) {
+    std::lock_guard lock(mutex_);
+    auto it = free_.find({device, size});
+    if (it == free_.end()) return nullptr;
+    void* ptr = it->second;
+    free_.erase(it);
+    return ptr;
+  }
+  void give(void* ptr, std::size_t size, int device) {
+    std::lock_guard lock(mutex_);
+    free_.emplace(std::pair{device, size}, ptr);
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    for (auto& [key, ptr] : free_) {
+      cudaSetDevice(key.first);
+      cudaFree(ptr);
+    }
+    free_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<std::pair<int, std::size_t>, void*> free_;
+};
+
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache;  // never destroyed: blocks may be freed during exit
+  return *cache;
+}
+
+// The rounded size of every live block, to return it to the right bucket.
+std::mutex live_mutex;
+std::map<void*, std::size_t> live_sizes;
+
+}  // namespace
 
 void* cuda_allocate(std::size_t bytes, int device) {
   SUBQ_CHECK(cuda_available(), "cannot allocate CUDA memory: {}", cuda_status());
   SUBQ_CHECK(cudaSetDevice(device) == cudaSuccess, "cudaSetDevice({}) failed", device);
-  void* ptr = nullptr;
-  cudaError_t err = cudaMalloc(&ptr, bytes ? bytes : 1);
-  SUBQ_CHECK(err == cudaSuccess, "cudaMalloc of {} bytes on cuda:{} failed: {}", bytes, device,
-             cudaGetErrorString(err));
+  const std::size_t size = BlockCache::rounded(bytes);
+  void* ptr = block_cache().take(size, device);
+  if (ptr == nullptr) {
+    cudaError_t err = cudaMalloc(&ptr, size);
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      block_cache().release();
+      err = cudaMalloc(&ptr, size);
+    }
+    SUBQ_CHECK(err == cudaSuccess, "cudaMalloc of {} bytes on cuda:{} failed: {}", bytes, device,
+               cudaGetErrorString(err));
+  }
+  std::lock_guard lock(live_mutex);
+  live_sizes[ptr] = size;
   return ptr;
 }
 
 void cuda_free(void* ptr, int device) noexcept {
-  cudaSetDevice(device);
-  cudaFree(ptr);
+  std::size_t size;
+  {
+    std::lock_guard lock(live_mutex);
+    auto it = live_sizes.find(ptr);
+    if (it == live_sizes.end()) return;
+    size = it->second;
+    live_sizes.erase(it);
+  }
+  block_cache().give(ptr, size, device);
+}
+
+void fill_zero(void* ptr, Device device, std::size_t bytes) {
+  if (device.is_cpu()) {
+    std::memset(ptr, 0, bytes);
+    return;
+  }
+  const cudaError_t err = cudaMemset(ptr, 0, bytes);
+  SUBQ_CHECK(err == cudaSuccess, "cudaMemset of {} bytes on {} failed: {}", bytes, to_string(device),
+             cudaGetErrorString(err));
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {

@@ -24,6 +24,8 @@ Device parse_device(const std::string& text);
 
 /// True when this build has the CUDA backend and a CUDA device can be used.
 bool cuda_available();
+/// Waits until all work queued on the device is done (no-op on the CPU).
+void synchronize(Device device);
 /// Why CUDA is or is not usable, in words (for skip messages and errors).
 std::string cuda_status();
 

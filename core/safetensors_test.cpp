@@ -6,6 +6,7 @@
 
 #include "core/config.hpp"
 #include "core/safetensors.hpp"
+#include "tests/source_dir.hpp"
 
 using namespace subq;
 namespace fs = std::filesystem;
@@ -84,7 +85,7 @@ TEST_CASE("safetensors: missing, unexpected and mis-shaped tensors are named", "
 }
 
 TEST_CASE("safetensors: the bad-input corpus is rejected with clear errors", "[core][safetensors][corpus]") {
-  const fs::path dir = fs::path(SUBQ_SOURCE_DIR) / "tests/data/bad_safetensors";
+  const fs::path dir = source_dir() / "tests/data/bad_safetensors";
   std::ifstream in(dir / "expected.json");
   REQUIRE(in.good());
   const nlohmann::json expected = nlohmann::json::parse(in);

@@ -132,9 +132,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, Device::cpu());
-  std::memset(t.raw_data(), 0, t.storage_->bytes());
-  return t.to(device);
+  Tensor t = empty(shape, dtype, device);
+  detail::fill_zero(t.raw_data(), device, t.storage_->bytes());
+  return t;
 }
 
 Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, std::size_t byte_offset, const Shape& shape,
@@ -297,6 +297,14 @@ Tensor Tensor::converted_copy(DType dtype) const {
     });
   });
   return out;
+}
+
+void Tensor::copy_from(const Tensor& src) const {
+  SUBQ_CHECK(defined() && src.defined(), "Tensor::copy_from: both tensors must be defined");
+  SUBQ_CHECK(src.shape_ == shape_ && src.dtype_ == dtype_, "Tensor::copy_from: expected {} {}, found {} {}",
+             dtype_name(dtype_), to_string(shape_), dtype_name(src.dtype_), to_string(src.shape_));
+  SUBQ_CHECK(is_contiguous() && src.is_contiguous(), "Tensor::copy_from: both tensors must be contiguous");
+  detail::copy_bytes(raw_data(), device(), src.raw_data(), src.device(), std::size_t(numel()) * dtype_size(dtype_));
 }
 
 Tensor Tensor::to(Device device) const {

@@ -101,6 +101,9 @@ class Tensor {
   /// This tensor if contiguous, else a contiguous copy on the same device.
   Tensor contiguous() const;
   Tensor clone() const;
+  /// Copies src's elements into this tensor in place: same shape and dtype, both contiguous,
+  /// any devices.
+  void copy_from(const Tensor& src) const;
   /// A copy on another device (this tensor when already there).
   Tensor to(Device device) const;
   /// A copy with elements converted (this tensor when already of that dtype). CPU only.

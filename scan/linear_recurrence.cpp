@@ -10,7 +10,8 @@ namespace {
 
 DType state_dtype(DType input) { return input == DType::BF16 || input == DType::F16 ? DType::F32 : input; }
 
-detail::LinearRecurrenceArgs validate(const Tensor& a, const Tensor& b, const Tensor& h0, Direction direction) {
+detail::LinearRecurrenceArgs validate(const Tensor& a, const Tensor& b, const Tensor& h0, Direction direction,
+                                      const Tensor& out = {}) {
   SUBQ_CHECK(a.defined() && b.defined(), "linear_recurrence: a and b must be defined");
   SUBQ_CHECK(a.dim() == 3, "linear_recurrence: tensor 'a': expected (batch, channels, length), found shape {}",
              to_string(a.shape()));
@@ -36,7 +37,15 @@ detail::LinearRecurrenceArgs validate(const Tensor& a, const Tensor& b, const Te
   } else {
     args.h0 = Tensor::zeros(state_shape, state, a.device());
   }
-  args.h = Tensor::empty(a.shape(), state, a.device());
+  if (out.defined()) {
+    SUBQ_CHECK(out.shape() == a.shape() && out.dtype() == state && out.device() == a.device() && out.is_contiguous(),
+               "linear_recurrence: tensor 'out': expected contiguous {} {} on {}, found {} {} on {}{}",
+               dtype_name(state), to_string(a.shape()), to_string(a.device()), dtype_name(out.dtype()),
+               to_string(out.shape()), to_string(out.device()), out.is_contiguous() ? "" : " (strided)");
+    args.h = out;
+  } else {
+    args.h = Tensor::empty(a.shape(), state, a.device());
+  }
   args.final_state = Tensor::empty(state_shape, state, a.device());
   return args;
 }
@@ -46,7 +55,7 @@ detail::LinearRecurrenceArgs validate(const Tensor& a, const Tensor& b, const Te
 LinearRecurrenceResult linear_recurrence(const Tensor& a, const Tensor& b, const Tensor& h0,
                                          const LinearRecurrenceOptions& options) {
   SUBQ_CHECK(options.chunk_length >= 0, "linear_recurrence: chunk_length must be >= 0, found {}", options.chunk_length);
-  detail::LinearRecurrenceArgs args = validate(a, b, h0, options.direction);
+  detail::LinearRecurrenceArgs args = validate(a, b, h0, options.direction, options.out);
   if (a.device().is_cuda()) {
     detail::linear_recurrence_cuda(args, options.chunk_length);
   } else {

@@ -21,6 +21,9 @@ struct LinearRecurrenceOptions {
   /// Length of the pieces the sequence is cut into for parallel scanning; 0 lets the
   /// implementation choose. Results do not depend on it beyond rounding.
   std::int64_t chunk_length = 0;
+  /// Where to write h, when given: (batch, channels, length), contiguous, of the state dtype, on
+  /// the inputs' device. Lets a caller reuse one buffer across calls.
+  Tensor out;
 };
 
 struct LinearRecurrenceResult {

@@ -114,6 +114,10 @@ TEST_CASE("scan: strided and broadcast inputs, missing h0, empty sequences", "[s
   const auto want = linear_recurrence_sequential(a.contiguous(), b.contiguous());
   const auto got = linear_recurrence(a, b);
   CHECK(max_rel_diff(got.h, want.h) < 1e-12);
+  const Tensor out = Tensor::empty({2, 4, 3000}, DType::F64);
+  const auto into = linear_recurrence(a, b, {}, {Direction::Forward, nullptr, 0, out});
+  CHECK(into.h.raw_data() == out.raw_data());
+  CHECK(max_rel_diff(out, want.h) < 1e-12);
 
   const Tensor empty_a = Tensor::zeros({2, 3, 0}, DType::F32);
   const auto r = linear_recurrence(empty_a, empty_a, Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3}));
@@ -142,4 +146,51 @@ TEST_CASE("scan: bad arguments are rejected with the tensor named", "[scan]") {
   const Tensor ints = Tensor::zeros({1, 1, 3}, DType::I32);
   CHECK_THROWS_WITH(linear_recurrence(ints, ints), Catch::Contains("floating or complex"));
   CHECK_THROWS_WITH(linear_recurrence(a, a, {}, {Direction::Forward, nullptr, -1}), Catch::Contains("chunk_length"));
+  CHECK_THROWS_WITH(linear_recurrence(a, a, {}, {Direction::Forward, nullptr, 0, Tensor::zeros({2, 3, 5}, DType::F64)}),
+                    Catch::Contains("tensor 'out': expected contiguous float32 [2, 3, 5]"));
+}
+
+TEST_CASE("scan: the CUDA kernel equals the CPU path", "[scan][cuda]") {
+  if (!cuda_available()) {
+    WARN("SKIPPED: " << cuda_status());
+    return;
+  }
+  const Device gpu = Device::cuda();
+  std::uint32_t seed = 100;
+  // Lengths around the kernel's tiles (128 threads x 2..8 items) and segment boundaries.
+  const std::int64_t lengths[] = {1, 2, 31, 255, 256, 257, 1023, 1024, 1025, 2049, 4097, 30000, 100003};
+  for (DType dtype : {DType::F32, DType::F64, DType::C64, DType::C128, DType::BF16, DType::F16})
+    for (Direction dir : {Direction::Forward, Direction::Reverse})
+      for (std::int64_t L : lengths)
+        for (std::int64_t chunk : {std::int64_t(0), std::int64_t(1000)}) {
+          const std::int64_t B = 1 + seed % 2, D = L > 10000 ? 1 + seed % 2 : 1 + seed % 37;
+          const DType wide = is_complex(dtype) ? DType::C128 : DType::F64;
+          const bool half = dtype == DType::BF16 || dtype == DType::F16;
+          Problem p = random_problem(B, D, L, half ? DType::F32 : dtype, seed++);
+          const Tensor a = p.a.to(dtype), b = p.b.to(dtype), h0 = half ? p.h0 : p.h0.to(dtype);
+          const auto want = linear_recurrence_sequential(a.to(wide), b.to(wide), h0.to(wide), dir);
+          const auto got = linear_recurrence(a.to(gpu), b.to(gpu), h0.to(gpu), {dir, nullptr, chunk});
+          INFO(dtype_name(dtype) << " L " << L << " B " << B << " D " << D << " chunk " << chunk
+                                 << (dir == Direction::Reverse ? " reverse" : " forward"));
+          const double tol = dtype == DType::F64 || dtype == DType::C128 ? 1e-12 : 1e-4;
+          CHECK(got.h.device() == gpu);
+          CHECK(max_rel_diff(got.h, want.h) < tol);
+          CHECK(max_rel_diff(got.final_state, want.final_state) < tol);
+        }
+}
+
+TEST_CASE("scan: CUDA takes broadcast decays and rejects non-unit length strides", "[scan][cuda]") {
+  if (!cuda_available()) {
+    WARN("SKIPPED: " << cuda_status());
+    return;
+  }
+  const Device gpu = Device::cuda();
+  const Problem p = random_problem(2, 5, 3000, DType::F32, 3);
+  const Tensor a = p.a.slice(1, 0, 1).to(gpu).expand({2, 5, 3000});
+  const auto want = linear_recurrence_sequential(p.a.slice(1, 0, 1).expand({2, 5, 3000}).contiguous(), p.b, p.h0);
+  const auto got = linear_recurrence(a, p.b.to(gpu), p.h0.to(gpu));
+  CHECK(max_rel_diff(got.h, want.h) < 1e-4);
+  const Tensor t = Tensor::zeros({1, 4, 2}, DType::F32, gpu).transpose(1, 2);
+  CHECK_THROWS_WITH(linear_recurrence(t, t), Catch::Contains("unit stride along length"));
+  CHECK_THROWS_WITH(linear_recurrence(p.a.to(gpu), p.b), Catch::Contains("tensor 'b' is on cpu"));
 }

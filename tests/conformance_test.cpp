@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/device.hpp"
+#include "tests/source_dir.hpp"
 #include "tools/check/conformance.hpp"
 
 using namespace subq;
@@ -11,7 +12,7 @@ namespace {
 
 void check_all(Device device) {
   int supported = 0;
-  for (const auto& dir : check::find_cases(std::filesystem::path(SUBQ_SOURCE_DIR) / "tests/conformance")) {
+  for (const auto& dir : check::find_cases(source_dir() / "tests/conformance")) {
     const check::Case c = check::load_case(dir);
     const check::Runner runner = check::find_runner(c.key);
     if (runner == nullptr) continue;

@@ -1,0 +1,111 @@
+// Linear-recurrence throughput: sequential loop vs the parallel CPU scan vs the CUDA kernel, at
+// L = 1K ... 1M for one long row and for 64 channels. Each scan reads a and b and writes h, so
+// its traffic is 3 * elements * 4 bytes (float32); GB/s is set against the copy bandwidth of the
+// same device measured in the same run (copy_fraction = scan GB/s / copy GB/s).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+
+#include "core/device.hpp"
+#include "scan/linear_recurrence.hpp"
+
+using namespace subq;
+
+namespace {
+
+struct Inputs {
+  Tensor a, b, h;  // h: the output buffer, reused so the allocator's page faults are not timed
+};
+
+Inputs make_inputs(std::int64_t channels, std::int64_t length, Device device) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> decay(0.9f, 0.999f), input(-1.0f, 1.0f);
+  Tensor a = Tensor::empty({1, channels, length}, DType::F32), b = Tensor::empty({1, channels, length}, DType::F32);
+  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] = decay(rng), b.data<float>()[i] = input(rng);
+  return {a.to(device), b.to(device), Tensor::zeros(a.shape(), DType::F32, device)};
+}
+
+// Copy bandwidth (bytes read + written per second) between two 256 MiB buffers on the device.
+double copy_bandwidth(Device device) {
+  const std::int64_t n = std::int64_t(64) << 20;
+  const Tensor src = Tensor::zeros({n}, DType::F32, device), dst = Tensor::zeros({n}, DType::F32, device);
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    dst.copy_from(src);
+    synchronize(device);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * double(n) * 4 / s);
+  }
+  return best;
+}
+
+double device_copy_bandwidth(Device device) {
+  static double cpu = 0, gpu = 0;
+  double& cached = device.is_cpu() ? cpu : gpu;
+  if (cached == 0) cached = copy_bandwidth(device);
+  return cached;
+}
+
+void report(benchmark::State& state, std::int64_t elements, Device device) {
+  const double bytes = double(elements) * 12.0 * double(state.iterations());
+  const double copy = device_copy_bandwidth(device);
+  state.SetItemsProcessed(state.iterations() * elements);
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
+  state.counters["copy_GB/s"] = copy / 1e9;
+  state.counters["copy_fraction"] = benchmark::Counter(bytes / copy, benchmark::Counter::kIsRate);
+}
+
+template <bool kParallel>
+void BM_scan_cpu(benchmark::State& state) {
+  const std::int64_t channels = state.range(0), length = state.range(1);
+  const Inputs in = make_inputs(channels, length, Device::cpu());
+  for (auto _ : state) {
+    if constexpr (kParallel) {
+      scan::linear_recurrence(in.a, in.b, {}, {scan::Direction::Forward, nullptr, 0, in.h});
+    } else {  // the plain loop, one step at a time
+      const float* a = in.a.data<float>();
+      const float* b = in.b.data<float>();
+      float* h = in.h.data<float>();
+      for (std::int64_t c = 0; c < channels; ++c) {
+        float state = 0;
+        for (std::int64_t t = c * length; t < (c + 1) * length; ++t) h[t] = state = a[t] * state + b[t];
+      }
+      benchmark::ClobberMemory();
+    }
+  }
+  report(state, channels * length, Device::cpu());
+}
+
+void BM_scan_cuda(benchmark::State& state) {
+  if (!cuda_available()) {
+    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
+    return;
+  }
+  const Device gpu = Device::cuda();
+  const std::int64_t channels = state.range(0), length = state.range(1);
+  const Inputs in = make_inputs(channels, length, gpu);
+  for (auto _ : state) {
+    scan::linear_recurrence(in.a, in.b, {}, {scan::Direction::Forward, nullptr, 0, in.h});
+    synchronize(gpu);
+  }
+  report(state, channels * length, gpu);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"channels", "L"});
+  for (std::int64_t channels : {1, 64})
+    for (std::int64_t length : {1 << 10, 1 << 13, 1 << 16, 1 << 20}) b->Args({channels, length});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
+}  // namespace
+
+BENCHMARK_TEMPLATE(BM_scan_cpu, false)->Name("scan_sequential")->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_scan_cpu, true)->Name("scan_parallel_cpu")->Apply(shapes);
+BENCHMARK(BM_scan_cuda)->Name("scan_cuda")->Apply(shapes);
+
+BENCHMARK_MAIN();
