@@ -6,8 +6,9 @@
 // over the warp totals, and each thread then replays its steps from the state entering it,
 // writing h. The state entering the next tile is carried in registers, in fp32 for fp32, bf16 and
 // f16 inputs. Long rows with few channels are cut into several segments so that the GPU fills:
-// a reduce pass gives every segment's element, chunk_state_passing (scan/scan_operator.hpp) the
-// state entering it, and the scan pass runs from there.
+// a reduce pass gives every segment's element, a block scan over those elements the state
+// entering each segment (the parallel form of chunk_state_passing in scan/scan_operator.hpp), and
+// the scan pass runs from there.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -206,15 +207,25 @@ __global__ void __launch_bounds__(K::kThreads) linear_recurrence_kernel(LinearRe
   }
 }
 
-// One thread per row: the state entering each segment, from the segments' elements.
-template <class Ts>
-__global__ void segment_state_passing_kernel(LinearRecurrenceParams p, std::int64_t segments,
-                                             const Affine<Ts>* elements, Ts* carries) {
-  const std::int64_t row = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
-  if (row >= p.batch * p.channels) return;
-  const std::int64_t bi = row / p.channels, di = row % p.channels;
-  const Ts h0 = static_cast<const Ts*>(p.h0)[bi * p.h0_stride_batch + di * p.h0_stride_channel];
-  chunk_state_passing(elements + row * segments, segments, h0, carries + row * segments);
+// One block per row: the state entering each segment, by a block scan over the segments'
+// elements (stored in scan order), kThreads segments at a time.
+template <class K>
+__global__ void __launch_bounds__(K::kThreads) segment_state_passing_kernel(LinearRecurrenceParams p,
+                                                                             std::int64_t segments,
+                                                                             const Affine<typename K::Ts>* elements,
+                                                                             typename K::Ts* carries) {
+  using Ts = typename K::Ts;
+  __shared__ Affine<Ts> warp_totals[K::kWarps];
+  const std::int64_t row = blockIdx.x, bi = row / p.channels, di = row % p.channels;
+  Ts carry = static_cast<const Ts*>(p.h0)[bi * p.h0_stride_batch + di * p.h0_stride_channel];
+  for (std::int64_t first = 0; first < segments; first += K::kThreads) {
+    const std::int64_t k = first + threadIdx.x;
+    const Affine<Ts> element = k < segments ? elements[row * segments + k] : Affine<Ts>::identity();
+    Affine<Ts> total;
+    const Affine<Ts> before = block_exclusive_scan<K>(element, total, warp_totals);
+    if (k < segments) carries[row * segments + k] = before.apply(carry);
+    carry = total.apply(carry);
+  }
 }
 
 int multiprocessors() {
@@ -264,7 +275,8 @@ void launch(const LinearRecurrenceParams& p, const LinearRecurrencePlan& pl, voi
   const unsigned blocks = unsigned(rows * pl.segments);
   if (pl.segments > 1) {
     linear_recurrence_kernel<K, Pass::Reduce><<<blocks, K::kThreads>>>(p, pl.segments, pl.segment_length, elements, nullptr);
-    segment_state_passing_kernel<Ts><<<unsigned((rows + 127) / 128), 128>>>(p, pl.segments, elements, carries);
+    // The elements are in scan order, so the passing scans forward whatever the direction.
+    segment_state_passing_kernel<Kernel<Tin, false>><<<unsigned(rows), K::kThreads>>>(p, pl.segments, elements, carries);
   }
   linear_recurrence_kernel<K, Pass::Scan><<<blocks, K::kThreads>>>(p, pl.segments, pl.segment_length, nullptr, carries);
 }
