@@ -6,4 +6,4 @@ scripts/install-deps.sh
 scripts/build.sh
 build/bin/subq check tests/conformance || true   # families of later issues are reported as SKIP
 build/bin/subq check tests/conformance/scan
-build/bin/bench_scan --benchmark_filter='/(1024|1048576)/' --benchmark_counters_tabular=true
+build/bin/bench_scan --benchmark_filter='L:(1024|1048576)/' --benchmark_counters_tabular=true
