@@ -8,3 +8,4 @@
 #include "core/thread_pool.hpp"
 #include "scan/linear_recurrence.hpp"
 #include "scan/scan_operator.hpp"
+#include "ssm/hippo.hpp"

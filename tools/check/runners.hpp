@@ -5,3 +5,7 @@
 namespace subq::scan {
 check::Outputs run_linear_recurrence_case(const check::Case& c, Device device);
 }
+
+namespace subq::ssm {
+check::Outputs run_hippo_transition_case(const check::Case& c, Device device);
+}
