@@ -7,9 +7,10 @@
 
 namespace subq::detail {
 
-/// Device memory from a cache of freed blocks, else cudaMalloc; cuda_free returns it to the cache.
+/// Device memory from a cache of freed blocks, else cudaMalloc; cuda_free returns it to the
+/// cache and takes the byte count given to cuda_allocate.
 void* cuda_allocate(std::size_t bytes, int device);
-void cuda_free(void* ptr, int device) noexcept;
+void cuda_free(void* ptr, std::size_t bytes, int device) noexcept;
 /// Sets bytes to zero on any device.
 void fill_zero(void* ptr, Device device, std::size_t bytes);
 /// Copies bytes between any two devices (host <-> device, device <-> device) and waits.

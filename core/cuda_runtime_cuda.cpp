@@ -92,10 +92,6 @@ BlockCache& block_cache() {
   return *cache;
 }
 
-// The rounded size of every live block, to return it to the right bucket.
-std::mutex live_mutex;
-std::map<void*, std::size_t> live_sizes;
-
 }  // namespace
 
 void* cuda_allocate(std::size_t bytes, int device) {
@@ -113,21 +109,11 @@ void* cuda_allocate(std::size_t bytes, int device) {
     SUBQ_CHECK(err == cudaSuccess, "cudaMalloc of {} bytes on cuda:{} failed: {}", bytes, device,
                cudaGetErrorString(err));
   }
-  std::lock_guard lock(live_mutex);
-  live_sizes[ptr] = size;
   return ptr;
 }
 
-void cuda_free(void* ptr, int device) noexcept {
-  std::size_t size;
-  {
-    std::lock_guard lock(live_mutex);
-    auto it = live_sizes.find(ptr);
-    if (it == live_sizes.end()) return;
-    size = it->second;
-    live_sizes.erase(it);
-  }
-  block_cache().give(ptr, size, device);
+void cuda_free(void* ptr, std::size_t bytes, int device) noexcept {
+  block_cache().give(ptr, BlockCache::rounded(bytes), device);
 }
 
 void fill_zero(void* ptr, Device device, std::size_t bytes) {

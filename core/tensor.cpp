@@ -31,7 +31,8 @@ Storage::~Storage() {
 std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
   if (device.is_cuda()) {
     void* ptr = detail::cuda_allocate(bytes, device.index);
-    return std::make_shared<Storage>(ptr, bytes, device, [ptr, device] { detail::cuda_free(ptr, device.index); });
+    return std::make_shared<Storage>(ptr, bytes, device,
+                                     [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
   }
   // 64-byte alignment: cache lines and any SIMD width.
   void* ptr = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
@@ -277,7 +278,7 @@ Tensor Tensor::clone() const {
   SUBQ_CHECK(is_contiguous(), "Tensor::clone: strided copies of CUDA tensors are not supported (shape {})",
              to_string(shape_));
   Tensor t = empty(shape_, dtype_, device());
-  detail::copy_bytes(t.raw_data(), device(), raw_data(), device(), std::size_t(numel()) * dtype_size(dtype_));
+  t.copy_from(*this);
   return t;
 }
 
@@ -314,7 +315,7 @@ Tensor Tensor::to(Device device) const {
   SUBQ_CHECK(src.is_contiguous(), "Tensor::to({}): strided CUDA tensors cannot be copied (shape {})",
              to_string(device), to_string(shape_));
   Tensor t = empty(shape_, dtype_, device);
-  detail::copy_bytes(t.raw_data(), device, src.raw_data(), src.device(), std::size_t(numel()) * dtype_size(dtype_));
+  t.copy_from(src);
   return t;
 }
 

@@ -311,28 +311,20 @@ std::string launch_linear_recurrence_cuda(const LinearRecurrenceParams& p, const
   const std::int64_t rows = p.batch * p.channels;
   if (rows * pl.segments > std::int64_t(0x7fffffff)) return "too many rows and segments for one grid";
   if (rows == 0) return {};
-  if (p.length == 0) {  // the final state is h0
-    const std::size_t bytes = dtype_size(p.input == DType::BF16 || p.input == DType::F16 ? DType::F32 : p.input);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const char* src = static_cast<const char*>(p.h0) +
-                        ((r / p.channels) * p.h0_stride_batch + (r % p.channels) * p.h0_stride_channel) * bytes;
-      cudaMemcpy(static_cast<char*>(p.final_state) + r * bytes, src, bytes, cudaMemcpyDeviceToDevice);
+  // With length 0 each row is one segment of no tiles: the scan pass writes final_state = h0.
+  const bool known = visit_input(p.input, [&](auto tag) {
+    using Tin = decltype(tag);
+    if constexpr (std::is_same_v<Tin, std::nullptr_t>) {
+      return false;
+    } else {
+      if (p.reverse)
+        launch<Tin, true>(p, pl, workspace);
+      else
+        launch<Tin, false>(p, pl, workspace);
+      return true;
     }
-  } else {
-    const bool known = visit_input(p.input, [&](auto tag) {
-      using Tin = decltype(tag);
-      if constexpr (std::is_same_v<Tin, std::nullptr_t>) {
-        return false;
-      } else {
-        if (p.reverse)
-          launch<Tin, true>(p, pl, workspace);
-        else
-          launch<Tin, false>(p, pl, workspace);
-        return true;
-      }
-    });
-    if (!known) return "unsupported input dtype";
-  }
+  });
+  if (!known) return "unsupported input dtype";
   const cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? std::string() : std::string("kernel launch failed: ") + cudaGetErrorString(err);
 }

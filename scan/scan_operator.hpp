@@ -31,7 +31,7 @@ SUBQ_HOST_DEVICE constexpr Affine<T> compose(Affine<T> earlier, Affine<T> later)
 /// the state entering every chunk (states[0] = h0, states[k+1] = chunks[k].apply(states[k])) and
 /// returns the state after the last chunk. Chunks are in scan order.
 template <class T>
-SUBQ_HOST_DEVICE T chunk_state_passing(const Affine<T>* chunks, std::int64_t count, T h0, T* states) {
+T chunk_state_passing(const Affine<T>* chunks, std::int64_t count, T h0, T* states) {
   T h = h0;
   for (std::int64_t k = 0; k < count; ++k) {
     states[k] = h;
