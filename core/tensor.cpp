@@ -169,6 +169,7 @@ std::int64_t Tensor::stride(int d) const { return strides_[wrap_dim(d, "stride")
 std::int64_t Tensor::numel() const { return shape_numel(shape_); }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to be out of place
   std::int64_t expected = 1;
   for (int d = dim() - 1; d >= 0; --d) {
     if (shape_[d] != 1 && strides_[d] != expected) return false;

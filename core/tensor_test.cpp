@@ -25,6 +25,7 @@ TEST_CASE("tensor: views share storage and keep strides", "[core][tensor]") {
   CHECK(t.data<float>()[13] == -1.0f);
 
   CHECK(t.view({6, -1}).shape() == Shape{6, 4});
+  CHECK(Tensor::zeros({1, 27, 0}, DType::F32).is_contiguous());
   CHECK_THROWS_WITH(tr.view({24}), Catch::Contains("contiguous"));
   CHECK_THROWS_WITH(t.view({5, 5}), Catch::Contains("cannot view"));
   CHECK_THROWS_AS(t.data<double>(), Error);

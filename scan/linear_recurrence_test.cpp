@@ -158,7 +158,7 @@ TEST_CASE("scan: the CUDA kernel equals the CPU path", "[scan][cuda]") {
   const Device gpu = Device::cuda();
   std::uint32_t seed = 100;
   // Lengths around the kernel's tiles (128 threads x 2..8 items) and segment boundaries.
-  const std::int64_t lengths[] = {1, 2, 31, 255, 256, 257, 1023, 1024, 1025, 2049, 4097, 30000, 100003};
+  const std::int64_t lengths[] = {0, 1, 2, 31, 255, 256, 257, 1023, 1024, 1025, 2049, 4097, 30000, 100003};
   for (DType dtype : {DType::F32, DType::F64, DType::C64, DType::C128, DType::BF16, DType::F16})
     for (Direction dir : {Direction::Forward, Direction::Reverse})
       for (std::int64_t L : lengths)
