@@ -28,6 +28,12 @@ struct alignas(2 * sizeof(T)) Complex {
   SUBQ_HOST_DEVICE friend constexpr bool operator==(Complex x, Complex y) { return x.re == y.re && x.im == y.im; }
 };
 
+/// Real part, for code written once for real and complex scalars.
+template <class T>
+SUBQ_HOST_DEVICE constexpr T real_part(T x) { return x; }
+template <class T>
+SUBQ_HOST_DEVICE constexpr T real_part(Complex<T> x) { return x.re; }
+
 using complex64 = Complex<float>;
 using complex128 = Complex<double>;
 

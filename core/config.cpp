@@ -1,6 +1,8 @@
 #include "core/config.hpp"
 
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -20,6 +22,22 @@ struct JsonConfig::Impl {
     SUBQ_FAIL("{}: key '{}': expected {}, found {}", source, key, expected, value.at(key).dump());
   }
 };
+
+namespace {
+
+// A number, or Python's json encoding of a non-finite float as transformers writes it:
+// {"__float__": "Infinity"} (also "-Infinity", "NaN").
+std::optional<double> as_double(const nlohmann::json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (!v.is_object() || v.size() != 1 || !v.contains("__float__") || !v["__float__"].is_string()) return std::nullopt;
+  const std::string text = v["__float__"].get<std::string>();
+  if (text == "Infinity") return std::numeric_limits<double>::infinity();
+  if (text == "-Infinity") return -std::numeric_limits<double>::infinity();
+  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  return std::nullopt;
+}
+
+}  // namespace
 
 JsonConfig::JsonConfig() : impl_(std::make_unique<Impl>()) {}
 JsonConfig::~JsonConfig() = default;
@@ -65,9 +83,9 @@ std::int64_t JsonConfig::get_int(const std::string& key) const {
 }
 
 double JsonConfig::get_double(const std::string& key) const {
-  const auto& v = impl_->at(key);
-  if (!v.is_number()) impl_->wrong_type(key, "a number");
-  return v.get<double>();
+  const std::optional<double> x = as_double(impl_->at(key));
+  if (!x) impl_->wrong_type(key, "a number");
+  return *x;
 }
 
 bool JsonConfig::get_bool(const std::string& key) const {
@@ -97,9 +115,10 @@ std::vector<double> JsonConfig::get_doubles(const std::string& key) const {
   const auto& v = impl_->at(key);
   std::vector<double> out;
   if (!v.is_array()) impl_->wrong_type(key, "an array of numbers");
-  for (const auto& x : v) {
-    if (!x.is_number()) impl_->wrong_type(key, "an array of numbers");
-    out.push_back(x.get<double>());
+  for (const auto& element : v) {
+    const std::optional<double> x = as_double(element);
+    if (!x) impl_->wrong_type(key, "an array of numbers");
+    out.push_back(*x);
   }
   return out;
 }

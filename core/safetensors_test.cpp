@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -116,4 +117,16 @@ TEST_CASE("config: typed access with errors naming file and key", "[core][config
   CHECK_THROWS_WITH(c.get_string("tie", "x"), Catch::Contains("expected a string"));
   CHECK_THROWS_WITH(JsonConfig::parse("{\"a\": ", "bad.json"), "bad.json: malformed JSON");
   CHECK_THROWS_WITH(JsonConfig::parse("[1]", "arr.json"), Catch::Contains("expected a JSON object"));
+}
+
+TEST_CASE("config: non-finite floats as transformers writes them", "[core][config]") {
+  const JsonConfig c = JsonConfig::parse(
+      R"({"limit": [0.0, {"__float__": "Infinity"}], "low": {"__float__": "-Infinity"}, "bad": {"__float__": "big"}})",
+      "config.json");
+  const std::vector<double> limit = c.get_doubles("limit");
+  REQUIRE(limit.size() == 2);
+  CHECK(limit[0] == 0.0);
+  CHECK(std::isinf(limit[1]));
+  CHECK(c.get_double("low") < 0);
+  CHECK_THROWS_WITH(c.get_double("bad"), Catch::Contains("key 'bad': expected a number"));
 }

@@ -11,6 +11,11 @@ Runner find_runner(const std::string& key) {
   static const std::map<std::string, Runner> runners = {
       {"hippo_transition", &ssm::run_hippo_transition_case},
       {"linear_recurrence", &scan::run_linear_recurrence_case},
+      {"mamba", &ssm::run_mamba_case},
+      {"mamba2", &ssm::run_mamba2_case},
+      {"selective_scan", &ssm::run_selective_scan_case},
+      {"selective_state_update", &ssm::run_selective_state_update_case},
+      {"ssd", &ssm::run_ssd_case},
   };
   auto it = runners.find(key);
   return it == runners.end() ? nullptr : it->second;

@@ -1,0 +1,92 @@
+#include "conv/causal_conv1d.hpp"
+
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/math.hpp"
+#include "core/thread_pool.hpp"
+
+namespace subq::conv {
+
+namespace {
+
+void check_weights(const char* op, const Tensor& weight, const Tensor& bias, std::int64_t channels) {
+  SUBQ_CHECK(weight.defined() && weight.dim() == 2 && weight.size(0) == channels && weight.size(1) >= 1,
+             "{}: weight: expected ({}, width), found {}", op, channels,
+             weight.defined() ? to_string(weight.shape()) : "nothing");
+  if (bias.defined()) check_shape(op, "bias", bias, {channels});
+}
+
+template <class T>
+T activate(T v, Activation activation) {
+  return activation == Activation::Silu ? silu(v) : v;
+}
+
+// One (batch, channel) row: the window holds the previous width - 1 inputs, then each new one.
+template <class T>
+void convolve_row(const T* x, std::int64_t x_step, std::int64_t L, const T* w, std::int64_t w_step, std::int64_t K,
+                  T bias, Activation activation, T* window, T* out) {
+  for (std::int64_t t = 0; t < L; ++t) {
+    window[K - 1] = x[t * x_step];
+    T acc = bias;
+    for (std::int64_t k = 0; k < K; ++k) acc += w[k * w_step] * window[k];
+    out[t] = activate(acc, activation);
+    for (std::int64_t k = 0; k + 1 < K; ++k) window[k] = window[k + 1];
+  }
+}
+
+template <class T>
+CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
+                       const Tensor& initial_state) {
+  const std::int64_t B = x.size(0), C = x.size(1), L = x.size(2), K = weight.size(1);
+  CausalConv1dResult r{Tensor::empty({B, C, L}, dtype_of<T>), Tensor::empty({B, C, K - 1}, dtype_of<T>)};
+  const Tensor w = weight.to(dtype_of<T>), b = bias.defined() ? bias.to(dtype_of<T>).contiguous() : bias;
+  const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous() : initial_state;
+  ThreadPool::global().parallel_for(B * C, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> window(std::size_t(K), T(0));
+    for (std::int64_t row = begin; row < end; ++row) {
+      const std::int64_t bi = row / C, c = row % C;
+      for (std::int64_t k = 0; k + 1 < K; ++k) window[k] = h0.defined() ? h0.data<T>()[row * (K - 1) + k] : T(0);
+      const T* xr = x.data<T>() + bi * x.stride(0) + c * x.stride(1);
+      convolve_row(xr, x.stride(2), L, w.data<T>() + c * w.stride(0), w.stride(1), K,
+                   b.defined() ? b.data<T>()[c] : T(0), activation, window.data(), r.out.data<T>() + row * L);
+      std::copy(window.begin(), window.end() - 1, r.final_state.data<T>() + row * (K - 1));
+    }
+  });
+  return r;
+}
+
+}  // namespace
+
+CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
+                                 const Tensor& initial_state) {
+  constexpr const char* op = "causal_conv1d";
+  SUBQ_CHECK(x.defined() && x.dim() == 3, "{}: x: expected (batch, channels, length), found {}", op,
+             x.defined() ? to_string(x.shape()) : "nothing");
+  SUBQ_CHECK(x.device().is_cpu(), "{}: x on {}: the causal convolution runs on the CPU only", op, to_string(x.device()));
+  SUBQ_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "{}: x: expected float32 or float64, found {}", op,
+             dtype_name(x.dtype()));
+  check_weights(op, weight, bias, x.size(1));
+  if (initial_state.defined())
+    check_shape(op, "initial_state", initial_state, {x.size(0), x.size(1), weight.size(1) - 1});
+  return x.dtype() == DType::F64 ? run<double>(x, weight, bias, activation, initial_state)
+                                 : run<float>(x, weight, bias, activation, initial_state);
+}
+
+Tensor causal_conv1d_update(const Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            Activation activation) {
+  constexpr const char* op = "causal_conv1d_update";
+  SUBQ_CHECK(x.defined() && x.dim() == 2, "{}: x: expected (batch, channels), found {}", op,
+             x.defined() ? to_string(x.shape()) : "nothing");
+  check_weights(op, weight, bias, x.size(1));
+  check_shape(op, "state", state, {x.size(0), x.size(1), weight.size(1) - 1});
+  SUBQ_CHECK(state.is_contiguous() && state.dtype() == x.dtype(),
+             "{}: state must be contiguous and of x's dtype ({}), found {}", op, dtype_name(x.dtype()),
+             dtype_name(state.dtype()));
+  const std::int64_t B = x.size(0), C = x.size(1);
+  CausalConv1dResult r = causal_conv1d(x.contiguous().view({B, C, 1}), weight, bias, activation, state);
+  state.copy_from(r.final_state);
+  return r.out.view({B, C});
+}
+
+}  // namespace subq::conv

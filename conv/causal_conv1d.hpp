@@ -1,0 +1,28 @@
+#pragma once
+// The short causal depthwise convolution in front of Mamba's and Mamba-2's scans (torch's
+// Conv1d with groups = channels and padding = width - 1, cut to the input length):
+//   out[b, c, t] = act(bias[c] + sum_k weight[c, k] * x[b, c, t - (width - 1) + k])
+// with x before t = 0 taken from an initial state (the previous width - 1 inputs), zeros by default.
+#include "../core/tensor.hpp"
+
+namespace subq::conv {
+
+enum class Activation { None, Silu };
+
+struct CausalConv1dResult {
+  Tensor out;          // (batch, channels, length), contiguous
+  Tensor final_state;  // (batch, channels, width - 1): the last width - 1 inputs, for decoding
+};
+
+/// x: (batch, channels, length), any strides (e.g. a transposed (batch, length, channels)
+/// projection); weight: (channels, width); bias: (channels) or undefined;
+/// initial_state: (batch, channels, width - 1) or undefined for zeros. float32 or float64, CPU.
+CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                                 Activation activation = Activation::None, const Tensor& initial_state = {});
+
+/// One decoding step: state (batch, channels, width - 1), contiguous, is shifted by x
+/// (batch, channels) in place; returns out (batch, channels).
+Tensor causal_conv1d_update(const Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                            Activation activation = Activation::None);
+
+}  // namespace subq::conv

@@ -1,0 +1,39 @@
+#pragma once
+// A Hugging Face style checkpoint folder: config.json plus model.safetensors, or shards listed
+// by model.safetensors.index.json. A loader takes every tensor it expects by name and shape;
+// finish() then rejects tensors nobody took, so a checkpoint that does not match its config
+// (more layers, another architecture) is an error rather than silently half-loaded.
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "safetensors.hpp"
+
+namespace subq {
+
+class Checkpoint {
+ public:
+  /// Opens dir/config.json and the safetensors file(s); errors name the file.
+  static Checkpoint open(const std::filesystem::path& dir);
+
+  const JsonConfig& config() const { return config_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
+  /// The tensor, converted to dtype, after checking its shape; the error names file, tensor,
+  /// expected and found shape.
+  Tensor take(const std::string& name, const Shape& shape, DType dtype = DType::F32);
+  /// Throws, naming them, when tensors remain that no take() asked for.
+  void finish() const;
+
+ private:
+  std::filesystem::path dir_;
+  JsonConfig config_;
+  std::vector<SafetensorsFile> shards_;
+  std::map<std::string, std::size_t> shard_of_;
+  std::set<std::string> taken_;
+};
+
+}  // namespace subq

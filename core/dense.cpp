@@ -1,0 +1,112 @@
+#include "core/dense.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.hpp"
+#include "core/math.hpp"
+
+namespace subq {
+
+namespace {
+
+template <class T>
+using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+void check_float(const char* op, const char* name, const Tensor& t) {
+  SUBQ_CHECK(t.defined() && t.dim() >= 1, "{}: {} is missing or has no dimensions", op, name);
+  SUBQ_CHECK(t.device().is_cpu(), "{}: {} on {}: runs on the CPU only", op, name, to_string(t.device()));
+  SUBQ_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, "{}: {}: expected float32 or float64, found {}", op,
+             name, dtype_name(t.dtype()));
+}
+
+Shape with_last(Shape shape, std::int64_t last) {
+  shape.back() = last;
+  return shape;
+}
+
+// Rows per task: enough work per thread to pay for waking it.
+constexpr std::int64_t kMinRowsPerTask = 16;
+
+template <class T>
+Tensor linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool& pool) {
+  const std::int64_t in = x.size(-1), out = weight.size(0), rows = x.numel() / std::max<std::int64_t>(in, 1);
+  const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous();
+  const Tensor b = bias.defined() ? bias.to(dtype_of<T>).contiguous() : bias;
+  Tensor y = Tensor::empty(with_last(x.shape(), out), dtype_of<T>);
+  const Eigen::Map<const RowMajor<T>> W(w.data<T>(), out, in);
+  auto body = [&](std::int64_t begin, std::int64_t end) {
+    const Eigen::Map<const RowMajor<T>> X(xc.data<T>() + begin * in, end - begin, in);
+    Eigen::Map<RowMajor<T>> Y(y.data<T>() + begin * out, end - begin, out);
+    Y.noalias() = X * W.transpose();
+    if (b.defined()) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b.data<T>(), out);
+  };
+  if (rows >= 2 * kMinRowsPerTask && pool.size() > 1)
+    pool.parallel_for((rows + kMinRowsPerTask - 1) / kMinRowsPerTask, [&](std::int64_t begin, std::int64_t end) {
+      body(begin * kMinRowsPerTask, std::min(rows, end * kMinRowsPerTask));
+    });
+  else
+    body(0, rows);
+  return y;
+}
+
+template <class T>
+Tensor rms_norm_typed(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
+  const std::int64_t dim = x.size(-1), rows = x.numel() / std::max<std::int64_t>(dim, 1);
+  const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous();
+  const Tensor g = gate.defined() ? gate.to(dtype_of<T>).contiguous() : gate;
+  Tensor y = Tensor::empty(x.shape(), dtype_of<T>);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* xr = xc.data<T>() + r * dim;
+    T* yr = y.data<T>() + r * dim;
+    for (std::int64_t i = 0; i < dim; ++i) yr[i] = g.defined() ? xr[i] * silu(g.data<T>()[r * dim + i]) : xr[i];
+    T sum = 0;
+    for (std::int64_t i = 0; i < dim; ++i) sum += yr[i] * yr[i];
+    const T scale = T(1) / std::sqrt(sum / T(dim) + T(eps));
+    for (std::int64_t i = 0; i < dim; ++i) yr[i] = w.data<T>()[i] * (yr[i] * scale);
+  }
+  return y;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool* pool) {
+  check_float("linear", "x", x);
+  check_float("linear", "weight", weight);
+  SUBQ_CHECK(weight.dim() == 2 && weight.size(1) == x.size(-1), "linear: weight: expected (out, {}), found {}",
+             x.size(-1), to_string(weight.shape()));
+  if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
+  ThreadPool& p = pool ? *pool : ThreadPool::global();
+  return x.dtype() == DType::F64 ? linear_typed<double>(x, weight, bias, p) : linear_typed<float>(x, weight, bias, p);
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
+  check_float("rms_norm", "x", x);
+  check_shape("rms_norm", "weight", weight, {x.size(-1)});
+  if (gate.defined()) check_shape("rms_norm", "gate", gate, x.shape());
+  return x.dtype() == DType::F64 ? rms_norm_typed<double>(x, weight, eps, gate)
+                                 : rms_norm_typed<float>(x, weight, eps, gate);
+}
+
+Tensor embedding(const Tensor& table, const Tensor& ids) {
+  check_float("embedding", "table", table);
+  SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));
+  SUBQ_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.device().is_cpu(),
+             "embedding: ids: expected int64 on the CPU");
+  const std::int64_t vocab = table.size(0), dim = table.size(1);
+  const Tensor t = table.contiguous(), i = ids.contiguous();
+  Shape shape = ids.shape();
+  shape.push_back(dim);
+  Tensor y = Tensor::empty(shape, table.dtype());
+  const std::size_t row_bytes = std::size_t(dim) * dtype_size(table.dtype());
+  for (std::int64_t k = 0; k < ids.numel(); ++k) {
+    const std::int64_t id = i.data<std::int64_t>()[k];
+    SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
+    std::memcpy(static_cast<char*>(y.raw_data()) + k * row_bytes, static_cast<const char*>(t.raw_data()) + id * row_bytes,
+                row_bytes);
+  }
+  return y;
+}
+
+}  // namespace subq

@@ -1,0 +1,21 @@
+#pragma once
+// Dense building blocks that every model uses, on the CPU (float32 or float64): the linear
+// layer, RMS normalisation and the embedding lookup, with PyTorch's definitions.
+#include "tensor.hpp"
+#include "thread_pool.hpp"
+
+namespace subq {
+
+/// y (..., out) = x (..., in) W^T + bias, with W (out, in) as torch.nn.Linear stores it and bias
+/// (out) or undefined. Rows are split over the pool's threads.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, ThreadPool* pool = nullptr);
+
+/// x / sqrt(mean(x^2) + eps) * weight over the last dimension; weight (dim). With a gate (the
+/// shape of x), x is first multiplied by silu(gate) (Mamba-2's gated RMSNorm).
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate = {});
+
+/// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim); an id outside
+/// [0, vocab) is an error naming it.
+Tensor embedding(const Tensor& table, const Tensor& ids);
+
+}  // namespace subq

@@ -1,0 +1,38 @@
+#pragma once
+// Internal: scalar activation functions with PyTorch's exact definitions, and exp(t * a) for a
+// real or complex a, in host and device code.
+#include <cmath>
+
+#include "core/complex.hpp"
+
+namespace subq {
+
+/// torch.nn.functional.softplus with beta 1 and threshold 20: x itself above the threshold.
+template <class T>
+SUBQ_HOST_DEVICE T softplus(T x) {
+  return x > T(20) ? x : std::log1p(std::exp(x));
+}
+
+template <class T>
+SUBQ_HOST_DEVICE T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+/// x * sigmoid(x), also called swish.
+template <class T>
+SUBQ_HOST_DEVICE T silu(T x) {
+  return x / (T(1) + std::exp(-x));
+}
+
+/// exp(t * a) for a real step t and a real or complex rate a.
+template <class T>
+SUBQ_HOST_DEVICE T exp_scaled(T t, T a) {
+  return std::exp(t * a);
+}
+template <class T>
+SUBQ_HOST_DEVICE Complex<T> exp_scaled(T t, Complex<T> a) {
+  const T magnitude = std::exp(t * a.re);
+  return {magnitude * std::cos(t * a.im), magnitude * std::sin(t * a.im)};
+}
+
+}  // namespace subq

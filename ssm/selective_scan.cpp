@@ -1,0 +1,234 @@
+// Selective scan: validation, and the CPU path (threads over batch x channels; each channel's N
+// states stepped along time in lockstep with the scan core's operator).
+#include "ssm/selective_scan.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/math.hpp"
+#include "scan/scan_operator.hpp"
+
+namespace subq::ssm {
+
+namespace {
+
+constexpr const char* kOp = "selective_scan";
+
+// Read-only elements of a tensor of up to 4 dimensions through its strides (0 for broadcast).
+template <class T>
+struct Strided {
+  const T* p = nullptr;
+  std::int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const T& operator()(std::int64_t i, std::int64_t j = 0, std::int64_t k = 0, std::int64_t l = 0) const {
+    return p[i * s0 + j * s1 + k * s2 + l * s3];
+  }
+};
+
+template <class T>
+Strided<T> strided(const Tensor& t) {
+  Strided<T> v;
+  if (!t.defined()) return v;
+  v.p = t.data<T>();
+  std::int64_t* s[] = {&v.s0, &v.s1, &v.s2, &v.s3};
+  for (int d = 0; d < t.dim(); ++d) *s[d] = t.stride(d);
+  return v;
+}
+
+// B or C seen as (batch, group, N, length), whatever their layout, and which group serves a channel.
+template <class S>
+struct GroupedInput {
+  Strided<S> v;
+  std::int64_t channels_per_group;
+};
+
+template <class S>
+GroupedInput<S> grouped(const Tensor& t, std::int64_t dim) {
+  const Strided<S> s = strided<S>(t);
+  switch (t.dim()) {
+    case 2: return {{s.p, 0, s.s0, s.s1, 0}, 1};                  // (dim, N): group = channel
+    case 3: return {{s.p, s.s0, 0, s.s1, s.s2}, dim};             // (batch, N, L): one group
+    default: return {{s.p, s.s0, s.s1, s.s2, s.s3}, dim / t.size(1)};  // (batch, G, N, L)
+  }
+}
+
+void check_grouped(const char* name, const Tensor& t, std::int64_t batch, std::int64_t dim, std::int64_t N,
+                   std::int64_t L) {
+  SUBQ_CHECK(t.defined(), "{}: {} is missing", kOp, name);
+  if (t.dim() == 2) return check_shape(kOp, name, t, {dim, N});
+  if (t.dim() == 3) return check_shape(kOp, name, t, {batch, N, L});
+  SUBQ_CHECK(t.dim() == 4, "{}: {}: expected (dim, N), (batch, N, length) or (batch, groups, N, length), found {}",
+             kOp, name, to_string(t.shape()));
+  const std::int64_t groups = t.size(1);
+  SUBQ_CHECK(groups >= 1 && dim % groups == 0, "{}: {}: {} groups do not divide {} channels", kOp, name, groups, dim);
+  check_shape(kOp, name, t, {batch, groups, N, L});
+}
+
+// Everything validated and converted to the compute types: R real, S the state (R or Complex<R>).
+template <class R, class S>
+struct Operands {
+  Strided<R> u, delta, z, D, delta_bias;
+  Strided<S> A, initial_state;
+  GroupedInput<S> B, C;
+  bool delta_softplus;
+  std::int64_t batch, dim, N, L;
+  R* out;         // (batch, dim, L) contiguous
+  S* last_state;  // (batch, dim, N) contiguous
+};
+
+// Per-thread buffers of one row (length L).
+template <class R>
+struct RowBuffers {
+  std::vector<R> dt, dt_u, y;
+  explicit RowBuffers(std::int64_t L) : dt(std::size_t(L)), dt_u(std::size_t(L)), y(std::size_t(L)) {}
+};
+
+constexpr int kLanes = 8;  // states stepped in lockstep: independent chains hide the latency
+
+template <class R, class S>
+void scan_states(const Operands<R, S>& o, std::int64_t b, std::int64_t d, std::int64_t n0, int count,
+                 RowBuffers<R>& row) {
+  const std::int64_t gb = d / o.B.channels_per_group, gc = d / o.C.channels_per_group;
+  S x[kLanes], rate[kLanes];
+  for (int w = 0; w < count; ++w) {
+    x[w] = o.initial_state.p ? o.initial_state(b, d, n0 + w) : S(0);
+    rate[w] = o.A(d, n0 + w);
+  }
+  for (std::int64_t t = 0; t < o.L; ++t) {
+    R y = 0;
+    for (int w = 0; w < count; ++w) {
+      const scan::Affine<S> step{exp_scaled(row.dt[t], rate[w]), o.B.v(b, gb, n0 + w, t) * S(row.dt_u[t])};
+      x[w] = step.apply(x[w]);
+      y += real_part(o.C.v(b, gc, n0 + w, t) * x[w]);
+    }
+    row.y[t] += y;
+  }
+  for (int w = 0; w < count; ++w) o.last_state[(b * o.dim + d) * o.N + n0 + w] = x[w];
+}
+
+template <class R, class S>
+void scan_row(const Operands<R, S>& o, std::int64_t b, std::int64_t d, RowBuffers<R>& row) {
+  const R bias = o.delta_bias.p ? o.delta_bias(d) : R(0);
+  for (std::int64_t t = 0; t < o.L; ++t) {
+    const R dt = o.delta(b, d, t) + bias;
+    row.dt[t] = o.delta_softplus ? softplus(dt) : dt;
+    row.dt_u[t] = row.dt[t] * o.u(b, d, t);
+    row.y[t] = 0;
+  }
+  for (std::int64_t n0 = 0; n0 < o.N; n0 += kLanes)
+    scan_states(o, b, d, n0, int(std::min<std::int64_t>(kLanes, o.N - n0)), row);
+  // A complex state comes with its conjugate, which the sum leaves out: y counts twice its real part.
+  const R scale = std::is_same_v<R, S> ? R(1) : R(2);
+  R* out = o.out + (b * o.dim + d) * o.L;
+  for (std::int64_t t = 0; t < o.L; ++t) {
+    R v = scale * row.y[t] + (o.D.p ? o.D(d) * o.u(b, d, t) : R(0));
+    out[t] = o.z.p ? v * silu(o.z(b, d, t)) : v;
+  }
+}
+
+template <class R, class S>
+void run_cpu(const Operands<R, S>& o, ThreadPool& pool) {
+  pool.parallel_for(o.batch * o.dim, [&](std::int64_t begin, std::int64_t end) {
+    RowBuffers<R> row(o.L);
+    for (std::int64_t r = begin; r < end; ++r) scan_row(o, r / o.dim, r % o.dim, row);
+  });
+}
+
+struct Validated {
+  std::int64_t batch, dim, N, L;
+  bool complex;
+};
+
+Validated validate(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B, const Tensor& C,
+                   const SelectiveScanOptions& o) {
+  SUBQ_CHECK(u.defined() && u.dim() == 3, "{}: u: expected (batch, dim, length), found {}", kOp,
+             u.defined() ? to_string(u.shape()) : "nothing");
+  const std::int64_t batch = u.size(0), dim = u.size(1), L = u.size(2);
+  check_shape(kOp, "delta", delta, u.shape());
+  SUBQ_CHECK(A.defined() && A.dim() == 2 && A.size(0) == dim, "{}: A: expected ({}, N), found {}", kOp, dim,
+             A.defined() ? to_string(A.shape()) : "nothing");
+  const std::int64_t N = A.size(1);
+  check_grouped("B", B, batch, dim, N, L);
+  check_grouped("C", C, batch, dim, N, L);
+  const bool complex = is_complex(A.dtype());
+  for (const auto& [name, t] : {std::pair{"B", &B}, std::pair{"C", &C}})
+    SUBQ_CHECK(is_complex(t->dtype()) == complex, "{}: {} is {} but A is {}: B and C are complex exactly when A is",
+               kOp, name, dtype_name(t->dtype()), dtype_name(A.dtype()));
+  if (o.D.defined()) check_shape(kOp, "D", o.D, {dim});
+  if (o.delta_bias.defined()) check_shape(kOp, "delta_bias", o.delta_bias, {dim});
+  if (o.z.defined()) check_shape(kOp, "z", o.z, u.shape());
+  if (o.initial_state.defined()) check_shape(kOp, "initial_state", o.initial_state, {batch, dim, N});
+  for (const Tensor* t : {&u, &delta, &A, &B, &C, &o.D, &o.delta_bias, &o.z, &o.initial_state})
+    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: inputs on {}: the selective scan runs on the CPU only",
+               kOp, to_string(t->device()));
+  return {batch, dim, N, L, complex};
+}
+
+template <class R, class S>
+SelectiveScanResult run_typed(const Validated& v, const Tensor& u, const Tensor& delta, const Tensor& A,
+                              const Tensor& B, const Tensor& C, const SelectiveScanOptions& opt) {
+  const DType real = dtype_of<R>, state = dtype_of<S>;
+  auto as = [](const Tensor& t, DType dtype) { return t.defined() ? t.to(dtype) : t; };
+  // Converted copies must outlive the Operands that point into them.
+  const Tensor cu = as(u, real), cdelta = as(delta, real), cz = as(opt.z, real), cD = as(opt.D, real),
+               cbias = as(opt.delta_bias, real), cA = as(A, state), cB = as(B, state), cC = as(C, state),
+               ch0 = as(opt.initial_state, state);
+  SelectiveScanResult result{Tensor::empty({v.batch, v.dim, v.L}, real), Tensor::empty({v.batch, v.dim, v.N}, state)};
+  const Operands<R, S> o{strided<R>(cu),     strided<R>(cdelta),      strided<R>(cz),
+                         strided<R>(cD),     strided<R>(cbias),       strided<S>(cA),
+                         strided<S>(ch0),    grouped<S>(cB, v.dim),   grouped<S>(cC, v.dim),
+                         opt.delta_softplus, v.batch,                 v.dim,
+                         v.N,                v.L,                     result.out.data<R>(),
+                         result.last_state.data<S>()};
+  run_cpu(o, opt.pool ? *opt.pool : ThreadPool::global());
+  if (u.dtype() != real) result.out = result.out.to(u.dtype());
+  return result;
+}
+
+}  // namespace
+
+SelectiveScanResult selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
+                                   const Tensor& C, const SelectiveScanOptions& options) {
+  const Validated v = validate(u, delta, A, B, C, options);
+  if (u.dtype() == DType::F64)
+    return v.complex ? run_typed<double, complex128>(v, u, delta, A, B, C, options)
+                     : run_typed<double, double>(v, u, delta, A, B, C, options);
+  return v.complex ? run_typed<float, complex64>(v, u, delta, A, B, C, options)
+                   : run_typed<float, float>(v, u, delta, A, B, C, options);
+}
+
+Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor& dt, const Tensor& A,
+                              const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
+  constexpr const char* op = "selective_state_update";
+  SUBQ_CHECK(state.defined() && state.dim() == 4, "{}: state: expected (batch, heads, dim, N), found {}", op,
+             state.defined() ? to_string(state.shape()) : "nothing");
+  const std::int64_t batch = state.size(0), heads = state.size(1), dim = state.size(2), N = state.size(3);
+  SUBQ_CHECK(state.is_contiguous(), "{}: state must be contiguous (it is updated in place)", op);
+  check_shape(op, "x", x, {batch, heads, dim});
+  check_shape(op, "dt", dt, {batch, heads, dim});
+  check_shape(op, "A", A, {heads, dim, N});
+  SUBQ_CHECK(B.defined() && B.dim() == 3, "{}: B: expected (batch, groups, N), found {}", op,
+             B.defined() ? to_string(B.shape()) : "nothing");
+  const std::int64_t groups = B.size(1);
+  SUBQ_CHECK(groups >= 1 && heads % groups == 0, "{}: B: {} groups do not divide {} heads", op, groups, heads);
+  check_shape(op, "B", B, {batch, groups, N});
+  check_shape(op, "C", C, {batch, groups, N});
+  if (options.z.defined()) check_shape(op, "z", options.z, {batch, heads, dim});
+  if (options.D.defined()) check_shape(op, "D", options.D, {heads, dim});
+  if (options.delta_bias.defined()) check_shape(op, "delta_bias", options.delta_bias, {heads, dim});
+  // A step is a scan of length 1 over channels (head, dim) with groups of heads / groups heads.
+  const std::int64_t channels = heads * dim;
+  auto channels_view = [&](const Tensor& t, const Shape& shape) { return t.defined() ? t.contiguous().view(shape) : t; };
+  SelectiveScanOptions step = options;
+  step.initial_state = state.view({batch, channels, N});
+  step.z = channels_view(options.z, {batch, channels, 1});
+  step.D = channels_view(options.D, {channels});
+  step.delta_bias = channels_view(options.delta_bias, {channels});
+  SelectiveScanResult r = selective_scan(channels_view(x, {batch, channels, 1}), channels_view(dt, {batch, channels, 1}),
+                                         channels_view(A, {channels, N}), channels_view(B, {batch, groups, N, 1}),
+                                         channels_view(C, {batch, groups, N, 1}), step);
+  state.view({batch, channels, N}).copy_from(r.last_state.to(state.dtype()));
+  return r.out.view({batch, heads, dim});
+}
+
+}  // namespace subq::ssm

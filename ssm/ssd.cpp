@@ -1,0 +1,157 @@
+// SSD on the CPU in three passes over (batch, head, chunk):
+//   1. intra-chunk outputs and each chunk's own final state (parallel),
+//   2. the states entering every chunk: the scan core's linear recurrence over chunks, with the
+//      chunk's total decay as a and its own state as b,
+//   3. each chunk's outputs from the state entering it (parallel).
+#include "ssm/ssd.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <vector>
+
+#include "core/check.hpp"
+#include "scan/linear_recurrence.hpp"
+
+namespace subq::ssm {
+
+namespace {
+
+constexpr const char* kOp = "ssd";
+constexpr std::int64_t kDefaultChunk = 64;
+
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;  // rows = time steps of one chunk
+
+template <class T>
+struct Problem {
+  Tensor X, A, B, C;  // contiguous, compute dtype
+  std::int64_t batch, L, heads, P, groups, N, Q, chunks;
+  Tensor chunk_decay;   // (batch * heads, chunks): exp(sum of A over the chunk)
+  Tensor chunk_states;  // (batch * heads, P * N, chunks): each chunk's state from a zero start
+  Tensor Y;             // (batch, L, heads, P)
+
+  Rows<T> x(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+    return {X.data<T>() + ((b * L + t0) * heads + h) * P, q, P, Eigen::OuterStride<>(heads * P)};
+  }
+  Rows<T> bc(const Tensor& t, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+    const std::int64_t g = h / (heads / groups);
+    return {t.data<T>() + ((b * L + t0) * groups + g) * N, q, N, Eigen::OuterStride<>(groups * N)};
+  }
+  // Cumulative sum of A within the chunk.
+  std::vector<T> cumulative_a(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+    std::vector<T> cs(static_cast<std::size_t>(q));
+    T sum = 0;
+    for (std::int64_t l = 0; l < q; ++l) cs[l] = sum += A.data<T>()[(b * L + t0 + l) * heads + h];
+    return cs;
+  }
+};
+
+template <class T>
+void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64_t c) {
+  const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0);
+  const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
+  const Rows<T> X = p.x(b, h, t0, q), B = p.bc(p.B, b, h, t0, q), C = p.bc(p.C, b, h, t0, q);
+  // Y_diag = (C B^T masked by the decay from step s to step l) X
+  Matrix<T> M = C * B.transpose();
+  const T* a = p.A.template data<T>() + (b * p.L + t0) * p.heads + h;
+  for (std::int64_t l = 0; l < q; ++l) {
+    // The decay from s to l summed backwards from l, not as cs[l] - cs[s]: no cancellation.
+    T segment = 0;
+    for (std::int64_t s = l; s >= 0; --s) {
+      M(l, s) *= std::exp(segment);
+      segment += a[s * p.heads];
+    }
+    for (std::int64_t s = l + 1; s < q; ++s) M(l, s) = 0;
+  }
+  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
+                                                   p.P, Eigen::OuterStride<>(p.heads * p.P));
+  Y.noalias() = M * X;
+  // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
+  Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
+  for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
+  const Matrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
+  const std::int64_t bh = b * p.heads + h;
+  T* states = p.chunk_states.template data<T>() + bh * p.P * p.N * p.chunks;
+  for (std::int64_t i = 0; i < p.P * p.N; ++i) states[i * p.chunks + c] = S.data()[i];
+  p.chunk_decay.template data<T>()[bh * p.chunks + c] = std::exp(cs[q - 1]);
+}
+
+// entering: (P * N) strided by `stride`, the state before the chunk.
+template <class T>
+void add_state_outputs(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64_t c, const T* entering,
+                       std::int64_t stride) {
+  const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0);
+  const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
+  const Rows<T> C = p.bc(p.C, b, h, t0, q);
+  const Eigen::Map<const Matrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> H(
+      entering, p.P, p.N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(p.N * stride, stride));
+  Eigen::Matrix<T, Eigen::Dynamic, 1> decay(q);
+  for (std::int64_t l = 0; l < q; ++l) decay[l] = std::exp(cs[l]);
+  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
+                                                   p.P, Eigen::OuterStride<>(p.heads * p.P));
+  Y.noalias() += decay.asDiagonal() * (C * H.transpose());
+}
+
+template <class T>
+SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
+  const std::int64_t BH = p.batch * p.heads, PN = p.P * p.N;
+  p.chunk_decay = Tensor::empty({BH, p.chunks}, dtype_of<T>);
+  p.chunk_states = Tensor::empty({BH, PN, p.chunks}, dtype_of<T>);
+  p.Y = Tensor::empty({p.batch, p.L, p.heads, p.P}, dtype_of<T>);
+  const std::int64_t tasks = BH * p.chunks;
+  pool.parallel_for(tasks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) intra_chunk(p, i / p.chunks / p.heads, i / p.chunks % p.heads, i % p.chunks);
+  });
+  const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().view({BH, PN})
+                                            : Tensor::zeros({BH, PN}, dtype_of<T>);
+  scan::LinearRecurrenceOptions scan_options;
+  scan_options.pool = &pool;
+  // Every state element of a head decays alike: a is the chunk decay broadcast over P * N.
+  const scan::LinearRecurrenceResult passed = scan::linear_recurrence(
+      p.chunk_decay.view({BH, 1, p.chunks}).expand({BH, PN, p.chunks}), p.chunk_states, h0, scan_options);
+  pool.parallel_for(tasks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      const std::int64_t bh = i / p.chunks, c = i % p.chunks;
+      const bool first = c == 0;
+      const T* entering = first ? h0.data<T>() + bh * PN : passed.h.data<T>() + bh * PN * p.chunks + (c - 1);
+      add_state_outputs(p, bh / p.heads, bh % p.heads, c, entering, first ? 1 : p.chunks);
+    }
+  });
+  return {p.Y, passed.final_state.view({p.batch, p.heads, p.P, p.N})};
+}
+
+}  // namespace
+
+SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C, const SsdOptions& options) {
+  SUBQ_CHECK(X.defined() && X.dim() == 4, "{}: X: expected (batch, length, heads, P), found {}", kOp,
+             X.defined() ? to_string(X.shape()) : "nothing");
+  const std::int64_t batch = X.size(0), L = X.size(1), heads = X.size(2), P = X.size(3);
+  check_shape(kOp, "A", A, {batch, L, heads});
+  SUBQ_CHECK(B.defined() && B.dim() == 4, "{}: B: expected (batch, length, groups, N), found {}", kOp,
+             B.defined() ? to_string(B.shape()) : "nothing");
+  const std::int64_t groups = B.size(2), N = B.size(3);
+  SUBQ_CHECK(groups >= 1 && heads % groups == 0, "{}: B: {} groups do not divide {} heads", kOp, groups, heads);
+  check_shape(kOp, "B", B, {batch, L, groups, N});
+  check_shape(kOp, "C", C, {batch, L, groups, N});
+  if (options.initial_state.defined()) check_shape(kOp, "initial_state", options.initial_state, {batch, heads, P, N});
+  SUBQ_CHECK(options.chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, options.chunk_length);
+  for (const Tensor* t : {&X, &A, &B, &C, &options.initial_state})
+    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: inputs on {}: SSD runs on the CPU only", kOp,
+               to_string(t->device()));
+  SUBQ_CHECK(X.dtype() == DType::F32 || X.dtype() == DType::F64, "{}: X: expected float32 or float64, found {}", kOp,
+             dtype_name(X.dtype()));
+  const std::int64_t Q = options.chunk_length > 0 ? options.chunk_length : kDefaultChunk;
+  const std::int64_t chunks = (L + Q - 1) / Q;
+  ThreadPool& pool = options.pool ? *options.pool : ThreadPool::global();
+  auto solve = [&](auto zero) {
+    using T = decltype(zero);
+    auto prepare = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
+    Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks};
+    return run(p, options.initial_state, pool);
+  };
+  return X.dtype() == DType::F64 ? solve(double{}) : solve(float{});
+}
+
+}  // namespace subq::ssm
