@@ -6,35 +6,14 @@
 #include "core/device.hpp"
 #include "scan/linear_recurrence.hpp"
 #include "scan/scan_operator.hpp"
+#include "tests/testing.hpp"
 
 using namespace subq;
 using namespace subq::scan;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
 
 namespace {
-
-// Decays in (-1, 1) keep the state bounded at any length.
-Tensor random_tensor(const Shape& shape, DType dtype, std::mt19937& rng, double lo, double hi) {
-  std::uniform_real_distribution<double> u(lo, hi);
-  Tensor t = Tensor::empty(shape, DType::C128);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<complex128>()[i] = {u(rng), is_complex(dtype) ? u(rng) : 0.0};
-  if (is_complex(dtype)) return t.to(dtype);
-  Tensor re = Tensor::empty(shape, DType::F64);
-  for (std::int64_t i = 0; i < t.numel(); ++i) re.data<double>()[i] = t.data<complex128>()[i].re;
-  return re.to(dtype);
-}
-
-// Largest |x - y| / (1 + |y|) over all elements (both compared as complex128).
-double max_rel_diff(const Tensor& x, const Tensor& y) {
-  REQUIRE(x.shape() == y.shape());
-  const Tensor xc = x.to(Device::cpu()).to(DType::C128).contiguous(), yc = y.to(Device::cpu()).to(DType::C128).contiguous();
-  double worst = 0;
-  for (std::int64_t i = 0; i < xc.numel(); ++i) {
-    const complex128 p = xc.data<complex128>()[i], q = yc.data<complex128>()[i];
-    const double d = std::hypot(p.re - q.re, p.im - q.im) / (1 + std::hypot(q.re, q.im));
-    worst = std::max(worst, std::isnan(d) ? INFINITY : d);
-  }
-  return worst;
-}
 
 struct Problem {
   Tensor a, b, h0;

@@ -13,8 +13,11 @@ Backbone Backbone::load(Checkpoint& checkpoint, const Sizes& sizes) {
   b.embeddings_ = checkpoint.take("backbone.embeddings.weight", {sizes.vocab, sizes.hidden});
   for (int i = 0; i < sizes.layers; ++i) b.norms_.push_back(checkpoint.take(layer_tensor(i, "norm.weight"), {sizes.hidden}));
   b.norm_f_ = checkpoint.take("backbone.norm_f.weight", {sizes.hidden});
-  const bool separate_head = !sizes.tie_embeddings || checkpoint.contains("lm_head.weight");
-  b.lm_head_ = separate_head ? checkpoint.take("lm_head.weight", {sizes.vocab, sizes.hidden}) : b.embeddings_;
+  // Tied: the head is the embeddings, as transformers ties them after loading, even when the
+  // file also holds an lm_head.weight.
+  const bool stored_head = checkpoint.contains("lm_head.weight") || !sizes.tie_embeddings;
+  const Tensor head = stored_head ? checkpoint.take("lm_head.weight", {sizes.vocab, sizes.hidden}) : Tensor{};
+  b.lm_head_ = sizes.tie_embeddings ? b.embeddings_ : head;
   return b;
 }
 

@@ -19,7 +19,7 @@ class Backbone {
     bool tie_embeddings;
   };
   /// Takes backbone.embeddings.weight, backbone.layers.{i}.norm.weight, backbone.norm_f.weight and
-  /// lm_head.weight (the embeddings when tied and absent).
+  /// lm_head.weight (not used when tied: the head is then the embeddings).
   static Backbone load(Checkpoint& checkpoint, const Sizes& sizes);
 
   using Mixer = std::function<Tensor(int layer, const Tensor& normed)>;  // (batch, length, hidden)

@@ -1,0 +1,64 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "conv/causal_conv1d.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using namespace subq::conv;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+
+TEST_CASE("causal conv1d: equals the zero-padded convolution", "[conv]") {
+  std::mt19937 rng(1);
+  for (const std::int64_t L : {1, 3, 4, 50})
+    for (const std::int64_t K : {1, 2, 4}) {
+      const Tensor x = random_tensor({2, 3, L}, DType::F64, rng, -1, 1), w = random_tensor({3, K}, DType::F64, rng, -1, 1),
+                   b = random_tensor({3}, DType::F64, rng, -1, 1);
+      const CausalConv1dResult r = causal_conv1d(x, w, b, Activation::Silu);
+      for (std::int64_t row = 0; row < 6; ++row)
+        for (std::int64_t t = 0; t < L; ++t) {
+          const std::int64_t c = row % 3;
+          double acc = b.data<double>()[c];
+          for (std::int64_t k = 0; k < K; ++k) {
+            const std::int64_t src = t - (K - 1) + k;
+            if (src >= 0) acc += w.data<double>()[c * K + k] * x.data<double>()[row * L + src];
+          }
+          CHECK(r.out.data<double>()[row * L + t] == Approx(acc / (1 + std::exp(-acc))).epsilon(1e-13));
+        }
+      // The final state holds the last K - 1 inputs, zeros where the sequence is shorter.
+      for (std::int64_t k = 0; k + 1 < K; ++k) {
+        const std::int64_t src = L - (K - 1) + k;
+        CHECK(r.final_state.data<double>()[k] == (src >= 0 ? x.data<double>()[src] : 0.0));
+      }
+    }
+}
+
+TEST_CASE("causal conv1d: step by step equals the whole sequence", "[conv]") {
+  std::mt19937 rng(2);
+  const std::int64_t B = 2, C = 5, L = 9, K = 4;
+  const Tensor x = random_tensor({B, C, L}, DType::F32, rng, -1, 1), w = random_tensor({C, K}, DType::F32, rng, -1, 1),
+               b = random_tensor({C}, DType::F32, rng, -1, 1);
+  const Tensor whole = causal_conv1d(x, w, b).out;
+  const CausalConv1dResult prefix = causal_conv1d(x.slice(2, 0, 4), w, b);
+  const Tensor state = prefix.final_state.clone();
+  for (std::int64_t t = 4; t < L; ++t) {
+    const Tensor out = causal_conv1d_update(state, x.select(2, t), w, b);
+    CHECK(max_rel_diff(out, whole.select(2, t)) < 1e-6);
+  }
+  const CausalConv1dResult rest = causal_conv1d(x.slice(2, 4, L), w, b, Activation::None, prefix.final_state);
+  CHECK(max_rel_diff(rest.out, whole.slice(2, 4, L)) < 1e-6);
+  CHECK(max_rel_diff(rest.final_state, state) == 0);
+}
+
+TEST_CASE("causal conv1d: bad shapes name the tensor", "[conv]") {
+  const Tensor x = Tensor::zeros({2, 3, 8}, DType::F32);
+  CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({4, 4}, DType::F32)), Catch::Contains("weight: expected (3, width)"));
+  CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({3, 4}, DType::F32), Tensor::zeros({2}, DType::F32)),
+                    Catch::Contains("bias: expected shape [3]"));
+  CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({3, 4}, DType::F32), {}, Activation::None,
+                                  Tensor::zeros({2, 3, 4}, DType::F32)),
+                    Catch::Contains("initial_state: expected shape [2, 3, 3]"));
+}
