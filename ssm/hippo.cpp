@@ -1,5 +1,6 @@
 #include "ssm/hippo.hpp"
 
+#include <Eigen/Eigenvalues>
 #include <cmath>
 #include <numbers>
 
@@ -65,6 +66,53 @@ HippoTransition hippo_transition(HippoMeasure measure, std::int64_t N) {
       break;
   }
   return {A, B};
+}
+
+HippoNplr hippo_nplr(HippoMeasure measure, std::int64_t N) {
+  SUBQ_CHECK(measure == HippoMeasure::LegS, "hippo_nplr: only legs has a rank-one NPLR form here");
+  SUBQ_CHECK(N >= 2 && N % 2 == 0, "hippo_nplr: order N must be even and >= 2, found {}", N);
+  const HippoTransition t = hippo_transition(measure, N);
+  Eigen::VectorXd p(N), b = Eigen::Map<const Eigen::VectorXd>(t.B.data<double>(), N);
+  for (std::int64_t n = 0; n < N; ++n) p[n] = std::sqrt(double(n) + 0.5);
+  const Eigen::MatrixXd AP = Eigen::Map<const Eigen::Matrix<double, -1, -1, Eigen::RowMajor>>(t.A.data<double>(), N, N) + p * p.transpose();
+  // AP = -I/2 + S with S skew-symmetric: the real part of every eigenvalue is the mean diagonal, the
+  // imaginary parts are the eigenvalues of the Hermitian -iS.
+  const double w_re = AP.diagonal().mean();
+  Eigen::MatrixXd S = AP;
+  S.diagonal().setZero();
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> eig(std::complex<double>(0, -1) * S.cast<std::complex<double>>());
+  SUBQ_CHECK(eig.info() == Eigen::Success, "hippo_nplr: the eigendecomposition of order {} did not converge", N);
+  const std::int64_t half = N / 2;
+  const Eigen::MatrixXcd V = eig.eigenvectors().leftCols(half);  // ascending: the negative half
+  const Eigen::VectorXcd P = V.adjoint() * p.cast<std::complex<double>>(), B = V.adjoint() * b.cast<std::complex<double>>();
+  HippoNplr r{Tensor::empty({half}, DType::C128), Tensor::empty({1, half}, DType::C128), Tensor::empty({half}, DType::C128),
+              Tensor::empty({N, half}, DType::C128)};
+  for (std::int64_t k = 0; k < half; ++k) {
+    r.w.data<complex128>()[k] = {w_re, eig.eigenvalues()[k]};
+    r.P.data<complex128>()[k] = {P[k].real(), P[k].imag()};
+    r.B.data<complex128>()[k] = {B[k].real(), B[k].imag()};
+    for (std::int64_t n = 0; n < N; ++n) r.V.data<complex128>()[n * half + k] = {V(n, k).real(), V(n, k).imag()};
+  }
+  return r;
+}
+
+DiagonalInit parse_diagonal_init(const std::string& name) {
+  if (name == "legs") return DiagonalInit::LegS;
+  if (name == "inv") return DiagonalInit::Inv;
+  if (name == "lin") return DiagonalInit::Lin;
+  SUBQ_FAIL("S4D initialisation '{}': expected legs, inv or lin", name);
+}
+
+Tensor s4d_diagonal_A(DiagonalInit init, std::int64_t N) {
+  SUBQ_CHECK(N >= 2 && N % 2 == 0, "s4d_diagonal_A: state size N must be even and >= 2, found {}", N);
+  if (init == DiagonalInit::LegS) return hippo_nplr(HippoMeasure::LegS, N).w;
+  Tensor A = Tensor::empty({N / 2}, DType::C128);
+  for (std::int64_t n = 0; n < N / 2; ++n) {
+    const double imag = init == DiagonalInit::Lin ? std::numbers::pi * double(n)
+                                                  : double(N) / std::numbers::pi * (double(N) / double(2 * n + 1) - 1);
+    A.data<complex128>()[n] = {-0.5, -imag};
+  }
+  return A;
 }
 
 }  // namespace subq::ssm

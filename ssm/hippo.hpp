@@ -26,4 +26,25 @@ struct HippoTransition {
 /// The transition matrices of order N (N >= 1; even for fout).
 HippoTransition hippo_transition(HippoMeasure measure, std::int64_t N);
 
+/// The normal-plus-low-rank form of LegS (s4's `nplr`): A = V (diag(w) - P P^*) V^* on the
+/// conjugate-pair-halved eigenbasis V, with A + p p^T (p[n] = sqrt(n + 1/2)) = -I/2 + skew.
+/// Each eigenvector is unique up to a phase; V, P and B share the phase eigen's solver picks.
+struct HippoNplr {
+  Tensor w;  // (N/2) complex128: -1/2 + i*lambda, lambda < 0 ascending (one of each conjugate pair)
+  Tensor P;  // (1, N/2) complex128: V^* p
+  Tensor B;  // (N/2) complex128: V^* B, not clipped
+  Tensor V;  // (N, N/2) complex128: the eigenvectors
+};
+
+/// The NPLR form of LegS of even order N >= 2.
+HippoNplr hippo_nplr(HippoMeasure measure, std::int64_t N);
+
+/// Diagonal (S4D) initialisations of A: (N/2) complex128, all with real part -1/2:
+///   legs  the NPLR eigenvalues w (S4D-LegS)
+///   inv   -1/2 - i N/pi (N/(2n+1) - 1)        (S4D-Inv)
+///   lin   -1/2 - i pi n                        (S4D-Lin)
+enum class DiagonalInit { LegS, Inv, Lin };
+DiagonalInit parse_diagonal_init(const std::string& name);
+Tensor s4d_diagonal_A(DiagonalInit init, std::int64_t N);
+
 }  // namespace subq::ssm

@@ -9,6 +9,7 @@ namespace subq::check {
 
 Runner find_runner(const std::string& key) {
   static const std::map<std::string, Runner> runners = {
+      {"hippo_nplr", &ssm::run_hippo_nplr_case},
       {"hippo_transition", &ssm::run_hippo_transition_case},
       {"linear_recurrence", &scan::run_linear_recurrence_case},
       {"mamba", &ssm::run_mamba_case},

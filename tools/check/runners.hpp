@@ -8,6 +8,7 @@ check::Outputs run_linear_recurrence_case(const check::Case& c, Device device);
 
 namespace subq::ssm {
 check::Outputs run_hippo_transition_case(const check::Case& c, Device device);
+check::Outputs run_hippo_nplr_case(const check::Case& c, Device device);
 check::Outputs run_selective_scan_case(const check::Case& c, Device device);
 check::Outputs run_selective_state_update_case(const check::Case& c, Device device);
 check::Outputs run_ssd_case(const check::Case& c, Device device);
