@@ -328,4 +328,16 @@ Tensor Tensor::to(DType dtype) const {
   return converted_copy(dtype);
 }
 
+Tensor view_as_complex(const Tensor& pairs) {
+  SUBQ_CHECK(pairs.defined() && pairs.dim() >= 1 && pairs.size(-1) == 2,
+             "view_as_complex: expected a last dimension of 2 (real, imaginary), found {}",
+             pairs.defined() ? to_string(pairs.shape()) : "nothing");
+  SUBQ_CHECK(pairs.dtype() == DType::F32 || pairs.dtype() == DType::F64,
+             "view_as_complex: expected float32 or float64 pairs, found {}", dtype_name(pairs.dtype()));
+  SUBQ_CHECK(pairs.is_contiguous(), "view_as_complex: the pairs must be contiguous (shape {})", to_string(pairs.shape()));
+  const DType complex = pairs.dtype() == DType::F32 ? DType::C64 : DType::C128;
+  const Shape shape(pairs.shape().begin(), pairs.shape().end() - 1);
+  return Tensor::from_storage(pairs.storage(), std::size_t(pairs.offset()) * dtype_size(pairs.dtype()), shape, complex);
+}
+
 }  // namespace subq

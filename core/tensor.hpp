@@ -120,4 +120,8 @@ class Tensor {
   DType dtype_ = DType::F32;
 };
 
+/// A contiguous (..., 2) float32/float64 tensor of (real, imaginary) pairs seen as a (...)
+/// complex64/complex128 tensor over the same storage (torch.view_as_complex).
+Tensor view_as_complex(const Tensor& pairs);
+
 }  // namespace subq

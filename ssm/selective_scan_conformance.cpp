@@ -12,15 +12,12 @@ Tensor optional_input(const check::Case& c, const char* name, Device device) {
   return c.io.contains(name) ? c.io.get(name).to(device) : Tensor{};
 }
 
-// Upstream stores a complex B or C as (re, im) pairs interleaved along L: the same bytes as a
-// complex64 tensor of half the length.
+// Upstream stores a complex B or C as (re, im) pairs interleaved along L.
 Tensor interleaved_as_complex(const Tensor& t) {
-  SUBQ_CHECK(t.dtype() == DType::F32 && t.is_contiguous() && t.size(-1) % 2 == 0,
-             "interleaved complex input: expected contiguous float32 with an even last extent, found {} {}",
-             dtype_name(t.dtype()), to_string(t.shape()));
-  Shape shape = t.shape();
-  shape.back() /= 2;
-  return Tensor::from_storage(t.storage(), std::size_t(t.offset()) * sizeof(float), shape, DType::C64);
+  Shape pairs = t.shape();
+  pairs.back() /= 2;
+  pairs.push_back(2);
+  return view_as_complex(t.contiguous().view(pairs));
 }
 
 Tensor complex_from_parts(const Tensor& re, const Tensor& im) {

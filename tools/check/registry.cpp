@@ -14,6 +14,7 @@ Runner find_runner(const std::string& key) {
       {"linear_recurrence", &scan::run_linear_recurrence_case},
       {"mamba", &ssm::run_mamba_case},
       {"mamba2", &ssm::run_mamba2_case},
+      {"s4_block", &ssm::run_s4_block_case},
       {"selective_scan", &ssm::run_selective_scan_case},
       {"selective_state_update", &ssm::run_selective_state_update_case},
       {"ssd", &ssm::run_ssd_case},

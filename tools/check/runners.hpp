@@ -14,4 +14,5 @@ check::Outputs run_selective_state_update_case(const check::Case& c, Device devi
 check::Outputs run_ssd_case(const check::Case& c, Device device);
 check::Outputs run_mamba_case(const check::Case& c, Device device);
 check::Outputs run_mamba2_case(const check::Case& c, Device device);
+check::Outputs run_s4_block_case(const check::Case& c, Device device);
 }
