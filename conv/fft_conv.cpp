@@ -33,9 +33,19 @@ class RealFft {
   void forward(const T* x, std::int64_t step, std::int64_t count, std::complex<T>* spectrum) {
     std::fill(time_.begin(), time_.end(), T(0));
     for (std::int64_t i = 0; i < std::min(count, n_); ++i) time_[i] = x[i * step];
+    if (n_ == 1) {  // Eigen's kissfft does not take length 1
+      spectrum[0] = time_[0];
+      return;
+    }
     fft_.fwd(spectrum, time_.data(), n_);
   }
-  void inverse(const std::complex<T>* spectrum, T* out) { fft_.inv(out, spectrum, n_); }
+  void inverse(const std::complex<T>* spectrum, T* out) {
+    if (n_ == 1) {
+      out[0] = spectrum[0].real();
+      return;
+    }
+    fft_.inv(out, spectrum, n_);
+  }
 
  private:
   std::int64_t n_;
