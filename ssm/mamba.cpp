@@ -1,11 +1,15 @@
-#include "ssm/mamba.hpp"
-
+// The mixers of Hugging Face MambaForCausalLM checkpoints. Each layer's mixer, on h (batch, length, hidden):
+//   x, z  = in_proj(h)                                  (batch, length, intermediate) each
+//   x     = silu(causal_conv1d(x))                      depthwise, conv_kernel wide
+//   dt, B, C = x_proj(x)                                 time_step_rank, state_size, state_size
+//   y     = selective_scan(x, dt_proj(dt), -exp(A_log), B, C, D, z, softplus)
+//   out   = out_proj(y)
+// Runs on the CPU in float32.
 #include <cmath>
 #include <vector>
 
 #include "conv/causal_conv1d.hpp"
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "ssm/backbone.hpp"
 #include "ssm/selective_scan.hpp"
@@ -14,9 +18,13 @@ namespace subq::ssm {
 
 namespace {
 
+struct MambaConfig {
+  std::int64_t vocab_size, hidden_size, intermediate_size, state_size, conv_kernel, time_step_rank, num_layers;
+  double layer_norm_epsilon;
+  bool use_bias, use_conv_bias, tie_word_embeddings;
+};
+
 MambaConfig read_config(const JsonConfig& c) {
-  const std::string type = c.get_string("model_type", "mamba");
-  SUBQ_CHECK(type == "mamba", "{}: model_type '{}': expected 'mamba'", c.source(), type);
   const std::string act = c.get_string("hidden_act", "silu");
   SUBQ_CHECK(act == "silu", "{}: hidden_act '{}': only silu is supported", c.source(), act);
   return {c.get_int("vocab_size"),         c.get_int("hidden_size"),         c.get_int("intermediate_size"),
@@ -38,7 +46,7 @@ Tensor negative_exp(const Tensor& a_log) {
 
 MixerWeights load_mixer(Checkpoint& ck, const MambaConfig& c, int layer) {
   const std::int64_t H = c.hidden_size, I = c.intermediate_size, N = c.state_size, R = c.time_step_rank;
-  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(layer_tensor(layer, "mixer." + name), shape); };
+  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(mixer_tensor(layer, name), shape); };
   MixerWeights w;
   w.in_proj = take("in_proj.weight", {2 * I, H});
   if (c.use_bias) w.in_proj_bias = take("in_proj.bias", {2 * I});
@@ -54,17 +62,13 @@ MixerWeights load_mixer(Checkpoint& ck, const MambaConfig& c, int layer) {
   return w;
 }
 
-}  // namespace
+class MambaMixers final : public Mixers {
+ public:
+  MambaMixers(const MambaConfig& config, std::vector<MixerWeights> weights) : config_(config), weights_(std::move(weights)) {}
 
-struct MambaModel::Impl {
-  MambaConfig config;
-  Backbone backbone;
-  std::vector<MixerWeights> mixers;
-
-  // h (batch, length, hidden) -> (batch, length, hidden); reads and refills the cache's layer.
-  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const {
-    const MixerWeights& w = mixers[std::size_t(layer)];
-    const std::int64_t I = config.intermediate_size, N = config.state_size, R = config.time_step_rank;
+  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const override {
+    const MixerWeights& w = weights_[std::size_t(layer)];
+    const std::int64_t I = config_.intermediate_size, N = config_.state_size, R = config_.time_step_rank;
     const Tensor xz = linear(h, w.in_proj, w.in_proj_bias);
     const Tensor conv_state = cache ? cache->conv[std::size_t(layer)] : Tensor{};
     const conv::CausalConv1dResult conv = conv::causal_conv1d(xz.slice(2, 0, I).transpose(1, 2), w.conv, w.conv_bias,
@@ -85,39 +89,20 @@ struct MambaModel::Impl {
     }
     return linear(scan.out.transpose(1, 2), w.out_proj, w.out_proj_bias);
   }
+
+ private:
+  MambaConfig config_;
+  std::vector<MixerWeights> weights_;
 };
 
-MambaModel::MambaModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-MambaModel::~MambaModel() = default;
-MambaModel::MambaModel(MambaModel&&) noexcept = default;
-MambaModel& MambaModel::operator=(MambaModel&&) noexcept = default;
+}  // namespace
 
-MambaModel MambaModel::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  auto impl = std::make_unique<Impl>();
-  impl->config = read_config(ck.config());
-  const MambaConfig& c = impl->config;
-  impl->backbone = Backbone::load(ck, {c.vocab_size, c.hidden_size, c.num_layers, c.layer_norm_epsilon, c.tie_word_embeddings});
-  for (int i = 0; i < c.num_layers; ++i) impl->mixers.push_back(load_mixer(ck, c, i));
-  ck.finish();
-  return MambaModel(std::move(impl));
-}
-
-const MambaConfig& MambaModel::config() const { return impl_->config; }
-
-Tensor MambaModel::forward(const Tensor& input_ids, SsmCache* cache) const {
-  if (cache && cache->empty()) {
-    cache->conv.resize(std::size_t(impl_->config.num_layers));
-    cache->ssm.resize(std::size_t(impl_->config.num_layers));
-  }
-  return impl_->backbone.forward(input_ids, [&](int layer, const Tensor& h) { return impl_->mix(layer, h, cache); });
-}
-
-Tensor MambaModel::step(const Tensor& input_ids, SsmCache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "MambaModel::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, impl_->config.vocab_size});
+LoadedMixers load_mamba_mixers(Checkpoint& checkpoint) {
+  const MambaConfig c = read_config(checkpoint.config());
+  std::vector<MixerWeights> weights;
+  for (int i = 0; i < c.num_layers; ++i) weights.push_back(load_mixer(checkpoint, c, i));
+  return {std::make_unique<MambaMixers>(c, std::move(weights)),
+          {c.vocab_size, c.hidden_size, c.num_layers, c.layer_norm_epsilon, c.tie_word_embeddings}};
 }
 
 }  // namespace subq::ssm

@@ -1,12 +1,16 @@
-#include "ssm/mamba2.hpp"
-
+// The mixers of Hugging Face Mamba2ForCausalLM checkpoints. Each layer's mixer, on h (batch, length, hidden):
+//   gate, xBC, dt = in_proj(h)               intermediate, intermediate + 2 * groups * N, heads
+//   x, B, C      = silu(causal_conv1d(xBC))  x as (heads, head_dim), B and C as (groups, N)
+//   dt           = clamp(softplus(dt + dt_bias), time_step_limit)
+//   y            = ssd(x * dt, -exp(A_log) * dt, B, C) + D * x
+//   out          = out_proj(rms_norm(y * silu(gate)))
+// Runs on the CPU in float32.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "conv/causal_conv1d.hpp"
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
 #include "ssm/backbone.hpp"
@@ -16,9 +20,14 @@ namespace subq::ssm {
 
 namespace {
 
+struct Mamba2Config {
+  std::int64_t vocab_size, hidden_size, intermediate_size, state_size, conv_kernel, num_heads, head_dim, n_groups,
+      chunk_size, num_layers;
+  double layer_norm_epsilon, time_step_min, time_step_max;  // the last two: the clamp of dt
+  bool use_bias, use_conv_bias, tie_word_embeddings;
+};
+
 Mamba2Config read_config(const JsonConfig& c) {
-  const std::string type = c.get_string("model_type", "mamba2");
-  SUBQ_CHECK(type == "mamba2", "{}: model_type '{}': expected 'mamba2'", c.source(), type);
   const std::string act = c.get_string("hidden_act", "silu");
   SUBQ_CHECK(act == "silu", "{}: hidden_act '{}': only silu is supported", c.source(), act);
   SUBQ_CHECK(c.get_bool("rms_norm", true), "{}: rms_norm false is not supported", c.source());
@@ -57,7 +66,7 @@ std::int64_t conv_channels(const Mamba2Config& c) { return c.intermediate_size +
 
 MixerWeights load_mixer(Checkpoint& ck, const Mamba2Config& c, int layer) {
   const std::int64_t H = c.hidden_size, I = c.intermediate_size, heads = c.num_heads, CD = conv_channels(c);
-  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(layer_tensor(layer, "mixer." + name), shape); };
+  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(mixer_tensor(layer, name), shape); };
   MixerWeights w;
   w.in_proj = take("in_proj.weight", {I + CD + heads, H});
   if (c.use_bias) w.in_proj_bias = take("in_proj.bias", {I + CD + heads});
@@ -73,28 +82,14 @@ MixerWeights load_mixer(Checkpoint& ck, const Mamba2Config& c, int layer) {
   return w;
 }
 
-}  // namespace
+class Mamba2Mixers final : public Mixers {
+ public:
+  Mamba2Mixers(const Mamba2Config& config, std::vector<MixerWeights> weights)
+      : config_(config), weights_(std::move(weights)) {}
 
-struct Mamba2Model::Impl {
-  Mamba2Config config;
-  Backbone backbone;
-  std::vector<MixerWeights> mixers;
-
-  // dt_raw (batch, length, heads) -> clamp(softplus(dt_raw + dt_bias)), contiguous.
-  Tensor time_steps(const Tensor& dt_raw, const MixerWeights& w) const {
-    Tensor dt = dt_raw.contiguous().clone();
-    float* p = dt.data<float>();
-    const std::int64_t heads = config.num_heads;
-    for (std::int64_t i = 0; i < dt.numel(); ++i)
-      p[i] = float(std::clamp<double>(softplus(p[i] + w.dt_bias.data<float>()[i % heads]), config.time_step_min,
-                                      config.time_step_max));
-    return dt;
-  }
-
-  // h (batch, length, hidden) -> (batch, length, hidden); reads and refills the cache's layer.
-  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const {
-    const MixerWeights& w = mixers[std::size_t(layer)];
-    const Mamba2Config& c = config;
+  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const override {
+    const MixerWeights& w = weights_[std::size_t(layer)];
+    const Mamba2Config& c = config_;
     const std::int64_t batch = h.size(0), L = h.size(1), I = c.intermediate_size, heads = c.num_heads,
                        P = c.head_dim, G = c.n_groups, N = c.state_size, CD = conv_channels(c);
     const Tensor proj = linear(h, w.in_proj, w.in_proj_bias);  // (batch, L, I + CD + heads)
@@ -124,39 +119,31 @@ struct Mamba2Model::Impl {
     const Tensor normed = rms_norm(s.Y.view({batch, L, I}), w.norm, c.layer_norm_epsilon, proj.slice(2, 0, I));
     return linear(normed, w.out_proj, w.out_proj_bias);
   }
+
+ private:
+  // dt_raw (batch, length, heads) -> clamp(softplus(dt_raw + dt_bias)), contiguous.
+  Tensor time_steps(const Tensor& dt_raw, const MixerWeights& w) const {
+    Tensor dt = dt_raw.contiguous().clone();
+    float* p = dt.data<float>();
+    const std::int64_t heads = config_.num_heads;
+    for (std::int64_t i = 0; i < dt.numel(); ++i)
+      p[i] = float(std::clamp<double>(softplus(p[i] + w.dt_bias.data<float>()[i % heads]), config_.time_step_min,
+                                      config_.time_step_max));
+    return dt;
+  }
+
+  Mamba2Config config_;
+  std::vector<MixerWeights> weights_;
 };
 
-Mamba2Model::Mamba2Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Mamba2Model::~Mamba2Model() = default;
-Mamba2Model::Mamba2Model(Mamba2Model&&) noexcept = default;
-Mamba2Model& Mamba2Model::operator=(Mamba2Model&&) noexcept = default;
+}  // namespace
 
-Mamba2Model Mamba2Model::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  auto impl = std::make_unique<Impl>();
-  impl->config = read_config(ck.config());
-  const Mamba2Config& c = impl->config;
-  impl->backbone = Backbone::load(ck, {c.vocab_size, c.hidden_size, c.num_layers, c.layer_norm_epsilon, c.tie_word_embeddings});
-  for (int i = 0; i < c.num_layers; ++i) impl->mixers.push_back(load_mixer(ck, c, i));
-  ck.finish();
-  return Mamba2Model(std::move(impl));
-}
-
-const Mamba2Config& Mamba2Model::config() const { return impl_->config; }
-
-Tensor Mamba2Model::forward(const Tensor& input_ids, SsmCache* cache) const {
-  if (cache && cache->empty()) {
-    cache->conv.resize(std::size_t(impl_->config.num_layers));
-    cache->ssm.resize(std::size_t(impl_->config.num_layers));
-  }
-  return impl_->backbone.forward(input_ids, [&](int layer, const Tensor& h) { return impl_->mix(layer, h, cache); });
-}
-
-Tensor Mamba2Model::step(const Tensor& input_ids, SsmCache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "Mamba2Model::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, impl_->config.vocab_size});
+LoadedMixers load_mamba2_mixers(Checkpoint& checkpoint) {
+  const Mamba2Config c = read_config(checkpoint.config());
+  std::vector<MixerWeights> weights;
+  for (int i = 0; i < c.num_layers; ++i) weights.push_back(load_mixer(checkpoint, c, i));
+  return {std::make_unique<Mamba2Mixers>(c, std::move(weights)),
+          {c.vocab_size, c.hidden_size, c.num_layers, c.layer_norm_epsilon, c.tie_word_embeddings}};
 }
 
 }  // namespace subq::ssm

@@ -12,7 +12,6 @@ check::Outputs run_hippo_nplr_case(const check::Case& c, Device device);
 check::Outputs run_selective_scan_case(const check::Case& c, Device device);
 check::Outputs run_selective_state_update_case(const check::Case& c, Device device);
 check::Outputs run_ssd_case(const check::Case& c, Device device);
-check::Outputs run_mamba_case(const check::Case& c, Device device);
-check::Outputs run_mamba2_case(const check::Case& c, Device device);
+check::Outputs run_ssm_model_case(const check::Case& c, Device device);
 check::Outputs run_s4_block_case(const check::Case& c, Device device);
 }

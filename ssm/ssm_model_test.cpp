@@ -8,8 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.hpp"
-#include "ssm/mamba.hpp"
-#include "ssm/mamba2.hpp"
+#include "ssm/ssm_model.hpp"
 #include "tests/source_dir.hpp"
 #include "tests/testing.hpp"
 
@@ -28,8 +27,7 @@ Tensor fixture_ids(const char* arch) {
 
 // Prompt of `prompt` tokens in parallel, then one token at a time: every position's logits
 // must equal the single parallel pass over the whole sequence.
-template <class Model>
-void check_decoding(const Model& model, const Tensor& ids, std::int64_t prompt) {
+void check_decoding(const SsmModel& model, const Tensor& ids, std::int64_t prompt) {
   const std::int64_t batch = ids.size(0), L = ids.size(1);
   const Tensor whole = model.forward(ids);
   SsmCache cache;
@@ -59,42 +57,44 @@ fs::path edited_copy(const char* arch, const std::function<void(nlohmann::json&)
 }  // namespace
 
 TEST_CASE("mamba: decoding token by token equals the parallel pass", "[ssm][mamba]") {
-  const MambaModel model = MambaModel::load(fixture("mamba"));
+  const SsmModel model = SsmModel::load(fixture("mamba"));
   const Tensor ids = fixture_ids("mamba");
   for (const std::int64_t prompt : {1, 5, 39}) check_decoding(model, ids, prompt);
 }
 
 TEST_CASE("mamba-2: decoding token by token equals the parallel pass", "[ssm][mamba2]") {
   // The fixture's chunk size is 16: prompts shorter than, equal to and beyond one chunk.
-  const Mamba2Model model = Mamba2Model::load(fixture("mamba2"));
+  const SsmModel model = SsmModel::load(fixture("mamba2"));
   const Tensor ids = fixture_ids("mamba2");
   for (const std::int64_t prompt : {1, 16, 21}) check_decoding(model, ids, prompt);
 }
 
 TEST_CASE("mamba: a checkpoint that does not match its config names the tensor", "[ssm][mamba]") {
-  CHECK_THROWS_WITH(MambaModel::load(edited_copy("mamba", [](auto& c) { c["num_hidden_layers"] = 3; })),
-                    Catch::Contains("'backbone.layers.2.norm.weight' is missing"));
-  CHECK_THROWS_WITH(MambaModel::load(edited_copy("mamba", [](auto& c) { c["num_hidden_layers"] = 1; })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c["num_hidden_layers"] = 3; })),
+                    Catch::Contains("'backbone.layers.2.mixer.in_proj.weight' is missing (expected shape [256, 64])"));
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c["num_hidden_layers"] = 1; })),
                     Catch::Contains("that the config does not account for: backbone.layers.1."));
-  CHECK_THROWS_WITH(MambaModel::load(edited_copy("mamba", [](auto& c) { c["state_size"] = 8; })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c["state_size"] = 8; })),
                     Catch::Contains("'backbone.layers.0.mixer.x_proj.weight': expected shape [24, 128], found [40, 128]"));
-  CHECK_THROWS_WITH(MambaModel::load(edited_copy("mamba", [](auto& c) { c["model_type"] = "mamba2"; })),
-                    Catch::Contains("model_type 'mamba2': expected 'mamba'"));
-  CHECK_THROWS_WITH(MambaModel::load(edited_copy("mamba", [](auto& c) { c.erase("hidden_size"); })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c["model_type"] = "mamba2"; })),
+                    Catch::Contains("missing key 'num_heads'"));
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c["model_type"] = "llama"; })),
+                    Catch::Contains("model_type 'llama': expected mamba or mamba2"));
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba", [](auto& c) { c.erase("hidden_size"); })),
                     Catch::Contains("missing key 'hidden_size'"));
 }
 
 TEST_CASE("mamba-2: a checkpoint that does not match its config names the tensor", "[ssm][mamba2]") {
-  CHECK_THROWS_WITH(Mamba2Model::load(edited_copy("mamba2", [](auto& c) { c["n_groups"] = 1; })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba2", [](auto& c) { c["n_groups"] = 1; })),
                     Catch::Contains("backbone.layers.0.mixer.in_proj.weight") && Catch::Contains("[296, 64]"));
-  CHECK_THROWS_WITH(Mamba2Model::load(edited_copy("mamba2", [](auto& c) { c["head_dim"] = 8; })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba2", [](auto& c) { c["head_dim"] = 8; })),
                     Catch::Contains("num_heads * head_dim = 8 * 8 must equal expand * hidden_size = 128"));
-  CHECK_THROWS_WITH(Mamba2Model::load(edited_copy("mamba2", [](auto& c) { c["conv_kernel"] = 3; })),
+  CHECK_THROWS_WITH(SsmModel::load(edited_copy("mamba2", [](auto& c) { c["conv_kernel"] = 3; })),
                     Catch::Contains("'backbone.layers.0.mixer.conv1d.weight': expected shape [192, 1, 3], found [192, 1, 4]"));
 }
 
 TEST_CASE("mamba: token ids outside the vocabulary are an error", "[ssm][mamba]") {
-  const MambaModel model = MambaModel::load(fixture("mamba"));
+  const SsmModel model = SsmModel::load(fixture("mamba"));
   const Tensor ids = Tensor::from_vector<std::int64_t>({1, 2, 256}, {1, 3});
   CHECK_THROWS_WITH(model.forward(ids), Catch::Contains("id 256 at position 2 is outside the vocabulary [0, 256)"));
 }
