@@ -4,10 +4,10 @@
 // same device measured in the same run (copy_fraction = scan GB/s / copy GB/s).
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <cstring>
 #include <random>
 
+#include "bench/bandwidth.hpp"
 #include "core/device.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -27,36 +27,9 @@ Inputs make_inputs(std::int64_t channels, std::int64_t length, Device device) {
   return {a.to(device), b.to(device), Tensor::zeros(a.shape(), DType::F32, device)};
 }
 
-// Copy bandwidth (bytes read + written per second) between two 256 MiB buffers on the device.
-double copy_bandwidth(Device device) {
-  const std::int64_t n = std::int64_t(64) << 20;
-  const Tensor src = Tensor::zeros({n}, DType::F32, device), dst = Tensor::zeros({n}, DType::F32, device);
-  double best = 0;
-  for (int i = 0; i < 5; ++i) {
-    synchronize(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    dst.copy_from(src);
-    synchronize(device);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, 2.0 * double(n) * 4 / s);
-  }
-  return best;
-}
-
-double device_copy_bandwidth(Device device) {
-  static double cpu = 0, gpu = 0;
-  double& cached = device.is_cpu() ? cpu : gpu;
-  if (cached == 0) cached = copy_bandwidth(device);
-  return cached;
-}
-
 void report(benchmark::State& state, std::int64_t elements, Device device) {
-  const double bytes = double(elements) * 12.0 * double(state.iterations());
-  const double copy = device_copy_bandwidth(device);
   state.SetItemsProcessed(state.iterations() * elements);
-  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsRate);
-  state.counters["copy_GB/s"] = copy / 1e9;
-  state.counters["copy_fraction"] = benchmark::Counter(bytes / copy, benchmark::Counter::kIsRate);
+  bench::report_bandwidth(state, double(elements) * 12.0, device);
 }
 
 template <bool kParallel>

@@ -2,6 +2,7 @@
 // states stepped along time in lockstep with the scan core's operator).
 #include "ssm/selective_scan.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
@@ -85,6 +86,18 @@ struct RowBuffers {
 
 constexpr int kLanes = 8;  // states stepped in lockstep: independent chains hide the latency
 
+// exp(dt * rate) for all lanes: for real rates one vectorised exp, the bulk of the work.
+template <class R>
+void decays(R dt, const R* rate, R* out) {
+  using Lanes = Eigen::Array<R, kLanes, 1>;
+  Eigen::Map<Lanes> result(out);
+  result = (Eigen::Map<const Lanes>(rate) * dt).exp();
+}
+template <class R>
+void decays(R dt, const Complex<R>* rate, Complex<R>* out) {
+  for (int w = 0; w < kLanes; ++w) out[w] = exp_scaled(dt, rate[w]);
+}
+
 template <class R, class S>
 void scan_states(const Operands<R, S>& o, std::int64_t b, std::int64_t d, std::int64_t n0, int count,
                  RowBuffers<R>& row) {
@@ -94,10 +107,13 @@ void scan_states(const Operands<R, S>& o, std::int64_t b, std::int64_t d, std::i
     x[w] = o.initial_state.p ? o.initial_state(b, d, n0 + w) : S(0);
     rate[w] = o.A(d, n0 + w);
   }
+  for (int w = count; w < kLanes; ++w) rate[w] = S(0);  // unused lanes, kept finite
   for (std::int64_t t = 0; t < o.L; ++t) {
+    S decay[kLanes];
+    decays(row.dt[t], rate, decay);
     R y = 0;
     for (int w = 0; w < count; ++w) {
-      const scan::Affine<S> step{exp_scaled(row.dt[t], rate[w]), o.B.v(b, gb, n0 + w, t) * S(row.dt_u[t])};
+      const scan::Affine<S> step{decay[w], o.B.v(b, gb, n0 + w, t) * S(row.dt_u[t])};
       x[w] = step.apply(x[w]);
       y += real_part(o.C.v(b, gc, n0 + w, t) * x[w]);
     }

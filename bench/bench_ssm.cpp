@@ -1,0 +1,64 @@
+// Throughput of the SSM kernels at long lengths, against the bandwidth floor: each input read
+// once and each output written once (float32).
+//   selective_scan  Mamba shapes: batch 1, D channels, N = 16, B/C shared; reads u, delta, z
+//                   (D x L each) and B, C (N x L each), writes out (D x L).
+//   ssd             Mamba-2 shapes: batch 1, 64 heads of P = 64, N = 128, one group, chunks of
+//                   256; reads X (L x 64 x 64), A (L x 64), B, C (L x 128 each), writes Y.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "bench/bandwidth.hpp"
+#include "ssm/selective_scan.hpp"
+#include "ssm/ssd.hpp"
+
+using namespace subq;
+
+namespace {
+
+Tensor uniform(const Shape& shape, float lo, float hi, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+void BM_selective_scan_cpu(benchmark::State& state) {
+  const std::int64_t D = state.range(0), L = state.range(1), N = 16;
+  std::mt19937 rng(1);
+  const Tensor u = uniform({1, D, L}, -1, 1, rng), delta = uniform({1, D, L}, -4, 0, rng), A = uniform({D, N}, -8, -1, rng),
+               B = uniform({1, N, L}, -1, 1, rng), C = uniform({1, N, L}, -1, 1, rng);
+  ssm::SelectiveScanOptions options;
+  options.z = uniform({1, D, L}, -1, 1, rng);
+  options.D = uniform({D}, -1, 1, rng);
+  options.delta_bias = uniform({D}, -1, 1, rng);
+  options.delta_softplus = true;
+  for (auto _ : state) benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
+  state.SetItemsProcessed(state.iterations() * D * L * N);  // state updates
+  bench::report_bandwidth(state, 4.0 * double(4 * D * L + 2 * N * L), Device::cpu());
+}
+
+void BM_ssd_cpu(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 64, P = 64, N = 128;
+  std::mt19937 rng(2);
+  const Tensor X = uniform({1, L, H, P}, -1, 1, rng), A = uniform({1, L, H}, -0.1f, 0, rng),
+               B = uniform({1, L, 1, N}, -1, 1, rng), C = uniform({1, L, 1, N}, -1, 1, rng);
+  ssm::SsdOptions options;
+  options.chunk_length = 256;
+  for (auto _ : state) benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
+  state.SetItemsProcessed(state.iterations() * L * H);
+  bench::report_bandwidth(state, 4.0 * double(2 * L * H * P + L * H + 2 * L * N), Device::cpu());
+}
+
+}  // namespace
+
+// On the CPU the longest lengths take seconds per call; the CUDA kernels take L to 256K.
+BENCHMARK(BM_selective_scan_cpu)
+    ->Name("selective_scan_cpu")
+    ->ArgNames({"D", "L"})
+    ->ArgsProduct({{2048, 5120}, {2048, 16384}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ssd_cpu)->Name("ssd_cpu")->ArgNames({"L"})->Args({2048})->Args({16384})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();
