@@ -48,34 +48,42 @@ struct Problem {
   }
 };
 
+// One chunk of every head of group g: C B^T is the same for all of them, only the decay differs.
 template <class T>
-void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64_t c) {
-  const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0);
-  const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
-  const Rows<T> X = p.x(b, h, t0, q), B = p.bc(p.B, b, h, t0, q), C = p.bc(p.C, b, h, t0, q);
-  // Y_diag = (C B^T masked by the decay from step s to step l) X
-  Matrix<T> M = C * B.transpose();
-  const T* a = p.A.template data<T>() + (b * p.L + t0) * p.heads + h;
-  for (std::int64_t l = 0; l < q; ++l) {
-    // The decay from s to l summed backwards from l, not as cs[l] - cs[s]: no cancellation.
-    T segment = 0;
-    for (std::int64_t s = l; s >= 0; --s) {
-      M(l, s) *= std::exp(segment);
-      segment += a[s * p.heads];
-    }
-    for (std::int64_t s = l + 1; s < q; ++s) M(l, s) = 0;
-  }
-  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
-                                                   p.P, Eigen::OuterStride<>(p.heads * p.P));
-  Y.noalias() = M * X;
-  // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
+void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) {
+  const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0), heads_per_group = p.heads / p.groups;
+  const std::int64_t first_head = g * heads_per_group;
+  const Rows<T> B = p.bc(p.B, b, first_head, t0, q), C = p.bc(p.C, b, first_head, t0, q);
+  const Matrix<T> CB = C * B.transpose();
+  Matrix<T> M(q, q);
   Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
-  for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
-  const Matrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
-  const std::int64_t bh = b * p.heads + h;
-  T* states = p.chunk_states.template data<T>() + bh * p.P * p.N * p.chunks;
-  for (std::int64_t i = 0; i < p.P * p.N; ++i) states[i * p.chunks + c] = S.data()[i];
-  p.chunk_decay.template data<T>()[bh * p.chunks + c] = std::exp(cs[q - 1]);
+  for (std::int64_t h = first_head; h < first_head + heads_per_group; ++h) {
+    // Y_diag = (C B^T masked by the decay from step s to step l) X. The decay is the product of
+    // the steps' factors exp(A) walked back from l: one multiply per element, not an exp, and no
+    // cancellation as in exp(cs[l] - cs[s]).
+    const T* a = p.A.template data<T>() + (b * p.L + t0) * p.heads + h;
+    for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(a[s * p.heads]);
+    for (std::int64_t l = 0; l < q; ++l) {
+      T decay = 1;
+      for (std::int64_t s = l; s >= 0; --s) {
+        M(l, s) = CB(l, s) * decay;
+        decay *= to_end[s];
+      }
+      for (std::int64_t s = l + 1; s < q; ++s) M(l, s) = 0;
+    }
+    const Rows<T> X = p.x(b, h, t0, q);
+    Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
+                                                     p.P, Eigen::OuterStride<>(p.heads * p.P));
+    Y.noalias() = M * X;
+    // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
+    const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
+    for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
+    const Matrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
+    const std::int64_t bh = b * p.heads + h;
+    T* states = p.chunk_states.template data<T>() + bh * p.P * p.N * p.chunks;
+    for (std::int64_t i = 0; i < p.P * p.N; ++i) states[i * p.chunks + c] = S.data()[i];
+    p.chunk_decay.template data<T>()[bh * p.chunks + c] = std::exp(cs[q - 1]);
+  }
 }
 
 // entering: (P * N) strided by `stride`, the state before the chunk.
@@ -100,9 +108,9 @@ SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
   p.chunk_decay = Tensor::empty({BH, p.chunks}, dtype_of<T>);
   p.chunk_states = Tensor::empty({BH, PN, p.chunks}, dtype_of<T>);
   p.Y = Tensor::empty({p.batch, p.L, p.heads, p.P}, dtype_of<T>);
-  const std::int64_t tasks = BH * p.chunks;
-  pool.parallel_for(tasks, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) intra_chunk(p, i / p.chunks / p.heads, i / p.chunks % p.heads, i % p.chunks);
+  const std::int64_t group_tasks = p.batch * p.groups * p.chunks, tasks = BH * p.chunks;
+  pool.parallel_for(group_tasks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) intra_chunk(p, i / p.chunks / p.groups, i / p.chunks % p.groups, i % p.chunks);
   });
   const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().view({BH, PN})
                                             : Tensor::zeros({BH, PN}, dtype_of<T>);
