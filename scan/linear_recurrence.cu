@@ -16,6 +16,8 @@
 #include <cub/block/block_load.cuh>
 #include <cub/block/block_store.cuh>
 
+#include "core/cuda_convert.cuh"
+#include "scan/block_scan.cuh"
 #include "scan/linear_recurrence_cuda.hpp"
 #include "scan/scan_operator.hpp"
 
@@ -23,28 +25,6 @@ namespace subq::scan::detail {
 
 namespace {
 
-template <class Tin>
-struct StateOf {
-  using type = Tin;
-};
-template <>
-struct StateOf<__nv_bfloat16> {
-  using type = float;
-};
-template <>
-struct StateOf<__half> {
-  using type = float;
-};
-
-template <class Ts, class Tin>
-__device__ __forceinline__ Ts to_state(Tin x) {
-  if constexpr (std::is_same_v<Tin, __nv_bfloat16>)
-    return __bfloat162float(x);
-  else if constexpr (std::is_same_v<Tin, __half>)
-    return __half2float(x);
-  else
-    return x;
-}
 template <class Tin>
 __host__ __device__ Tin one() {
   if constexpr (std::is_same_v<Tin, __nv_bfloat16>)
@@ -55,36 +35,10 @@ __host__ __device__ Tin one() {
     return Tin(1);
 }
 
-// Warp shuffles of the scalar types, component by component for complex.
-template <class T>
-__device__ __forceinline__ T shfl_up(T x, int delta) {
-  return __shfl_up_sync(0xffffffffu, x, delta);
-}
-template <class T>
-__device__ __forceinline__ T shfl_down(T x, int delta) {
-  return __shfl_down_sync(0xffffffffu, x, delta);
-}
-template <class T>
-__device__ __forceinline__ Complex<T> shfl_up(Complex<T> x, int delta) {
-  return {shfl_up(x.re, delta), shfl_up(x.im, delta)};
-}
-template <class T>
-__device__ __forceinline__ Complex<T> shfl_down(Complex<T> x, int delta) {
-  return {shfl_down(x.re, delta), shfl_down(x.im, delta)};
-}
-// The element `delta` lanes earlier in scan order (lower lanes forward, higher ones in reverse).
-template <bool kReverse, class T>
-__device__ __forceinline__ Affine<T> shfl_earlier(Affine<T> x, int delta) {
-  if constexpr (kReverse)
-    return {shfl_down(x.a, delta), shfl_down(x.b, delta)};
-  else
-    return {shfl_up(x.a, delta), shfl_up(x.b, delta)};
-}
-
 template <class Tin_, int kThreads_, bool kReverse_>
 struct LinearRecurrenceTraits {
   using Tin = Tin_;
-  using Ts = typename StateOf<Tin>::type;
+  using Ts = typename subq::detail::ComputeOf<Tin>::type;
   static constexpr int kThreads = kThreads_;
   static constexpr int kWarps = kThreads / 32;
   // 32 bytes of state per thread and tile: 8 floats, 4 doubles or complex64, 2 complex128.
@@ -102,36 +56,6 @@ struct LinearRecurrenceTraits {
     typename Store::TempStorage store;
   };
 };
-
-// Exclusive scan of one element per thread, in scan order (thread 0 first forward, last first in
-// reverse). Returns the composition of the elements before this thread; `total` gets all of them.
-template <class K>
-__device__ Affine<typename K::Ts> block_exclusive_scan(Affine<typename K::Ts> x, Affine<typename K::Ts>& total,
-                                                       Affine<typename K::Ts>* warp_totals) {
-  using Ts = typename K::Ts;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int rank = K::kReverse ? 31 - lane : lane;  // position in scan order within the warp
-  Affine<Ts> inclusive = x;
-#pragma unroll
-  for (int delta = 1; delta < 32; delta *= 2) {
-    const Affine<Ts> earlier = shfl_earlier<K::kReverse>(inclusive, delta);
-    if (rank >= delta) inclusive = compose(earlier, inclusive);
-  }
-  Affine<Ts> exclusive = shfl_earlier<K::kReverse>(inclusive, 1);
-  if (rank == 0) exclusive = Affine<Ts>::identity();
-  if (rank == 31) warp_totals[warp] = inclusive;
-  __syncthreads();
-  Affine<Ts> before = Affine<Ts>::identity();
-  total = Affine<Ts>::identity();
-#pragma unroll
-  for (int i = 0; i < K::kWarps; ++i) {
-    const int w = K::kReverse ? K::kWarps - 1 - i : i;
-    if (w == warp) before = total;
-    total = compose(total, warp_totals[w]);
-  }
-  __syncthreads();  // warp_totals is rewritten by the next tile
-  return compose(before, exclusive);
-}
 
 enum class Pass { Reduce, Scan };
 
@@ -177,12 +101,12 @@ __global__ void __launch_bounds__(K::kThreads) linear_recurrence_kernel(LinearRe
 #pragma unroll
     for (int j = 0; j < K::kItems; ++j) {
       const int item = K::kReverse ? K::kItems - 1 - j : j;
-      av[item] = to_state<Ts>(a_in[item]);
-      bv[item] = to_state<Ts>(b_in[item]);
+      av[item] = subq::detail::convert<Ts>(a_in[item]);
+      bv[item] = subq::detail::convert<Ts>(b_in[item]);
       thread_element = compose(thread_element, Affine<Ts>{av[item], bv[item]});
     }
     Affine<Ts> tile_element;
-    const Affine<Ts> before = block_exclusive_scan<K>(thread_element, tile_element, warp_totals);
+    const Affine<Ts> before = block_exclusive_scan<K::kWarps, K::kReverse>(thread_element, tile_element, warp_totals);
     if constexpr (kPass == Pass::Reduce) {
       segment_element = compose(segment_element, tile_element);
     } else {
@@ -222,7 +146,7 @@ __global__ void __launch_bounds__(K::kThreads) segment_state_passing_kernel(Line
     const std::int64_t k = first + threadIdx.x;
     const Affine<Ts> element = k < segments ? elements[row * segments + k] : Affine<Ts>::identity();
     Affine<Ts> total;
-    const Affine<Ts> before = block_exclusive_scan<K>(element, total, warp_totals);
+    const Affine<Ts> before = block_exclusive_scan<K::kWarps, K::kReverse>(element, total, warp_totals);
     if (k < segments) carries[row * segments + k] = before.apply(carry);
     carry = total.apply(carry);
   }

@@ -9,6 +9,7 @@
 #include "core/check.hpp"
 #include "core/math.hpp"
 #include "scan/scan_operator.hpp"
+#include "ssm/selective_scan_impl.hpp"
 
 namespace subq::ssm {
 
@@ -45,12 +46,8 @@ struct GroupedInput {
 
 template <class S>
 GroupedInput<S> grouped(const Tensor& t, std::int64_t dim) {
-  const Strided<S> s = strided<S>(t);
-  switch (t.dim()) {
-    case 2: return {{s.p, 0, s.s0, s.s1, 0}, 1};                  // (dim, N): group = channel
-    case 3: return {{s.p, s.s0, 0, s.s1, s.s2}, dim};             // (batch, N, L): one group
-    default: return {{s.p, s.s0, s.s1, s.s2, s.s3}, dim / t.size(1)};  // (batch, G, N, L)
-  }
+  const detail::GroupedLayout g = detail::grouped_layout(t, dim);
+  return {{t.data<S>(), g.stride_batch, g.stride_group, g.stride_n, g.stride_t}, g.channels_per_group};
 }
 
 void check_grouped(const char* name, const Tensor& t, std::int64_t batch, std::int64_t dim, std::int64_t N,
@@ -150,10 +147,7 @@ void run_cpu(const Operands<R, S>& o, ThreadPool& pool) {
   });
 }
 
-struct Validated {
-  std::int64_t batch, dim, N, L;
-  bool complex;
-};
+using Validated = detail::SelectiveScanShape;
 
 Validated validate(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B, const Tensor& C,
                    const SelectiveScanOptions& o) {
@@ -175,8 +169,8 @@ Validated validate(const Tensor& u, const Tensor& delta, const Tensor& A, const 
   if (o.z.defined()) check_shape(kOp, "z", o.z, u.shape());
   if (o.initial_state.defined()) check_shape(kOp, "initial_state", o.initial_state, {batch, dim, N});
   for (const Tensor* t : {&u, &delta, &A, &B, &C, &o.D, &o.delta_bias, &o.z, &o.initial_state})
-    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: inputs on {}: the selective scan runs on the CPU only",
-               kOp, to_string(t->device()));
+    SUBQ_CHECK(!t->defined() || t->device() == u.device(), "{}: u is on {} but another input is on {}", kOp,
+               to_string(u.device()), to_string(t->device()));
   return {batch, dim, N, L, complex};
 }
 
@@ -203,9 +197,22 @@ SelectiveScanResult run_typed(const Validated& v, const Tensor& u, const Tensor&
 
 }  // namespace
 
+namespace detail {
+
+GroupedLayout grouped_layout(const Tensor& t, std::int64_t dim) {
+  switch (t.dim()) {
+    case 2: return {0, t.stride(0), t.stride(1), 0, 1};                            // (dim, N): group = channel
+    case 3: return {t.stride(0), 0, t.stride(1), t.stride(2), dim};                // (batch, N, L): one group
+    default: return {t.stride(0), t.stride(1), t.stride(2), t.stride(3), dim / t.size(1)};  // (batch, G, N, L)
+  }
+}
+
+}  // namespace detail
+
 SelectiveScanResult selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                                    const Tensor& C, const SelectiveScanOptions& options) {
   const Validated v = validate(u, delta, A, B, C, options);
+  if (u.device().is_cuda()) return detail::selective_scan_cuda(v, u, delta, A, B, C, options);
   if (u.dtype() == DType::F64)
     return v.complex ? run_typed<double, complex128>(v, u, delta, A, B, C, options)
                      : run_typed<double, double>(v, u, delta, A, B, C, options);

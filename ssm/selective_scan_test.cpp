@@ -4,6 +4,7 @@
 #include <functional>
 #include <random>
 
+#include "core/device.hpp"
 #include "ssm/selective_scan.hpp"
 #include "tests/testing.hpp"
 
@@ -198,4 +199,75 @@ TEST_CASE("selective scan: bad shapes name the tensor", "[ssm][selective_scan]")
   q = p;
   q.options.initial_state = Tensor::zeros({2, 4, 2}, DType::F64);
   CHECK_THROWS_WITH(run(q), Catch::Contains("initial_state: expected shape [2, 4, 3]"));
+}
+
+TEST_CASE("selective scan: the CUDA kernel equals the CPU path", "[ssm][selective_scan][cuda]") {
+  if (!cuda_available()) {
+    WARN("SKIPPED: " << cuda_status());
+    return;
+  }
+  const Device gpu = Device::cuda();
+  auto to_gpu = [&](Problem p) {
+    for (Tensor* t : {&p.u, &p.delta, &p.A, &p.B, &p.C, &p.options.D, &p.options.z, &p.options.delta_bias,
+                      &p.options.initial_state})
+      if (t->defined()) *t = t->to(gpu);
+    return p;
+  };
+  std::uint32_t seed = 100;
+  // Lengths around the kernel's tile of 2048 float steps (1024 for float64 and complex64).
+  for (const std::int64_t L : {1, 5, 1023, 1024, 1025, 2047, 2048, 2049, 5000})
+    for (const Layout layout : {Layout::Shared, Layout::Grouped, Layout::TimeInvariant})
+      for (const bool complex : {false, true}) {
+        const Problem p = random_problem(2, 4, complex ? 6 : 16, L, layout, complex, seed % 2 == 0, seed);
+        ++seed;
+        INFO("L " << L << " layout " << int(layout) << " complex " << complex);
+        for (const bool single : {false, true}) {
+          const Problem q = single ? as_float32(p) : p;
+          const SelectiveScanResult cpu = run(q), gpu_result = run(to_gpu(q));
+          const double tolerance = single ? 1e-5 : 1e-12;
+          CHECK(max_rel_diff(gpu_result.out, cpu.out) < tolerance);
+          CHECK(max_rel_diff(gpu_result.last_state, cpu.last_state) < tolerance);
+        }
+      }
+}
+
+TEST_CASE("selective scan: bfloat16 inputs on CUDA are computed in float32", "[ssm][selective_scan][cuda]") {
+  if (!cuda_available()) {
+    WARN("SKIPPED: " << cuda_status());
+    return;
+  }
+  Problem p = as_float32(random_problem(1, 8, 16, 3000, Layout::Grouped, false, true, 77));
+  // Round the inputs to bfloat16 once, so that both paths see the same values.
+  for (Tensor* t : {&p.u, &p.delta, &p.B, &p.C, &p.options.z}) *t = t->to(DType::BF16).to(DType::F32);
+  const SelectiveScanResult cpu = run(p);
+  Problem q = p;
+  for (Tensor* t : {&q.u, &q.delta, &q.B, &q.C, &q.options.z}) *t = t->to(DType::BF16).to(Device::cuda());
+  for (Tensor* t : {&q.A, &q.options.D, &q.options.delta_bias, &q.options.initial_state}) *t = t->to(Device::cuda());
+  const SelectiveScanResult gpu = run(q);
+  REQUIRE(gpu.out.dtype() == DType::BF16);
+  CHECK(max_rel_diff(gpu.out, cpu.out) < 1e-2);  // the output is rounded to bfloat16
+  CHECK(max_rel_diff(gpu.last_state, cpu.last_state) < 1e-5);
+}
+
+TEST_CASE("selective state update: CUDA equals the CPU", "[ssm][selective_scan][cuda]") {
+  if (!cuda_available()) {
+    WARN("SKIPPED: " << cuda_status());
+    return;
+  }
+  std::mt19937 rng(9);
+  const std::int64_t batch = 2, heads = 4, dim = 8, N = 16, groups = 2;
+  auto r = [&](const Shape& s, double lo, double hi) { return random_tensor(s, DType::F32, rng, lo, hi); };
+  const Tensor state = r({batch, heads, dim, N}, -1, 1), x = r({batch, heads, dim}, -1, 1), dt = r({batch, heads, dim}, -2, 1),
+               A = r({heads, dim, N}, -2, -0.1), B = r({batch, groups, N}, -1, 1), C = r({batch, groups, N}, -1, 1);
+  SelectiveScanOptions o;
+  o.D = r({heads, dim}, -1, 1), o.z = r({batch, heads, dim}, -1, 1), o.delta_bias = r({heads, dim}, -1, 1);
+  o.delta_softplus = true;
+  const Tensor cpu_state = state.clone(), gpu_state = state.to(Device::cuda());
+  const Tensor cpu_out = selective_state_update(cpu_state, x, dt, A, B, C, o);
+  SelectiveScanOptions g = o;
+  g.D = o.D.to(Device::cuda()), g.z = o.z.to(Device::cuda()), g.delta_bias = o.delta_bias.to(Device::cuda());
+  const Tensor gpu_out = selective_state_update(gpu_state, x.to(Device::cuda()), dt.to(Device::cuda()), A.to(Device::cuda()),
+                                                B.to(Device::cuda()), C.to(Device::cuda()), g);
+  CHECK(max_rel_diff(gpu_out, cpu_out) < 1e-5);
+  CHECK(max_rel_diff(gpu_state, cpu_state) < 1e-5);
 }

@@ -156,7 +156,7 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
   auto solve = [&](auto zero) {
     using T = decltype(zero);
     auto prepare = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
-    Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks};
+    Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks, {}, {}, {}};
     return run(p, options.initial_state, pool);
   };
   return X.dtype() == DType::F64 ? solve(double{}) : solve(float{});

@@ -7,20 +7,36 @@
 
 namespace subq::check {
 
-Runner find_runner(const std::string& key) {
-  static const std::map<std::string, Runner> runners = {
-      {"hippo_nplr", &ssm::run_hippo_nplr_case},
-      {"hippo_transition", &ssm::run_hippo_transition_case},
-      {"linear_recurrence", &scan::run_linear_recurrence_case},
-      {"mamba", &ssm::run_ssm_model_case},
-      {"mamba2", &ssm::run_ssm_model_case},
-      {"s4_block", &ssm::run_s4_block_case},
-      {"selective_scan", &ssm::run_selective_scan_case},
-      {"selective_state_update", &ssm::run_selective_state_update_case},
-      {"ssd", &ssm::run_ssd_case},
+namespace {
+
+struct Entry {
+  Runner runner;
+  bool cuda;  // false: the family has no CUDA path yet
+};
+
+const std::map<std::string, Entry>& entries() {
+  static const std::map<std::string, Entry> table = {
+      {"hippo_nplr", {&ssm::run_hippo_nplr_case, true}},  // initialisation: host code on any device
+      {"hippo_transition", {&ssm::run_hippo_transition_case, true}},
+      {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
+      {"mamba", {&ssm::run_ssm_model_case, false}},
+      {"mamba2", {&ssm::run_ssm_model_case, false}},
+      {"s4_block", {&ssm::run_s4_block_case, false}},
+      {"selective_scan", {&ssm::run_selective_scan_case, true}},
+      {"selective_state_update", {&ssm::run_selective_state_update_case, true}},
+      {"ssd", {&ssm::run_ssd_case, false}},
   };
-  auto it = runners.find(key);
-  return it == runners.end() ? nullptr : it->second;
+  return table;
+}
+
+}  // namespace
+
+bool has_runner(const std::string& key) { return entries().count(key) != 0; }
+
+Runner find_runner(const std::string& key, Device device) {
+  const auto it = entries().find(key);
+  if (it == entries().end() || (device.is_cuda() && !it->second.cuda)) return nullptr;
+  return it->second.runner;
 }
 
 }  // namespace subq::check
