@@ -1,9 +1,10 @@
 // Throughput of the SSM kernels at long lengths, against the bandwidth floor: each input read
 // once and each output written once (float32).
-//   selective_scan  Mamba shapes: batch 1, D channels, N = 16, B/C shared; reads u, delta, z
-//                   (D x L each) and B, C (N x L each), writes out (D x L).
-//   ssd             Mamba-2 shapes: batch 1, 64 heads of P = 64, N = 128, one group, chunks of
-//                   256; reads X (L x 64 x 64), A (L x 64), B, C (L x 128 each), writes Y.
+//   selective_scan  Mamba shapes, CPU and CUDA: batch 1, D channels, N = 16, B/C shared; reads
+//                   u, delta, z (D x L each) and B, C (N x L each), writes out (D x L).
+//   ssd             Mamba-2 shapes, CPU (no CUDA path yet): batch 1, 64 heads of P = 64,
+//                   N = 128, one group, chunks of 256; reads X (L x 64 x 64), A (L x 64),
+//                   B, C (L x 128 each), writes Y.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -23,19 +24,29 @@ Tensor uniform(const Shape& shape, float lo, float hi, std::mt19937& rng) {
   return t;
 }
 
-void BM_selective_scan_cpu(benchmark::State& state) {
+template <DeviceKind kDevice>
+void BM_selective_scan(benchmark::State& state) {
+  const Device device = kDevice == DeviceKind::CUDA ? Device::cuda() : Device::cpu();
+  if (device.is_cuda() && !cuda_available()) {
+    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
+    return;
+  }
   const std::int64_t D = state.range(0), L = state.range(1), N = 16;
   std::mt19937 rng(1);
-  const Tensor u = uniform({1, D, L}, -1, 1, rng), delta = uniform({1, D, L}, -4, 0, rng), A = uniform({D, N}, -8, -1, rng),
-               B = uniform({1, N, L}, -1, 1, rng), C = uniform({1, N, L}, -1, 1, rng);
+  auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
+  const Tensor u = input({1, D, L}, -1, 1), delta = input({1, D, L}, -4, 0), A = input({D, N}, -8, -1),
+               B = input({1, N, L}, -1, 1), C = input({1, N, L}, -1, 1);
   ssm::SelectiveScanOptions options;
-  options.z = uniform({1, D, L}, -1, 1, rng);
-  options.D = uniform({D}, -1, 1, rng);
-  options.delta_bias = uniform({D}, -1, 1, rng);
+  options.z = input({1, D, L}, -1, 1);
+  options.D = input({D}, -1, 1);
+  options.delta_bias = input({D}, -1, 1);
   options.delta_softplus = true;
-  for (auto _ : state) benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
+    synchronize(device);
+  }
   state.SetItemsProcessed(state.iterations() * D * L * N);  // state updates
-  bench::report_bandwidth(state, 4.0 * double(4 * D * L + 2 * N * L), Device::cpu());
+  bench::report_bandwidth(state, 4.0 * double(4 * D * L + 2 * N * L), device);
 }
 
 void BM_ssd_cpu(benchmark::State& state) {
@@ -52,11 +63,17 @@ void BM_ssd_cpu(benchmark::State& state) {
 
 }  // namespace
 
-// On the CPU the longest lengths take seconds per call; the CUDA kernels take L to 256K.
-BENCHMARK(BM_selective_scan_cpu)
+// On the CPU the longest lengths take seconds per call; the GPU takes L to 256K.
+BENCHMARK_TEMPLATE(BM_selective_scan, DeviceKind::CPU)
     ->Name("selective_scan_cpu")
     ->ArgNames({"D", "L"})
     ->ArgsProduct({{2048, 5120}, {2048, 16384}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_selective_scan, DeviceKind::CUDA)
+    ->Name("selective_scan_cuda")
+    ->ArgNames({"D", "L"})
+    ->ArgsProduct({{2048, 5120}, {2048, 16384, 65536, 262144}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ssd_cpu)->Name("ssd_cpu")->ArgNames({"L"})->Args({2048})->Args({16384})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build, run the conformance suite and the scan benchmark.
+# The main job: install dependencies, build, run the conformance suite and the scan and SSM benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -7,3 +7,5 @@ scripts/build.sh
 build/bin/subq check tests/conformance || true   # families of later issues are reported as SKIP
 build/bin/subq check tests/conformance/scan
 build/bin/bench_scan --benchmark_filter='L:(1024|1048576)/' --benchmark_counters_tabular=true
+build/bin/bench_ssm --benchmark_filter='selective_scan_(cpu/D:2048/L:2048|cuda/D:2048/L:(16384|262144))/' \
+  --benchmark_counters_tabular=true
