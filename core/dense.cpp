@@ -69,6 +69,24 @@ Tensor rms_norm_typed(const Tensor& x, const Tensor& weight, double eps, const T
   return y;
 }
 
+template <class T>
+Tensor layer_norm_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  const std::int64_t dim = x.size(-1), rows = x.numel() / std::max<std::int64_t>(dim, 1);
+  const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous(), b = bias.to(dtype_of<T>).contiguous();
+  Tensor y = Tensor::empty(x.shape(), dtype_of<T>);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* xr = xc.data<T>() + r * dim;
+    T* yr = y.data<T>() + r * dim;
+    T mean = 0, var = 0;
+    for (std::int64_t i = 0; i < dim; ++i) mean += xr[i];
+    mean /= T(dim);
+    for (std::int64_t i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const T scale = T(1) / std::sqrt(var / T(dim) + T(eps));
+    for (std::int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * scale * w.data<T>()[i] + b.data<T>()[i];
+  }
+  return y;
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool* pool) {
@@ -87,6 +105,14 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor&
   if (gate.defined()) check_shape("rms_norm", "gate", gate, x.shape());
   return x.dtype() == DType::F64 ? rms_norm_typed<double>(x, weight, eps, gate)
                                  : rms_norm_typed<float>(x, weight, eps, gate);
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  check_float("layer_norm", "x", x);
+  check_shape("layer_norm", "weight", weight, {x.size(-1)});
+  check_shape("layer_norm", "bias", bias, {x.size(-1)});
+  return x.dtype() == DType::F64 ? layer_norm_typed<double>(x, weight, bias, eps)
+                                 : layer_norm_typed<float>(x, weight, bias, eps);
 }
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {

@@ -14,6 +14,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Th
 /// shape of x), x is first multiplied by silu(gate) (Mamba-2's gated RMSNorm).
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate = {});
 
+/// (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (torch's LayerNorm).
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+
 /// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim); an id outside
 /// [0, vocab) is an error naming it.
 Tensor embedding(const Tensor& table, const Tensor& ids);

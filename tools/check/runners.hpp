@@ -15,3 +15,7 @@ check::Outputs run_ssd_case(const check::Case& c, Device device);
 check::Outputs run_ssm_model_case(const check::Case& c, Device device);
 check::Outputs run_s4_block_case(const check::Case& c, Device device);
 }
+
+namespace subq::recurrent {
+check::Outputs run_rwkv4_case(const check::Case& c, Device device);
+}

@@ -1,0 +1,87 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "core/safetensors.hpp"
+#include "recurrent/rwkv4_model.hpp"
+#include "recurrent/wkv4.hpp"
+#include "tests/source_dir.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using namespace subq::recurrent;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+
+TEST_CASE("wkv4: equals the weighted average it defines", "[recurrent][rwkv4]") {
+  std::mt19937 rng(1);
+  const std::int64_t B = 2, L = 40, C = 70;  // C crosses the 64-channel blocks
+  const Tensor decay = random_tensor({C}, DType::F64, rng, -3, 1), first = random_tensor({C}, DType::F64, rng, -1, 1),
+               k = random_tensor({B, L, C}, DType::F64, rng, -5, 5), v = random_tensor({B, L, C}, DType::F64, rng, -1, 1);
+  const Wkv4Result r = wkv4(decay, first, k, v);
+  auto at = [&](const Tensor& t, std::int64_t b, std::int64_t i, std::int64_t c) { return t.data<double>()[(b * L + i) * C + c]; };
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double w = -std::exp(decay.data<double>()[c]), u = first.data<double>()[c];
+      for (std::int64_t t = 0; t < L; ++t) {
+        double num = std::exp(u + at(k, b, t, c)) * at(v, b, t, c), den = std::exp(u + at(k, b, t, c));
+        for (std::int64_t i = 0; i < t; ++i) {
+          const double e = std::exp(double(t - 1 - i) * w + at(k, b, i, c));
+          num += e * at(v, b, i, c), den += e;
+        }
+        CHECK(at(r.out, b, t, c) == Approx(num / den).epsilon(1e-11));
+      }
+    }
+}
+
+TEST_CASE("wkv4: splitting the sequence and carrying the state changes nothing", "[recurrent][rwkv4]") {
+  std::mt19937 rng(2);
+  const std::int64_t L = 33;
+  const Tensor decay = random_tensor({5}, DType::F64, rng, -3, 1), first = random_tensor({5}, DType::F64, rng, -1, 1),
+               k = random_tensor({1, L, 5}, DType::F64, rng, -5, 5), v = random_tensor({1, L, 5}, DType::F64, rng, -1, 1);
+  const Wkv4Result whole = wkv4(decay, first, k, v);
+  const Wkv4Result head = wkv4(decay, first, k.slice(1, 0, 1), v.slice(1, 0, 1));
+  const Wkv4Result tail = wkv4(decay, first, k.slice(1, 1, L), v.slice(1, 1, L), head.state);
+  CHECK(max_rel_diff(tail.out, whole.out.slice(1, 1, L)) < 1e-13);
+  CHECK(max_rel_diff(tail.state.num, whole.state.num) < 1e-13);
+}
+
+TEST_CASE("wkv4: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv4]") {
+  // Every output is a weighted average of values, so it must stay within their range.
+  std::mt19937 rng(3);
+  const std::int64_t L = 100000, C = 8;
+  const Tensor decay = random_tensor({C}, DType::F32, rng, 2, 4),  // w = -exp(2..4): strong
+      first = random_tensor({C}, DType::F32, rng, -1, 1), k = random_tensor({1, L, C}, DType::F32, rng, -1000, 1000),
+               v = random_tensor({1, L, C}, DType::F32, rng, -1, 1);
+  const Wkv4Result r = wkv4(decay, first, k, v);
+  int outside = 0;
+  for (std::int64_t i = 0; i < r.out.numel(); ++i) {
+    const float y = r.out.data<float>()[i];
+    outside += !(std::isfinite(y) && y >= -1.0001f && y <= 1.0001f);
+  }
+  CHECK(outside == 0);
+}
+
+TEST_CASE("rwkv4: decoding token by token equals the parallel pass", "[recurrent][rwkv4]") {
+  const auto dir = source_dir() / "tests/conformance/hf/rwkv4";
+  const Rwkv4Model model = Rwkv4Model::load(dir);
+  const Tensor ids = SafetensorsFile::open(dir / "io.safetensors").get("input_ids").contiguous().clone();
+  const Tensor whole = model.forward(ids);
+  for (const std::int64_t prompt : {1, 17}) {
+    Rwkv4Cache cache;
+    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
+    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+      INFO("position " << t);
+      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("wkv4: bad shapes name the tensor", "[recurrent][rwkv4]") {
+  const Tensor k = Tensor::zeros({1, 4, 3}, DType::F32);
+  CHECK_THROWS_WITH(wkv4(Tensor::zeros({3}, DType::F32), Tensor::zeros({2}, DType::F32), k, k),
+                    Catch::Contains("time_first: expected shape [3], found [2]"));
+  CHECK_THROWS_WITH(wkv4(Tensor::zeros({3}, DType::F32), Tensor::zeros({3}, DType::F32), k, k.slice(1, 0, 2)),
+                    Catch::Contains("v: expected shape [1, 4, 3]"));
+}

@@ -1,0 +1,28 @@
+#pragma once
+// RWKV-4's WKV operator, per channel c with decay w = -exp(time_decay[c]) < 0 and bonus
+// u = time_first[c]:
+//   out[t] = (sum_{i<t} e^{(t-1-i) w + k_i} v_i + e^{u + k_t} v_t) / (sum_{i<t} e^{(t-1-i) w + k_i} + e^{u + k_t})
+// computed as Hugging Face's RwkvForCausalLM does: the numerator and denominator are each a linear
+// recurrence (decay e^w, input e^k v and e^k), kept scaled by e^-max with the running maximum of
+// the exponents, so that large keys never overflow.
+#include "../core/tensor.hpp"
+
+namespace subq::recurrent {
+
+/// The carried state, each (batch, channels): num and den scaled by e^-max.
+struct Wkv4State {
+  Tensor num, den, max;
+};
+
+struct Wkv4Result {
+  Tensor out;         // (batch, length, channels)
+  Wkv4State state;    // after the last step
+};
+
+/// time_decay, time_first: (channels); k, v: (batch, length, channels), float32 or float64, CPU,
+/// any strides. state: where to start (undefined tensors: the empty history). Threads over batch
+/// and blocks of channels.
+Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
+                const Wkv4State& state = {});
+
+}  // namespace subq::recurrent
