@@ -49,6 +49,12 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
   return c;
 }
 
+const Shape& Checkpoint::shape(const std::string& name) const {
+  const auto it = shard_of_.find(name);
+  SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing", dir_.string(), name);
+  return shards_[it->second].info(name).shape;
+}
+
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {
   const auto it = shard_of_.find(name);
   SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing (expected shape {})", dir_.string(), name,

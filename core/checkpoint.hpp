@@ -22,6 +22,8 @@ class Checkpoint {
   const JsonConfig& config() const { return config_; }
   const std::filesystem::path& dir() const { return dir_; }
   bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
+  /// The stored shape of a tensor, for sizes a config leaves implicit; an error when it is missing.
+  const Shape& shape(const std::string& name) const;
   /// The tensor, converted to dtype, after checking its shape; the error names file, tensor,
   /// expected and found shape.
   Tensor take(const std::string& name, const Shape& shape, DType dtype = DType::F32);

@@ -22,6 +22,8 @@ class JsonConfig {
 
   const std::string& source() const;
   bool has(const std::string& key) const;
+  /// True when the key is absent or null.
+  bool is_null(const std::string& key) const;
   /// The value at key, which must be an object; dotted keys are not interpreted.
   JsonConfig child(const std::string& key) const;
 

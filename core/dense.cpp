@@ -115,6 +115,30 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
                                  : layer_norm_typed<float>(x, weight, bias, eps);
 }
 
+Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
+  check_float("rotary", "x", x);
+  SUBQ_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "rotary: x: expected (batch, length, heads, even d), found {}",
+             to_string(x.shape()));
+  const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2), half = x.size(3) / 2;
+  Tensor y = x.to(DType::F64).contiguous().clone();
+  double* p = y.data<double>();
+  for (std::int64_t t = 0; t < L; ++t)
+    for (std::int64_t i = 0; i < half; ++i) {
+      // As fla and flash-attention do: the angle in float32, from float32 positions and frequencies.
+      const float inv_freq = float(1.0 / std::pow(base, double(2 * i) / double(2 * half)));
+      const float angle = float(offset + t) * inv_freq;
+      const double c = std::cos(angle), s = std::sin(angle);
+      for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t h = 0; h < H; ++h) {
+          double* row = p + ((b * L + t) * H + h) * 2 * half;
+          const double x1 = row[i], x2 = row[i + half];
+          row[i] = x1 * c - x2 * s;
+          row[i + half] = x1 * s + x2 * c;
+        }
+    }
+  return y.to(x.dtype());
+}
+
 Tensor embedding(const Tensor& table, const Tensor& ids) {
   check_float("embedding", "table", table);
   SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));

@@ -17,6 +17,10 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor&
 /// (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (torch's LayerNorm).
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 
+/// Rotary position embedding, the non-interleaved (GPT-NeoX) form: x (batch, length, heads, d)
+/// with d even; position p = offset + t turns the pair (x[i], x[i + d/2]) by p * base^(-2i/d).
+Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0);
+
 /// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim); an id outside
 /// [0, vocab) is an error naming it.
 Tensor embedding(const Tensor& table, const Tensor& ids);

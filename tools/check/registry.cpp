@@ -21,6 +21,7 @@ const std::map<std::string, Entry>& entries() {
       {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
       {"mamba", {&ssm::run_ssm_model_case, false}},
       {"mamba2", {&ssm::run_ssm_model_case, false}},
+      {"retnet", {&recurrent::run_retnet_case, false}},
       {"rwkv", {&recurrent::run_rwkv4_case, false}},
       {"s4_block", {&ssm::run_s4_block_case, false}},
       {"selective_scan", {&ssm::run_selective_scan_case, true}},

@@ -1,0 +1,37 @@
+#include "recurrent/retention.hpp"
+
+#include <cmath>
+
+#include "core/check.hpp"
+#include "ssm/ssd.hpp"
+
+namespace subq::recurrent {
+
+double retention_log_decay(std::int64_t head) { return std::log(1.0 - std::exp2(-5.0 - double(head))); }
+
+RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& initial_state,
+                          std::int64_t chunk_length) {
+  constexpr const char* op = "retention";
+  SUBQ_CHECK(q.defined() && q.dim() == 4, "{}: q: expected (batch, length, heads, d_k), found {}", op,
+             q.defined() ? to_string(q.shape()) : "nothing");
+  const std::int64_t B = q.size(0), L = q.size(1), H = q.size(2), dk = q.size(3);
+  check_shape(op, "k", k, q.shape());
+  SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
+             "{}: v: expected ({}, {}, {}, d_v), found {}", op, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
+  const DType dtype = q.dtype();
+  SUBQ_CHECK(dtype == DType::F32 || dtype == DType::F64, "{}: q: expected float32 or float64, found {}", op,
+             dtype_name(dtype));
+  Tensor log_decay = Tensor::empty({B, L, H}, DType::F64);
+  for (std::int64_t i = 0; i < log_decay.numel(); ++i) log_decay.data<double>()[i] = retention_log_decay(i % H);
+  Tensor scaled_q = q.to(DType::F64).contiguous().clone();
+  const double scale = 1.0 / std::sqrt(double(dk));
+  for (std::int64_t i = 0; i < scaled_q.numel(); ++i) scaled_q.data<double>()[i] *= scale;
+  ssm::SsdOptions options;
+  options.chunk_length = chunk_length;
+  options.initial_state = initial_state;
+  // SSD's X, B, C are retention's v, k and (scaled) q; its state (P x N) is (d_v x d_k).
+  const ssm::SsdResult r = ssm::ssd(v, log_decay.to(v.dtype()), k, scaled_q.to(dtype), options);
+  return {r.Y, r.final_state};
+}
+
+}  // namespace subq::recurrent

@@ -1,0 +1,97 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "core/safetensors.hpp"
+#include "recurrent/retention.hpp"
+#include "recurrent/retnet_model.hpp"
+#include "tests/source_dir.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using namespace subq::recurrent;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The recurrent form, one step at a time: S = gamma S + k^T v, o = q S / sqrt(d_k).
+RetentionResult recurrent_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& h0) {
+  const std::int64_t B = q.size(0), L = q.size(1), H = q.size(2), dk = q.size(3), dv = v.size(3);
+  RetentionResult r{Tensor::zeros(v.shape(), DType::F64), h0.clone()};
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t h = 0; h < H; ++h) {
+      const double gamma = 1 - std::exp2(-5.0 - double(h));
+      double* S = r.final_state.data<double>() + (b * H + h) * dv * dk;  // (d_v, d_k)
+      for (std::int64_t t = 0; t < L; ++t) {
+        const double* qt = q.data<double>() + ((b * L + t) * H + h) * dk;
+        const double* kt = k.data<double>() + ((b * L + t) * H + h) * dk;
+        const double* vt = v.data<double>() + ((b * L + t) * H + h) * dv;
+        double* ot = r.o.data<double>() + ((b * L + t) * H + h) * dv;
+        for (std::int64_t j = 0; j < dv; ++j)
+          for (std::int64_t i = 0; i < dk; ++i) {
+            S[j * dk + i] = gamma * S[j * dk + i] + kt[i] * vt[j];
+            ot[j] += qt[i] * S[j * dk + i] / std::sqrt(double(dk));
+          }
+      }
+    }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("retention: the chunkwise form equals the recurrent form", "[recurrent][retnet]") {
+  std::mt19937 rng(1);
+  for (const std::int64_t L : {1, 7, 64, 129})
+    for (const std::int64_t chunk : {1, 16, 64, 1000}) {
+      const Tensor q = random_tensor({2, L, 3, 4}, DType::F64, rng, -1, 1), k = random_tensor({2, L, 3, 4}, DType::F64, rng, -1, 1),
+                   v = random_tensor({2, L, 3, 5}, DType::F64, rng, -1, 1), h0 = random_tensor({2, 3, 5, 4}, DType::F64, rng, -1, 1);
+      INFO("L " << L << " chunk " << chunk);
+      const RetentionResult want = recurrent_reference(q, k, v, h0), got = retention(q, k, v, h0, chunk);
+      CHECK(max_rel_diff(got.o, want.o) < 1e-12);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+    }
+}
+
+TEST_CASE("retention: no overflow at L = 100K with large keys", "[recurrent][retnet]") {
+  std::mt19937 rng(2);
+  const std::int64_t L = 100000;
+  const Tensor q = random_tensor({1, L, 2, 4}, DType::F32, rng, -30, 30), k = random_tensor({1, L, 2, 4}, DType::F32, rng, -30, 30),
+               v = random_tensor({1, L, 2, 4}, DType::F32, rng, -30, 30);
+  const RetentionResult r = retention(q, k, v);
+  int bad = 0;
+  for (std::int64_t i = 0; i < r.o.numel(); ++i) bad += !std::isfinite(r.o.data<float>()[i]);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("retnet: decoding token by token equals the parallel pass", "[recurrent][retnet]") {
+  const fs::path dir = source_dir() / "tests/conformance/fla/retnet";
+  const RetNetModel model = RetNetModel::load(dir);
+  const Tensor ids = SafetensorsFile::open(dir / "io.safetensors").get("input_ids").contiguous().clone();
+  const Tensor whole = model.forward(ids);
+  for (const std::int64_t prompt : {1, 13}) {
+    RetNetCache cache;
+    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
+    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+      INFO("position " << t);
+      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("retnet: options this library lacks are refused by name", "[recurrent][retnet]") {
+  const fs::path src = source_dir() / "tests/conformance/fla/retnet", dir = fs::temp_directory_path() / "subq_test_retnet";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(src / "model.safetensors", dir / "model.safetensors");
+  std::ifstream in(src / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["use_short_conv"] = true;
+  std::ofstream(dir / "config.json") << config.dump();
+  CHECK_THROWS_WITH(RetNetModel::load(dir), Catch::Contains("use_short_conv: a short convolution on q, k, v is not supported"));
+}
