@@ -1,0 +1,198 @@
+#include "recurrent/wkv6.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/thread_pool.hpp"
+#include "scan/linear_recurrence.hpp"
+
+namespace subq::recurrent {
+
+namespace {
+
+constexpr const char* kOp = "wkv6";
+constexpr std::int64_t kDefaultChunk = 64;
+
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
+
+struct Sizes {
+  std::int64_t B, L, H, dk, dv;
+};
+
+Sizes validate(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+               const Tensor& initial_state) {
+  SUBQ_CHECK(r.defined() && r.dim() == 4, "{}: r: expected (batch, length, heads, d_k), found {}", kOp,
+             r.defined() ? to_string(r.shape()) : "nothing");
+  const std::int64_t B = r.size(0), L = r.size(1), H = r.size(2), dk = r.size(3);
+  check_shape(kOp, "k", k, r.shape());
+  check_shape(kOp, "w", w, r.shape());
+  SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
+             "{}: v: expected ({}, {}, {}, d_v), found {}", kOp, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
+  const std::int64_t dv = v.size(3);
+  check_shape(kOp, "u", u, {H, dk});
+  if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, dk, dv});
+  for (const Tensor* t : {&r, &k, &v, &w, &u})
+    SUBQ_CHECK(t->device().is_cpu(), "{}: runs on the CPU only, found an input on {}", kOp, to_string(t->device()));
+  SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
+             dtype_name(r.dtype()));
+  return {B, L, H, dk, dv};
+}
+
+// The inputs in the compute type, contiguous; rows of one (batch, head) are time steps.
+template <class T>
+struct Inputs {
+  Tensor r, k, v, decay, u;  // decay = exp(w)
+  Sizes s;
+  const T* row(const Tensor& t, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t d) const {
+    return t.data<T>() + ((b * s.L + t0) * s.H + h) * d;
+  }
+};
+
+template <class T>
+Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u, const Sizes& s) {
+  auto as = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
+  Tensor decay = w.to(dtype_of<T>).contiguous().clone();
+  for (std::int64_t i = 0; i < decay.numel(); ++i) decay.data<T>()[i] = std::exp(decay.data<T>()[i]);
+  return {as(r), as(k), as(v), decay, as(u), s};
+}
+
+template <class T>
+Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
+  const auto [B, L, H, dk, dv] = in.s;
+  Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>),
+                 initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
+                                         : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
+  ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t bh = begin; bh < end; ++bh) {
+      const std::int64_t b = bh / H, h = bh % H;
+      T* S = res.final_state.data<T>() + bh * dk * dv;
+      const T* u = in.u.template data<T>() + h * dk;
+      for (std::int64_t t = 0; t < L; ++t) {
+        const T *r = in.row(in.r, b, h, t, dk), *k = in.row(in.k, b, h, t, dk), *v = in.row(in.v, b, h, t, dv),
+                *d = in.row(in.decay, b, h, t, dk);
+        T* o = res.o.data<T>() + ((b * L + t) * H + h) * dv;
+        for (std::int64_t i = 0; i < dk; ++i)
+          for (std::int64_t j = 0; j < dv; ++j) {
+            const T kv = k[i] * v[j];
+            o[j] += r[i] * (S[i * dv + j] + u[i] * kv);
+            S[i * dv + j] = d[i] * S[i * dv + j] + kv;
+          }
+      }
+    }
+  });
+  return res;
+}
+
+// Pass 1 for one chunk of one (batch, head): the outputs from inside the chunk, the chunk's own
+// final state (from a zero start) and its total decay per key dimension.
+template <class T>
+void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
+                 T* o_rows, T* own_state, T* total_decay) {
+  const auto [B, L, H, dk, dv] = in.s;
+  const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+      k(in.row(in.k, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+      v(in.row(in.v, b, h, t0, dv), q, dv, Eigen::OuterStride<>(H * dv)),
+      decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
+  const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> u(in.u.template data<T>() + h * dk, dk);
+  // A[t, s] = sum_i r[t,i] k[s,i] prod_{s<m<t} exp(w[m,i]) for s < t; the bonus u on the diagonal.
+  Matrix<T> A = Matrix<T>::Zero(q, q);
+  Eigen::Matrix<T, 1, Eigen::Dynamic> d(dk);
+  for (std::int64_t t = 0; t < q; ++t) {
+    A(t, t) = (r.row(t).array() * u.array() * k.row(t).array()).sum();
+    d.setOnes();
+    for (std::int64_t s = t - 1; s >= 0; --s) {
+      A(t, s) = (r.row(t).array() * k.row(s).array() * d.array()).sum();
+      d.array() *= decay.row(s).array();
+    }
+  }
+  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
+  O.noalias() = A * v;
+  // Own state: sum_s (k[s] * prod_{m>s} exp(w[m]))^T v[s]; total decay: prod_m exp(w[m]).
+  Matrix<T> k_decayed(q, dk);
+  d.setOnes();
+  for (std::int64_t s = q - 1; s >= 0; --s) {
+    k_decayed.row(s) = k.row(s).array() * d.array();
+    d.array() *= decay.row(s).array();
+  }
+  Eigen::Map<Matrix<T>>(own_state, dk, dv).noalias() = k_decayed.transpose() * v;
+  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(total_decay, dk) = d;
+}
+
+// Pass 3: o[t] += (r[t] * prod_{m<t} exp(w[m])) S_entering, S_entering (d_k, d_v) with row stride.
+template <class T>
+void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
+                       const T* entering, std::int64_t stride, T* o_rows) {
+  const auto [B, L, H, dk, dv] = in.s;
+  const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+      decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
+  Matrix<T> r_decayed(q, dk);
+  Eigen::Matrix<T, 1, Eigen::Dynamic> d = Eigen::Matrix<T, 1, Eigen::Dynamic>::Ones(dk);
+  for (std::int64_t t = 0; t < q; ++t) {
+    r_decayed.row(t) = r.row(t).array() * d.array();
+    d.array() *= decay.row(t).array();
+  }
+  const Eigen::Map<const Matrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> S(
+      entering, dk, dv, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(dv * stride, stride));
+  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
+  O.noalias() += r_decayed * S;
+}
+
+template <class T>
+Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
+  const auto [B, L, H, dk, dv] = in.s;
+  const std::int64_t chunks = (L + Q - 1) / Q, BH = B * H;
+  Tensor o = Tensor::empty({B, L, H, dv}, dtype_of<T>);
+  // Per (batch, head, key dimension) row: each chunk's decay and own state (d_v values).
+  Tensor chunk_decay = Tensor::empty({BH * dk, 1, chunks}, dtype_of<T>), own = Tensor::empty({BH * dk, dv, chunks}, dtype_of<T>);
+  auto o_rows = [&](std::int64_t b, std::int64_t h, std::int64_t t0) { return o.data<T>() + ((b * L + t0) * H + h) * dv; };
+  ThreadPool& pool = ThreadPool::global();
+  pool.parallel_for(BH * chunks, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> state(static_cast<std::size_t>(dk * dv)), total(static_cast<std::size_t>(dk));
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t bh = task / chunks, c = task % chunks, t0 = c * Q, q = std::min(Q, L - t0);
+      intra_chunk(in, bh / H, bh % H, t0, q, o_rows(bh / H, bh % H, t0), state.data(), total.data());
+      for (std::int64_t i = 0; i < dk; ++i) {
+        chunk_decay.data<T>()[(bh * dk + i) * chunks + c] = total[i];
+        for (std::int64_t j = 0; j < dv; ++j) own.data<T>()[((bh * dk + i) * dv + j) * chunks + c] = state[i * dv + j];
+      }
+    }
+  });
+  const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().view({BH * dk, dv})
+                                            : Tensor::zeros({BH * dk, dv}, dtype_of<T>);
+  // State passing: every element of a key row decays alike, so a is broadcast over d_v.
+  const scan::LinearRecurrenceResult passed =
+      scan::linear_recurrence(chunk_decay.expand({BH * dk, dv, chunks}), own, h0);
+  pool.parallel_for(BH * chunks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t bh = task / chunks, c = task % chunks, t0 = c * Q, q = std::min(Q, L - t0);
+      const T* entering = c == 0 ? h0.data<T>() + bh * dk * dv : passed.h.data<T>() + bh * dk * dv * chunks + (c - 1);
+      add_state_outputs(in, bh / H, bh % H, t0, q, entering, c == 0 ? 1 : chunks, o_rows(bh / H, bh % H, t0));
+    }
+  });
+  return {o, passed.final_state.view({B, H, dk, dv})};
+}
+
+}  // namespace
+
+Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                const Tensor& initial_state, std::int64_t chunk_length) {
+  const Sizes s = validate(r, k, v, w, u, initial_state);
+  SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
+  const std::int64_t Q = chunk_length > 0 ? chunk_length : kDefaultChunk;
+  if (r.dtype() == DType::F64) return chunked_typed(prepare<double>(r, k, v, w, u, s), initial_state, Q);
+  return chunked_typed(prepare<float>(r, k, v, w, u, s), initial_state, Q);
+}
+
+Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                          const Tensor& initial_state) {
+  const Sizes s = validate(r, k, v, w, u, initial_state);
+  if (r.dtype() == DType::F64) return recurrent_typed(prepare<double>(r, k, v, w, u, s), initial_state);
+  return recurrent_typed(prepare<float>(r, k, v, w, u, s), initial_state);
+}
+
+}  // namespace subq::recurrent

@@ -1,0 +1,30 @@
+#pragma once
+// RWKV-6's WKV, as fla's chunk_rwkv6 / fused_recurrent_rwkv6 define it (scale 1). Per batch b
+// and head h, with a (d_k x d_v) state and a data-dependent decay per key dimension:
+//   o[t] = r[t] (S[t-1] + diag(u) k[t]^T v[t]),   S[t] = diag(exp(w[t])) S[t-1] + k[t]^T v[t]
+// Two forms with the same results: one step at a time (decoding), and chunked (prefill): within a
+// chunk the outputs are decay-weighted products of r, k and v, each chunk's own state is a
+// matrix product, and the states entering the chunks come from the scan core's linear recurrence.
+// Decays are kept as running products of exp(w) <= 1, never as exp of differences of sums.
+#include <cstdint>
+
+#include "../core/tensor.hpp"
+
+namespace subq::recurrent {
+
+struct Wkv6Result {
+  Tensor o;            // (batch, length, heads, d_v)
+  Tensor final_state;  // (batch, heads, d_k, d_v)
+};
+
+/// r, k, w: (batch, length, heads, d_k), w the log-decay (<= 0); v: (batch, length, heads, d_v);
+/// u: (heads, d_k); initial_state: (batch, heads, d_k, d_v) or undefined for zeros. float32 or
+/// float64, CPU. chunk_length 0 picks 64.
+Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                const Tensor& initial_state = {}, std::int64_t chunk_length = 0);
+
+/// The same, one step at a time.
+Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                          const Tensor& initial_state = {});
+
+}  // namespace subq::recurrent
