@@ -69,20 +69,24 @@ Tensor rms_norm_typed(const Tensor& x, const Tensor& weight, double eps, const T
   return y;
 }
 
+// Groups of `size` consecutive elements of each row normalised, then the affine over the row.
 template <class T>
-Tensor layer_norm_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  const std::int64_t dim = x.size(-1), rows = x.numel() / std::max<std::int64_t>(dim, 1);
-  const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous(), b = bias.to(dtype_of<T>).contiguous();
+Tensor normalise_groups(const Tensor& x, std::int64_t size, const Tensor& weight, const Tensor& bias, double eps) {
+  const std::int64_t dim = x.size(-1), groups = x.numel() / std::max<std::int64_t>(size, 1);
+  const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous();
+  const Tensor b = bias.defined() ? bias.to(dtype_of<T>).contiguous() : bias;
   Tensor y = Tensor::empty(x.shape(), dtype_of<T>);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const T* xr = xc.data<T>() + r * dim;
-    T* yr = y.data<T>() + r * dim;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const T* xg = xc.data<T>() + g * size;
+    T* yg = y.data<T>() + g * size;
+    const std::int64_t first = g * size % dim;  // position of the group in its row
     T mean = 0, var = 0;
-    for (std::int64_t i = 0; i < dim; ++i) mean += xr[i];
-    mean /= T(dim);
-    for (std::int64_t i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    const T scale = T(1) / std::sqrt(var / T(dim) + T(eps));
-    for (std::int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] - mean) * scale * w.data<T>()[i] + b.data<T>()[i];
+    for (std::int64_t i = 0; i < size; ++i) mean += xg[i];
+    mean /= T(size);
+    for (std::int64_t i = 0; i < size; ++i) var += (xg[i] - mean) * (xg[i] - mean);
+    const T scale = T(1) / std::sqrt(var / T(size) + T(eps));
+    for (std::int64_t i = 0; i < size; ++i)
+      yg[i] = (xg[i] - mean) * scale * w.data<T>()[first + i] + (b.defined() ? b.data<T>()[first + i] : T(0));
   }
   return y;
 }
@@ -108,11 +112,17 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor&
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  check_float("layer_norm", "x", x);
-  check_shape("layer_norm", "weight", weight, {x.size(-1)});
-  check_shape("layer_norm", "bias", bias, {x.size(-1)});
-  return x.dtype() == DType::F64 ? layer_norm_typed<double>(x, weight, bias, eps)
-                                 : layer_norm_typed<float>(x, weight, bias, eps);
+  return group_norm(x, 1, weight, bias, eps);
+}
+
+Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+  check_float("group_norm", "x", x);
+  const std::int64_t dim = x.size(-1);
+  SUBQ_CHECK(groups >= 1 && dim % groups == 0, "group_norm: {} groups do not divide {} features", groups, dim);
+  check_shape("group_norm", "weight", weight, {dim});
+  if (bias.defined()) check_shape("group_norm", "bias", bias, {dim});
+  return x.dtype() == DType::F64 ? normalise_groups<double>(x, dim / groups, weight, bias, eps)
+                                 : normalise_groups<float>(x, dim / groups, weight, bias, eps);
 }
 
 Tensor rotary(const Tensor& x, std::int64_t offset, double base) {

@@ -14,8 +14,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Th
 /// shape of x), x is first multiplied by silu(gate) (Mamba-2's gated RMSNorm).
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate = {});
 
-/// (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (torch's LayerNorm).
+/// (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (torch's LayerNorm);
+/// bias may be undefined (none).
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+
+/// torch's GroupNorm over the last dimension split into `groups` equal groups: each group
+/// normalised to zero mean and unit variance, then * weight + bias (both (dim)).
+Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
 
 /// Rotary position embedding, the non-interleaved (GPT-NeoX) form: x (batch, length, heads, d)
 /// with d even; position p = offset + t turns the pair (x[i], x[i + d/2]) by p * base^(-2i/d).

@@ -7,6 +7,7 @@
 #include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
+#include "recurrent/rwkv_common.hpp"
 
 namespace subq::recurrent {
 
@@ -75,23 +76,7 @@ BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
   return w;
 }
 
-// x (batch, L, hidden) shifted one step back in time, the carried row (or zeros) first; the
-// cache's row becomes x's last.
-Tensor token_shift(const Tensor& x, Tensor* carried) {
-  const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2);
-  Tensor s = Tensor::empty(x.shape(), DType::F32);
-  for (std::int64_t b = 0; b < B; ++b) {
-    float* sb = s.data<float>() + b * L * H;
-    const float* xb = x.data<float>() + b * L * H;
-    const float* first = carried && carried->defined() ? carried->data<float>() + b * H : nullptr;
-    for (std::int64_t h = 0; h < H; ++h) sb[h] = first ? first[h] : 0.0f;
-    std::copy(xb, xb + (L - 1) * H, sb + H);
-  }
-  if (carried) *carried = x.select(1, L - 1).contiguous();
-  return s;
-}
-
-// x * mix + shifted * (1 - mix), mix (1, 1, hidden).
+// x * mix + shifted * (1 - mix) = shifted + (x - shifted) * mix, mix (1, 1, hidden).
 Tensor mix(const Tensor& x, const Tensor& shifted, const Tensor& m) {
   const std::int64_t H = x.size(2);
   Tensor y = Tensor::empty(x.shape(), DType::F32);
@@ -100,21 +85,6 @@ Tensor mix(const Tensor& x, const Tensor& shifted, const Tensor& m) {
     y.data<float>()[i] = x.data<float>()[i] * f + shifted.data<float>()[i] * (1 - f);
   }
   return y;
-}
-
-template <class F>
-Tensor map(Tensor t, F f) {
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = f(t.data<float>()[i]);
-  return t;
-}
-
-Tensor multiply(Tensor a, const Tensor& b) {
-  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= b.data<float>()[i];
-  return a;
-}
-
-void add_to(Tensor& h, const Tensor& update) {
-  for (std::int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] += update.data<float>()[i];
 }
 
 }  // namespace
@@ -129,7 +99,7 @@ struct Rwkv4Model::Impl {
     const Tensor x = layer_norm(h, w.ln1.weight, w.ln1.bias, config.eps);
     const Tensor s = token_shift(x, cache ? &cache->attention_shift[i] : nullptr);
     const Tensor k = linear(mix(x, s, w.att_mix_k), w.att_key), v = linear(mix(x, s, w.att_mix_v), w.att_value);
-    const Tensor r = map(linear(mix(x, s, w.att_mix_r), w.att_receptance), [](float z) { return sigmoid(z); });
+    const Tensor r = map_elements(linear(mix(x, s, w.att_mix_r), w.att_receptance), [](float z) { return sigmoid(z); });
     Wkv4Result wkv = wkv4(w.time_decay, w.time_first, k, v, cache ? cache->wkv[i] : Wkv4State{});
     if (cache) cache->wkv[i] = wkv.state;
     add_to(h, linear(multiply(r, wkv.out), w.att_output));
@@ -138,8 +108,8 @@ struct Rwkv4Model::Impl {
   void channel_mix(const BlockWeights& w, Tensor& h, Rwkv4Cache* cache, std::size_t i) const {
     const Tensor x = layer_norm(h, w.ln2.weight, w.ln2.bias, config.eps);
     const Tensor s = token_shift(x, cache ? &cache->ffn_shift[i] : nullptr);
-    const Tensor k = map(linear(mix(x, s, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
-    const Tensor r = map(linear(mix(x, s, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
+    const Tensor k = map_elements(linear(mix(x, s, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
+    const Tensor r = map_elements(linear(mix(x, s, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
     add_to(h, multiply(r, linear(k, w.ffn_value)));
   }
 };
@@ -182,7 +152,7 @@ Tensor Rwkv4Model::forward(const Tensor& input_ids, Rwkv4Cache* cache) const {
     if (i == 0) h = layer_norm(h, w.pre_ln.weight, w.pre_ln.bias, c.eps);
     impl_->time_mix(w, h, cache, i);
     impl_->channel_mix(w, h, cache, i);
-    if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map(h, [](float z) { return z / 2; });
+    if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map_elements(h, [](float z) { return z / 2; });
   }
   constexpr double kLnOutEps = 1e-5;  // transformers builds ln_out with LayerNorm's default eps
   return linear(layer_norm(h, impl_->ln_out.weight, impl_->ln_out.bias, kLnOutEps), impl_->head);

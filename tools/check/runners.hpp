@@ -19,4 +19,5 @@ check::Outputs run_s4_block_case(const check::Case& c, Device device);
 namespace subq::recurrent {
 check::Outputs run_retnet_case(const check::Case& c, Device device);
 check::Outputs run_rwkv4_case(const check::Case& c, Device device);
+check::Outputs run_rwkv6_case(const check::Case& c, Device device);
 }

@@ -1,0 +1,38 @@
+#include "recurrent/rwkv_common.hpp"
+
+#include <algorithm>
+
+namespace subq::recurrent {
+
+Tensor token_shift(const Tensor& x, Tensor* carried) {
+  const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2);
+  Tensor s = Tensor::empty(x.shape(), DType::F32);
+  for (std::int64_t b = 0; b < B; ++b) {
+    float* sb = s.data<float>() + b * L * H;
+    const float* xb = x.data<float>() + b * L * H;
+    const float* first = carried && carried->defined() ? carried->data<float>() + b * H : nullptr;
+    for (std::int64_t h = 0; h < H; ++h) sb[h] = first ? first[h] : 0.0f;
+    std::copy(xb, xb + (L - 1) * H, sb + H);
+  }
+  if (carried) *carried = x.select(1, L - 1).contiguous();
+  return s;
+}
+
+Tensor multiply(Tensor a, const Tensor& b) {
+  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= b.data<float>()[i];
+  return a;
+}
+
+void add_to(Tensor& h, const Tensor& update) {
+  for (std::int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] += update.data<float>()[i];
+}
+
+Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c) {
+  const std::int64_t n = c.numel() == a.numel() ? a.numel() : a.size(-1);
+  Tensor y = Tensor::empty(a.shape(), DType::F32);
+  for (std::int64_t i = 0; i < a.numel(); ++i)
+    y.data<float>()[i] = a.data<float>()[i] + b.data<float>()[i] * c.data<float>()[i % n];
+  return y;
+}
+
+}  // namespace subq::recurrent

@@ -1,0 +1,26 @@
+#pragma once
+// Internal: the pieces the RWKV models share, on float32 (batch, length, features) tensors.
+#include "core/tensor.hpp"
+
+namespace subq::recurrent {
+
+/// x shifted one step back in time, with the carried row (or zeros) first; the carried row then
+/// becomes x's last. carried may be null (no cache).
+Tensor token_shift(const Tensor& x, Tensor* carried);
+
+/// f applied to every element of a float32 tensor, in place.
+template <class F>
+Tensor map_elements(Tensor t, F f) {
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = f(p[i]);
+  return t;
+}
+
+/// a * b element-wise, in place in a (same shapes).
+Tensor multiply(Tensor a, const Tensor& b);
+/// h += update, element-wise.
+void add_to(Tensor& h, const Tensor& update);
+/// a + b * c as a new tensor; c has a's shape or is (features), broadcast over the rows.
+Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c);
+
+}  // namespace subq::recurrent
