@@ -67,6 +67,7 @@ JsonConfig JsonConfig::parse(const std::string& text, const std::string& source)
 const std::string& JsonConfig::source() const { return impl_->source; }
 bool JsonConfig::has(const std::string& key) const { return impl_->value.contains(key); }
 bool JsonConfig::is_null(const std::string& key) const { return !has(key) || impl_->value.at(key).is_null(); }
+bool JsonConfig::is_array(const std::string& key) const { return has(key) && impl_->value.at(key).is_array(); }
 
 JsonConfig JsonConfig::child(const std::string& key) const {
   const auto& v = impl_->at(key);

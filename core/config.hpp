@@ -24,6 +24,8 @@ class JsonConfig {
   bool has(const std::string& key) const;
   /// True when the key is absent or null.
   bool is_null(const std::string& key) const;
+  /// True when the key holds an array.
+  bool is_array(const std::string& key) const;
   /// The value at key, which must be an object; dotted keys are not interpreted.
   JsonConfig child(const std::string& key) const;
 

@@ -19,7 +19,8 @@ Tensor token_shift(const Tensor& x, Tensor* carried) {
 }
 
 Tensor multiply(Tensor a, const Tensor& b) {
-  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= b.data<float>()[i];
+  const std::int64_t n = b.numel() == a.numel() ? a.numel() : a.size(-1);
+  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= b.data<float>()[i % n];
   return a;
 }
 

@@ -16,7 +16,7 @@ Tensor map_elements(Tensor t, F f) {
   return t;
 }
 
-/// a * b element-wise, in place in a (same shapes).
+/// a * b element-wise, in place in a; b has a's shape or is (features), broadcast over the rows.
 Tensor multiply(Tensor a, const Tensor& b);
 /// h += update, element-wise.
 void add_to(Tensor& h, const Tensor& update);

@@ -24,6 +24,7 @@ const std::map<std::string, Entry>& entries() {
       {"retnet", {&recurrent::run_retnet_case, false}},
       {"rwkv", {&recurrent::run_rwkv4_case, false}},
       {"rwkv6", {&recurrent::run_rwkv6_case, false}},
+      {"rwkv7", {&recurrent::run_rwkv7_case, false}},
       {"s4_block", {&ssm::run_s4_block_case, false}},
       {"selective_scan", {&ssm::run_selective_scan_case, true}},
       {"selective_state_update", {&ssm::run_selective_state_update_case, true}},

@@ -20,4 +20,5 @@ namespace subq::recurrent {
 check::Outputs run_retnet_case(const check::Case& c, Device device);
 check::Outputs run_rwkv4_case(const check::Case& c, Device device);
 check::Outputs run_rwkv6_case(const check::Case& c, Device device);
+check::Outputs run_rwkv7_case(const check::Case& c, Device device);
 }
