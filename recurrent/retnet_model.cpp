@@ -1,12 +1,17 @@
-#include "recurrent/retnet_model.hpp"
-
+// RetNet language models from fla RetNetForCausalLM checkpoints (config.json +
+// model.safetensors). Each layer, on h (batch, length, hidden):
+//   h += o_proj(rms_norm_per_head(retention(rotary(q), rotary(k), v)) * swish(g_proj(x))),  x = attn_norm(h)
+//   h += down_proj(swish(gate_proj(x)) * up_proj(x)),                                   x = mlp_norm(h)
+// with q, k, v, g projections of x, then the final norm and lm_head. Prefill runs the chunkwise
+// form; decoding carries each layer's (heads, d_v, d_k) state and the position. CPU, float32.
 #include <cmath>
 
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
+#include "hybrid/architecture.hpp"
 #include "recurrent/retention.hpp"
+#include "recurrent/layer_ops.hpp"
 
 namespace subq::recurrent {
 
@@ -70,75 +75,58 @@ Tensor swish_product(Tensor a, const Tensor& b) {  // silu(a) * b, in place in a
   return a;
 }
 
-}  // namespace
+class RetNet final : public hybrid::Architecture {
+ public:
+  explicit RetNet(Checkpoint& ck) : config_(read_config(ck.config())) {
+    const Config& c = config_;
+    embeddings_ = ck.take("model.embeddings.weight", {c.vocab, c.hidden});
+    for (int i = 0; i < c.layers; ++i) layers_.push_back(load_layer(ck, c, i));
+    norm_ = ck.take("model.norm.weight", {c.hidden});
+    lm_head_ = hybrid::output_head(ck, "lm_head.weight", embeddings_, c.tie_embeddings);
+  }
 
-struct RetNetModel::Impl {
-  Config config;
-  Tensor embeddings, norm, lm_head;
-  std::vector<LayerWeights> layers;
+  std::int64_t vocab_size() const override { return config_.vocab; }
 
-  Tensor retention_block(const LayerWeights& w, const Tensor& x, RetNetCache* cache, std::size_t i,
-                         std::int64_t position) const {
-    const std::int64_t B = x.size(0), L = x.size(1), heads = config.heads, dk = config.key_dim / heads,
-                       dv = config.value_dim / heads;
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    const Config& c = config_;
+    const std::int64_t position = cache ? cache->position : 0;
+    Tensor h = embedding(embeddings_, input_ids);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const LayerWeights& w = layers_[i];
+      std::vector<Tensor>* state = hybrid::layer_cache(cache, layers_.size(), i, 1);
+      add_to(h, retention_block(w, rms_norm(h, w.attn_norm, c.eps), state, position));
+      const Tensor x = rms_norm(h, w.mlp_norm, c.eps);
+      add_to(h, linear(swish_product(linear(x, w.gate), linear(x, w.up)), w.down));
+    }
+    return linear(rms_norm(h, norm_, c.eps), lm_head_);
+  }
+
+ private:
+  // x (batch, length, hidden) -> the retention branch's output; state: {(batch, heads, d_v, d_k)}.
+  Tensor retention_block(const LayerWeights& w, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
+    const std::int64_t B = x.size(0), L = x.size(1), heads = config_.heads, dk = config_.key_dim / heads,
+                       dv = config_.value_dim / heads;
     const Tensor q = rotary(linear(x, w.q).view({B, L, heads, dk}), position);
     const Tensor k = rotary(linear(x, w.k).view({B, L, heads, dk}), position);
     const Tensor v = linear(x, w.v).view({B, L, heads, dv});
-    const RetentionResult r = retention(q, k, v, cache ? cache->state[i] : Tensor{});
-    if (cache) cache->state[i] = r.final_state;
-    Tensor o = rms_norm(r.o, w.g_norm, config.eps).view({B, L, config.value_dim});
-    if (config.output_gate) o = swish_product(linear(x, w.g), o);
+    const RetentionResult r = retention(q, k, v, state ? (*state)[0] : Tensor{});
+    if (state) (*state)[0] = r.final_state;
+    Tensor o = rms_norm(r.o, w.g_norm, config_.eps).view({B, L, config_.value_dim});
+    if (config_.output_gate) o = swish_product(linear(x, w.g), o);
     return linear(o, w.o);
   }
+
+  Config config_;
+  Tensor embeddings_, norm_, lm_head_;
+  std::vector<LayerWeights> layers_;
 };
 
-RetNetModel::RetNetModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-RetNetModel::~RetNetModel() = default;
-RetNetModel::RetNetModel(RetNetModel&&) noexcept = default;
-RetNetModel& RetNetModel::operator=(RetNetModel&&) noexcept = default;
-
-RetNetModel RetNetModel::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  const std::string type = ck.config().get_string("model_type");
-  SUBQ_CHECK(type == "retnet", "{}: model_type '{}': expected retnet", ck.config().source(), type);
-  auto impl = std::make_unique<Impl>();
-  const Config& c = impl->config = read_config(ck.config());
-  impl->embeddings = ck.take("model.embeddings.weight", {c.vocab, c.hidden});
-  for (int i = 0; i < c.layers; ++i) impl->layers.push_back(load_layer(ck, c, i));
-  impl->norm = ck.take("model.norm.weight", {c.hidden});
-  const bool stored_head = ck.contains("lm_head.weight") || !c.tie_embeddings;
-  const Tensor head = stored_head ? ck.take("lm_head.weight", {c.vocab, c.hidden}) : Tensor{};
-  impl->lm_head = c.tie_embeddings ? impl->embeddings : head;
-  ck.finish();
-  return RetNetModel(std::move(impl));
-}
-
-std::int64_t RetNetModel::vocab_size() const { return impl_->config.vocab; }
-
-Tensor RetNetModel::forward(const Tensor& input_ids, RetNetCache* cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64,
-             "RetNetModel: input_ids: expected (batch, length) int64");
-  const Config& c = impl_->config;
-  if (cache && cache->empty()) cache->state.resize(std::size_t(c.layers));
-  const std::int64_t position = cache ? cache->position : 0;
-  Tensor h = embedding(impl_->embeddings, input_ids);
-  for (std::size_t i = 0; i < impl_->layers.size(); ++i) {
-    const LayerWeights& w = impl_->layers[i];
-    const Tensor attn = impl_->retention_block(w, rms_norm(h, w.attn_norm, c.eps), cache, i, position);
-    for (std::int64_t j = 0; j < h.numel(); ++j) h.data<float>()[j] += attn.data<float>()[j];
-    const Tensor x = rms_norm(h, w.mlp_norm, c.eps);
-    const Tensor mlp = linear(swish_product(linear(x, w.gate), linear(x, w.up)), w.down);
-    for (std::int64_t j = 0; j < h.numel(); ++j) h.data<float>()[j] += mlp.data<float>()[j];
-  }
-  if (cache) cache->position += input_ids.size(1);
-  return linear(rms_norm(h, impl_->norm, c.eps), impl_->lm_head);
-}
-
-Tensor RetNetModel::step(const Tensor& input_ids, RetNetCache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "RetNetModel::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, vocab_size()});
-}
+}  // namespace
 
 }  // namespace subq::recurrent
+
+namespace subq::hybrid {
+
+std::unique_ptr<Architecture> load_retnet(Checkpoint& checkpoint) { return std::make_unique<recurrent::RetNet>(checkpoint); }
+
+}  // namespace subq::hybrid

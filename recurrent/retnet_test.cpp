@@ -1,22 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <random>
 
-#include "core/safetensors.hpp"
 #include "recurrent/retention.hpp"
-#include "recurrent/retnet_model.hpp"
-#include "tests/source_dir.hpp"
 #include "tests/testing.hpp"
 
 using namespace subq;
 using namespace subq::recurrent;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -67,31 +60,4 @@ TEST_CASE("retention: no overflow at L = 100K with large keys", "[recurrent][ret
   int bad = 0;
   for (std::int64_t i = 0; i < r.o.numel(); ++i) bad += !std::isfinite(r.o.data<float>()[i]);
   CHECK(bad == 0);
-}
-
-TEST_CASE("retnet: decoding token by token equals the parallel pass", "[recurrent][retnet]") {
-  const fs::path dir = source_dir() / "tests/conformance/fla/retnet";
-  const RetNetModel model = RetNetModel::load(dir);
-  const Tensor ids = SafetensorsFile::open(dir / "io.safetensors").get("input_ids").contiguous().clone();
-  const Tensor whole = model.forward(ids);
-  for (const std::int64_t prompt : {1, 13}) {
-    RetNetCache cache;
-    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
-    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
-      INFO("position " << t);
-      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
-    }
-  }
-}
-
-TEST_CASE("retnet: options this library lacks are refused by name", "[recurrent][retnet]") {
-  const fs::path src = source_dir() / "tests/conformance/fla/retnet", dir = fs::temp_directory_path() / "subq_test_retnet";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  fs::copy_file(src / "model.safetensors", dir / "model.safetensors");
-  std::ifstream in(src / "config.json");
-  nlohmann::json config = nlohmann::json::parse(in);
-  config["use_short_conv"] = true;
-  std::ofstream(dir / "config.json") << config.dump();
-  CHECK_THROWS_WITH(RetNetModel::load(dir), Catch::Contains("use_short_conv: a short convolution on q, k, v is not supported"));
 }

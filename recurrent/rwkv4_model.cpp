@@ -1,13 +1,20 @@
-#include "recurrent/rwkv4_model.hpp"
+// RWKV-4 language models from Hugging Face RwkvForCausalLM checkpoints. Each block, on h
+// (batch, length, hidden):
+//   time mix      x = ln1(h); s = x shifted one step back (the carried last x first)
+//                 k, v = key/value(x*mix + s*(1-mix)); r = sigmoid(receptance(...))
+//                 h += output(r * wkv4(time_decay, time_first, k, v))
+//   channel mix   x = ln2(h); s as above; h += sigmoid(receptance(...)) * value(relu(key(...))^2)
+// with pre_ln before block 0, ln_out and the head after the last.
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
-#include "recurrent/rwkv_common.hpp"
+#include "hybrid/architecture.hpp"
+#include "recurrent/layer_ops.hpp"
+#include "recurrent/wkv4.hpp"
 
 namespace subq::recurrent {
 
@@ -30,10 +37,6 @@ Config read_config(const JsonConfig& c) {
           c.get_double("layer_norm_epsilon"),
           c.get_bool("tie_word_embeddings", false)};
 }
-
-struct Norm {
-  Tensor weight, bias;
-};
 
 struct BlockWeights {
   Norm pre_ln, ln1, ln2;  // pre_ln: block 0 only
@@ -87,82 +90,70 @@ Tensor mix(const Tensor& x, const Tensor& shifted, const Tensor& m) {
   return y;
 }
 
-}  // namespace
+// A block's slots in the model cache.
+enum Rwkv4State : std::size_t { kAttentionShift, kFfnShift, kNum, kDen, kMax, kStates };
 
-struct Rwkv4Model::Impl {
-  Config config;
-  Tensor embeddings, head;
-  Norm ln_out;
-  std::vector<BlockWeights> blocks;
+class Rwkv4 final : public hybrid::Architecture {
+ public:
+  explicit Rwkv4(Checkpoint& ck) : config_(read_config(ck.config())) {
+    const Config& c = config_;
+    embeddings_ = ck.take("rwkv.embeddings.weight", {c.vocab, c.hidden});
+    for (int i = 0; i < c.layers; ++i) blocks_.push_back(load_block(ck, c, i));
+    ln_out_ = {ck.take("rwkv.ln_out.weight", {c.hidden}), ck.take("rwkv.ln_out.bias", {c.hidden})};
+    head_ = hybrid::output_head(ck, "head.weight", embeddings_, c.tie_embeddings);
+  }
 
-  void time_mix(const BlockWeights& w, Tensor& h, Rwkv4Cache* cache, std::size_t i) const {
-    const Tensor x = layer_norm(h, w.ln1.weight, w.ln1.bias, config.eps);
-    const Tensor s = token_shift(x, cache ? &cache->attention_shift[i] : nullptr);
+  std::int64_t vocab_size() const override { return config_.vocab; }
+
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    const Config& c = config_;
+    Tensor h = embedding(embeddings_, input_ids);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const BlockWeights& w = blocks_[i];
+      std::vector<Tensor>* state = hybrid::layer_cache(cache, blocks_.size(), i, kStates);
+      if (i == 0) h = layer_norm(h, w.pre_ln.weight, w.pre_ln.bias, c.eps);
+      time_mix(w, h, state);
+      channel_mix(w, h, state);
+      if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map_elements(h, [](float z) { return z / 2; });
+    }
+    constexpr double kLnOutEps = 1e-5;  // transformers builds ln_out with LayerNorm's default eps
+    return linear(layer_norm(h, ln_out_.weight, ln_out_.bias, kLnOutEps), head_);
+  }
+
+ private:
+  void time_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
+    const Tensor x = layer_norm(h, w.ln1.weight, w.ln1.bias, config_.eps);
+    const Tensor s = token_shift(x, state ? &(*state)[kAttentionShift] : nullptr);
     const Tensor k = linear(mix(x, s, w.att_mix_k), w.att_key), v = linear(mix(x, s, w.att_mix_v), w.att_value);
     const Tensor r = map_elements(linear(mix(x, s, w.att_mix_r), w.att_receptance), [](float z) { return sigmoid(z); });
-    Wkv4Result wkv = wkv4(w.time_decay, w.time_first, k, v, cache ? cache->wkv[i] : Wkv4State{});
-    if (cache) cache->wkv[i] = wkv.state;
+    const Wkv4State carried = state ? Wkv4State{(*state)[kNum], (*state)[kDen], (*state)[kMax]} : Wkv4State{};
+    const Wkv4Result wkv = wkv4(w.time_decay, w.time_first, k, v, carried);
+    if (state) (*state)[kNum] = wkv.state.num, (*state)[kDen] = wkv.state.den, (*state)[kMax] = wkv.state.max;
     add_to(h, linear(multiply(r, wkv.out), w.att_output));
   }
 
-  void channel_mix(const BlockWeights& w, Tensor& h, Rwkv4Cache* cache, std::size_t i) const {
-    const Tensor x = layer_norm(h, w.ln2.weight, w.ln2.bias, config.eps);
-    const Tensor s = token_shift(x, cache ? &cache->ffn_shift[i] : nullptr);
+  void channel_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
+    const Tensor x = layer_norm(h, w.ln2.weight, w.ln2.bias, config_.eps);
+    const Tensor s = token_shift(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor k = map_elements(linear(mix(x, s, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
     const Tensor r = map_elements(linear(mix(x, s, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
     add_to(h, multiply(r, linear(k, w.ffn_value)));
   }
+
+  Config config_;
+  Tensor embeddings_, head_;
+  Norm ln_out_;
+  std::vector<BlockWeights> blocks_;
 };
 
-Rwkv4Model::Rwkv4Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Rwkv4Model::~Rwkv4Model() = default;
-Rwkv4Model::Rwkv4Model(Rwkv4Model&&) noexcept = default;
-Rwkv4Model& Rwkv4Model::operator=(Rwkv4Model&&) noexcept = default;
-
-Rwkv4Model Rwkv4Model::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  const std::string type = ck.config().get_string("model_type");
-  SUBQ_CHECK(type == "rwkv", "{}: model_type '{}': expected rwkv", ck.config().source(), type);
-  auto impl = std::make_unique<Impl>();
-  const Config& c = impl->config = read_config(ck.config());
-  impl->embeddings = ck.take("rwkv.embeddings.weight", {c.vocab, c.hidden});
-  for (int i = 0; i < c.layers; ++i) impl->blocks.push_back(load_block(ck, c, i));
-  impl->ln_out = {ck.take("rwkv.ln_out.weight", {c.hidden}), ck.take("rwkv.ln_out.bias", {c.hidden})};
-  const bool stored_head = ck.contains("head.weight") || !c.tie_embeddings;
-  const Tensor head = stored_head ? ck.take("head.weight", {c.vocab, c.hidden}) : Tensor{};
-  impl->head = c.tie_embeddings ? impl->embeddings : head;
-  ck.finish();
-  return Rwkv4Model(std::move(impl));
-}
-
-std::int64_t Rwkv4Model::vocab_size() const { return impl_->config.vocab; }
-
-Tensor Rwkv4Model::forward(const Tensor& input_ids, Rwkv4Cache* cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(1) >= 1,
-             "Rwkv4Model: input_ids: expected (batch, length >= 1) int64");
-  const Config& c = impl_->config;
-  if (cache && cache->empty()) {
-    cache->attention_shift.resize(std::size_t(c.layers));
-    cache->ffn_shift.resize(std::size_t(c.layers));
-    cache->wkv.resize(std::size_t(c.layers));
-  }
-  Tensor h = embedding(impl_->embeddings, input_ids);
-  for (std::size_t i = 0; i < impl_->blocks.size(); ++i) {
-    const BlockWeights& w = impl_->blocks[i];
-    if (i == 0) h = layer_norm(h, w.pre_ln.weight, w.pre_ln.bias, c.eps);
-    impl_->time_mix(w, h, cache, i);
-    impl_->channel_mix(w, h, cache, i);
-    if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map_elements(h, [](float z) { return z / 2; });
-  }
-  constexpr double kLnOutEps = 1e-5;  // transformers builds ln_out with LayerNorm's default eps
-  return linear(layer_norm(h, impl_->ln_out.weight, impl_->ln_out.bias, kLnOutEps), impl_->head);
-}
-
-Tensor Rwkv4Model::step(const Tensor& input_ids, Rwkv4Cache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "Rwkv4Model::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, vocab_size()});
-}
+}  // namespace
 
 }  // namespace subq::recurrent
+
+namespace subq::hybrid {
+
+std::unique_ptr<Architecture> load_rwkv4(Checkpoint& checkpoint) {
+  return std::make_unique<recurrent::Rwkv4>(checkpoint);
+}
+
+}  // namespace subq::hybrid

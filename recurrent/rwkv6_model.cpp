@@ -1,12 +1,18 @@
-#include "recurrent/rwkv6_model.hpp"
-
+// RWKV-6 language models from fla RWKV6ForCausalLM checkpoints (config.json + model.safetensors).
+// Each layer, on h (batch, length, hidden), with x the layer norm of h and d = shift(x) - x:
+//   time mix     m_{r,w,k,v,g} = x_proj2(tanh(x_proj1(x + d * mu))) + x_bias   (data-dependent lerp)
+//                r, k, v, g = projections of x + d * m_*;  w = -exp(lora(x + d * m_w))
+//                h += o_proj(group_norm(wkv6(r, k, v, w, bonus)) * swish(g))
+//   channel mix  h += sigmoid(receptance(x + d * mu_r)) * value(relu(key(x + d * mu_k))^2)
+// with pre_norm before layer 0, the final norm and lm_head. Prefill runs WKV's chunked form,
+// decoding its recurrent form from the carried state. CPU, float32.
 #include <cmath>
 
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
-#include "recurrent/rwkv_common.hpp"
+#include "hybrid/architecture.hpp"
+#include "recurrent/layer_ops.hpp"
 #include "recurrent/wkv6.hpp"
 
 namespace subq::recurrent {
@@ -32,10 +38,6 @@ Config read_config(const JsonConfig& c) {
           c.get_int("gate_low_rank_dim", 64), c.get_int("num_hidden_layers"), c.get_double("norm_eps", 1e-5),
           c.get_bool("norm_bias", true), c.get_bool("norm_first", true), c.get_bool("tie_word_embeddings", false)};
 }
-
-struct Norm {
-  Tensor weight, bias;  // bias undefined without norm_bias
-};
 
 struct LayerWeights {
   Norm pre_norm, attn_norm, ffn_norm, g_norm;
@@ -79,19 +81,37 @@ LayerWeights load_layer(Checkpoint& ck, const Config& c, int i) {
   return w;
 }
 
-}  // namespace
+// A layer's slots in the model cache.
+enum Rwkv6State : std::size_t { kAttentionShift, kFfnShift, kWkvState, kStates };
 
-struct Rwkv6Model::Impl {
-  Config config;
-  Tensor embeddings, lm_head;
-  Norm norm;
-  std::vector<LayerWeights> layers;
+class Rwkv6 final : public hybrid::Architecture {
+ public:
+  explicit Rwkv6(Checkpoint& ck) : config_(read_config(ck.config())) {
+    const Config& c = config_;
+    ends_ = FlaEnds::load(ck, c.vocab, c.hidden, c.norm_bias, c.tie_embeddings);
+    for (int i = 0; i < c.layers; ++i) layers_.push_back(load_layer(ck, c, i));
+  }
 
-  Tensor normed(const Tensor& h, const Norm& n) const { return layer_norm(h, n.weight, n.bias, config.eps); }
+  std::int64_t vocab_size() const override { return config_.vocab; }
+
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    Tensor h = embedding(ends_.embeddings, input_ids);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const LayerWeights& w = layers_[i];
+      std::vector<Tensor>* state = hybrid::layer_cache(cache, layers_.size(), i, kStates);
+      if (w.pre_norm.weight.defined()) h = normed(h, w.pre_norm);
+      time_mix(w, h, normed(h, w.attn_norm), state);
+      channel_mix(w, h, normed(h, w.ffn_norm), state);
+    }
+    return linear(normed(h, ends_.norm), ends_.lm_head);
+  }
+
+ private:
+  Tensor normed(const Tensor& h, const Norm& n) const { return apply(n, h, config_.eps); }
 
   // The five data-dependent lerp coefficients m_{r,w,k,v,g}, each (batch, length, hidden).
   std::vector<Tensor> lerp_coefficients(const LayerWeights& w, const Tensor& x, const Tensor& d) const {
-    const std::int64_t R = config.proj_rank;
+    const std::int64_t R = config_.proj_rank;
     const Tensor low = map_elements(linear(add_scaled(x, d, w.mu), w.lerp_down), [](float z) { return std::tanh(z); });
     std::vector<Tensor> m;
     for (std::int64_t n = 0; n < 5; ++n) {
@@ -100,11 +120,10 @@ struct Rwkv6Model::Impl {
     return m;
   }
 
-  void time_mix(const LayerWeights& w, Tensor& h, const Tensor& x, Rwkv6Cache* cache, std::size_t i) const {
-    const std::int64_t B = x.size(0), L = x.size(1), heads = config.heads, dk = config.key_dim / heads,
-                       dv = config.value_dim / heads;
-    Tensor d = token_shift(x, cache ? &cache->attention_shift[i] : nullptr);
-    for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  void time_mix(const LayerWeights& w, Tensor& h, const Tensor& x, std::vector<Tensor>* state) const {
+    const std::int64_t B = x.size(0), L = x.size(1), heads = config_.heads, dk = config_.key_dim / heads,
+                       dv = config_.value_dim / heads;
+    const Tensor d = token_delta(x, state ? &(*state)[kAttentionShift] : nullptr);
     const std::vector<Tensor> m = lerp_coefficients(w, x, d);
     auto input = [&](int n) { return add_scaled(x, d, m[std::size_t(n)]); };  // x + d * m_n
     const Tensor r = linear(input(0), w.r).view({B, L, heads, dk});
@@ -113,70 +132,32 @@ struct Rwkv6Model::Impl {
     const Tensor k = linear(input(2), w.k).view({B, L, heads, dk});
     const Tensor v = linear(input(3), w.v).view({B, L, heads, dv});
     const Tensor g = map_elements(linear(input(4), w.g), [](float z) { return silu(z); });
-    const Tensor state = cache ? cache->state[i] : Tensor{};
-    const Wkv6Result wkv = L == 1 && cache ? wkv6_recurrent(r, k, v, log_decay.view({B, L, heads, dk}), w.bonus, state)
-                                           : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), w.bonus, state);
-    if (cache) cache->state[i] = wkv.final_state;
-    const Tensor o = group_norm(wkv.o.view({B, L, config.value_dim}), heads, w.g_norm.weight, w.g_norm.bias, config.eps);
+    const Tensor carried = state ? (*state)[kWkvState] : Tensor{};
+    const Wkv6Result wkv = L == 1 && state ? wkv6_recurrent(r, k, v, log_decay.view({B, L, heads, dk}), w.bonus, carried)
+                                           : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), w.bonus, carried);
+    if (state) (*state)[kWkvState] = wkv.final_state;
+    const Tensor o = group_norm(wkv.o.view({B, L, config_.value_dim}), heads, w.g_norm.weight, w.g_norm.bias, config_.eps);
     add_to(h, linear(multiply(o, g), w.o));
   }
 
-  void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, Rwkv6Cache* cache, std::size_t i) const {
-    Tensor d = token_shift(x, cache ? &cache->ffn_shift[i] : nullptr);
-    for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, std::vector<Tensor>* state) const {
+    const Tensor d = token_delta(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor key = map_elements(linear(add_scaled(x, d, w.ffn_mu_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
     const Tensor r = map_elements(linear(add_scaled(x, d, w.ffn_mu_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
     add_to(h, multiply(r, linear(key, w.ffn_value)));
   }
+
+  Config config_;
+  FlaEnds ends_;
+  std::vector<LayerWeights> layers_;
 };
 
-Rwkv6Model::Rwkv6Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Rwkv6Model::~Rwkv6Model() = default;
-Rwkv6Model::Rwkv6Model(Rwkv6Model&&) noexcept = default;
-Rwkv6Model& Rwkv6Model::operator=(Rwkv6Model&&) noexcept = default;
-
-Rwkv6Model Rwkv6Model::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  const std::string type = ck.config().get_string("model_type");
-  SUBQ_CHECK(type == "rwkv6", "{}: model_type '{}': expected rwkv6", ck.config().source(), type);
-  auto impl = std::make_unique<Impl>();
-  const Config& c = impl->config = read_config(ck.config());
-  impl->embeddings = ck.take("model.embeddings.weight", {c.vocab, c.hidden});
-  for (int i = 0; i < c.layers; ++i) impl->layers.push_back(load_layer(ck, c, i));
-  impl->norm = Norm{ck.take("model.norm.weight", {c.hidden}), c.norm_bias ? ck.take("model.norm.bias", {c.hidden}) : Tensor{}};
-  const bool stored_head = ck.contains("lm_head.weight") || !c.tie_embeddings;
-  const Tensor head = stored_head ? ck.take("lm_head.weight", {c.vocab, c.hidden}) : Tensor{};
-  impl->lm_head = c.tie_embeddings ? impl->embeddings : head;
-  ck.finish();
-  return Rwkv6Model(std::move(impl));
-}
-
-std::int64_t Rwkv6Model::vocab_size() const { return impl_->config.vocab; }
-
-Tensor Rwkv6Model::forward(const Tensor& input_ids, Rwkv6Cache* cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(1) >= 1,
-             "Rwkv6Model: input_ids: expected (batch, length >= 1) int64");
-  const std::size_t layers = impl_->layers.size();
-  if (cache && cache->empty()) {
-    cache->attention_shift.resize(layers);
-    cache->ffn_shift.resize(layers);
-    cache->state.resize(layers);
-  }
-  Tensor h = embedding(impl_->embeddings, input_ids);
-  for (std::size_t i = 0; i < layers; ++i) {
-    const LayerWeights& w = impl_->layers[i];
-    if (w.pre_norm.weight.defined()) h = impl_->normed(h, w.pre_norm);
-    impl_->time_mix(w, h, impl_->normed(h, w.attn_norm), cache, i);
-    impl_->channel_mix(w, h, impl_->normed(h, w.ffn_norm), cache, i);
-  }
-  return linear(impl_->normed(h, impl_->norm), impl_->lm_head);
-}
-
-Tensor Rwkv6Model::step(const Tensor& input_ids, Rwkv6Cache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "Rwkv6Model::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, vocab_size()});
-}
+}  // namespace
 
 }  // namespace subq::recurrent
+
+namespace subq::hybrid {
+
+std::unique_ptr<Architecture> load_rwkv6(Checkpoint& checkpoint) { return std::make_unique<recurrent::Rwkv6>(checkpoint); }
+
+}  // namespace subq::hybrid

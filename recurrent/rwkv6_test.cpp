@@ -3,10 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "core/safetensors.hpp"
-#include "recurrent/rwkv6_model.hpp"
 #include "recurrent/wkv6.hpp"
-#include "tests/source_dir.hpp"
 #include "tests/testing.hpp"
 
 using namespace subq;
@@ -74,19 +71,4 @@ TEST_CASE("wkv6: no overflow at L = 100K with strong decays and large keys", "[r
   int bad = 0;
   for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
   CHECK(bad == 0);
-}
-
-TEST_CASE("rwkv6: decoding token by token equals the parallel pass", "[recurrent][rwkv6]") {
-  const auto dir = source_dir() / "tests/conformance/fla/rwkv6";
-  const Rwkv6Model model = Rwkv6Model::load(dir);
-  const Tensor ids = SafetensorsFile::open(dir / "io.safetensors").get("input_ids").contiguous().clone();
-  const Tensor whole = model.forward(ids);
-  for (const std::int64_t prompt : {1, 11}) {
-    Rwkv6Cache cache;
-    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
-    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
-      INFO("position " << t);
-      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
-    }
-  }
 }

@@ -1,13 +1,20 @@
-#include "recurrent/rwkv7_model.hpp"
-
+// RWKV-7 language models from fla RWKV7ForCausalLM checkpoints (config.json + model.safetensors).
+// Each layer, on h (batch, length, hidden), with x the layer norm of h and d = shift(x) - x:
+//   time mix     x_* = x + d * mu_*;  r, k, v = projections;  w = -e^-1/2 sigmoid(lora(x_w))
+//                v mixed toward layer 0's v by sigmoid(lora(x_v)) (after layer 0);  a = sigmoid(lora(x_a))
+//                kk = normalised k * k_k per head;  k *= 1 + (a - 1) k_a
+//                o = wkv7(r, w, k, v, -kk, kk * a);  o = (group_norm(o) + (r . k r_k) v) * lora(x_g)
+//                h += o_proj(o)
+//   channel mix  h += value(relu(key(x + d * mu_k))^2)
+// with pre_norm before layer 0, the final norm and lm_head. CPU, float32.
 #include <algorithm>
 #include <cmath>
 
 #include "core/check.hpp"
-#include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
-#include "recurrent/rwkv_common.hpp"
+#include "hybrid/architecture.hpp"
+#include "recurrent/layer_ops.hpp"
 #include "recurrent/wkv7.hpp"
 
 namespace subq::recurrent {
@@ -41,10 +48,6 @@ Config read_config(const JsonConfig& c) {
   return {c.get_int("vocab_size"), hidden, hidden / head_dim, head_dim, layers, value_dim, c.get_double("norm_eps", 1e-5),
           c.get_bool("norm_bias", true), c.get_bool("norm_first", true), c.get_bool("tie_word_embeddings", false)};
 }
-
-struct Norm {
-  Tensor weight, bias;  // bias undefined without norm_bias
-};
 
 // x -> up(activation(down(x))) + bias: the low-rank branches of RWKV-7.
 struct LoRA {
@@ -121,22 +124,40 @@ Tensor normalize_heads(Tensor x, std::int64_t d) {
   return x;
 }
 
-}  // namespace
+// A layer's slots in the model cache.
+enum Rwkv7State : std::size_t { kAttentionShift, kFfnShift, kWkvState, kStates };
 
-struct Rwkv7Model::Impl {
-  Config config;
-  Tensor embeddings, lm_head;
-  Norm norm;
-  std::vector<LayerWeights> layers;
+class Rwkv7 final : public hybrid::Architecture {
+ public:
+  explicit Rwkv7(Checkpoint& ck) : config_(read_config(ck.config())) {
+    const Config& c = config_;
+    ends_ = FlaEnds::load(ck, c.vocab, c.hidden, c.norm_bias, c.tie_embeddings);
+    for (int i = 0; i < c.layers; ++i) layers_.push_back(load_layer(ck, c, i));
+  }
 
-  Tensor normed(const Tensor& h, const Norm& n) const { return layer_norm(h, n.weight, n.bias, config.eps); }
+  std::int64_t vocab_size() const override { return config_.vocab; }
 
-  void time_mix(const LayerWeights& w, Tensor& h, const Tensor& x, Tensor& v_first, Rwkv7Cache* cache,
-                std::size_t i) const {
-    const std::int64_t B = x.size(0), L = x.size(1), heads = config.heads, dk = config.head_dim,
-                       V = config.value_dim[i], dv = V / heads;
-    Tensor d = token_shift(x, cache ? &cache->attention_shift[i] : nullptr);
-    for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    Tensor h = embedding(ends_.embeddings, input_ids), v_first;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const LayerWeights& w = layers_[i];
+      std::vector<Tensor>* state = hybrid::layer_cache(cache, layers_.size(), i, kStates);
+      if (w.pre_norm.weight.defined()) h = normed(h, w.pre_norm);
+      time_mix(w, h, normed(h, w.attn_norm), v_first, i, state);
+      channel_mix(w, h, normed(h, w.ffn_norm), state);
+    }
+    return linear(normed(h, ends_.norm), ends_.lm_head);
+  }
+
+ private:
+  Tensor normed(const Tensor& h, const Norm& n) const { return apply(n, h, config_.eps); }
+
+  // v_first: layer 0's values (set there, mixed into the later layers); i: the layer.
+  void time_mix(const LayerWeights& w, Tensor& h, const Tensor& x, Tensor& v_first, std::size_t i,
+                std::vector<Tensor>* state) const {
+    const std::int64_t B = x.size(0), L = x.size(1), heads = config_.heads, dk = config_.head_dim,
+                       V = config_.value_dim[i], dv = V / heads;
+    const Tensor d = token_delta(x, state ? &(*state)[kAttentionShift] : nullptr);
     const Tensor r = linear(add_scaled(x, d, w.x_r), w.r);
     const Tensor log_decay = map_elements(w.w_lora(add_scaled(x, d, w.x_w), [](float z) { return std::tanh(z); }),
                                           [](float z) { return -0.6065306597126334f * sigmoid(z); });
@@ -155,12 +176,12 @@ struct Rwkv7Model::Impl {
     const Tensor kk = normalize_heads(multiply(k.clone(), w.k_k), dk);
     const Tensor kk_a = multiply(kk.clone(), a), minus_kk = map_elements(kk.clone(), [](float z) { return -z; });
     for (std::int64_t j = 0; j < k.numel(); ++j)  // k * (1 + (a - 1) * k_a)
-      k.data<float>()[j] *= 1 + (a.data<float>()[j] - 1) * w.k_a.data<float>()[j % config.hidden];
+      k.data<float>()[j] *= 1 + (a.data<float>()[j] - 1) * w.k_a.data<float>()[j % config_.hidden];
     const Shape heads_k{B, L, heads, dk};
     const Wkv7Result wkv = wkv7(r.view(heads_k), log_decay.view(heads_k), k.view(heads_k), v.view({B, L, heads, dv}),
-                                minus_kk.view(heads_k), kk_a.view(heads_k), cache ? cache->state[i] : Tensor{});
-    if (cache) cache->state[i] = wkv.final_state;
-    Tensor o = group_norm(wkv.o.view({B, L, V}), heads, w.g_norm.weight, w.g_norm.bias, double(dk) * config.eps);
+                                minus_kk.view(heads_k), kk_a.view(heads_k), state ? (*state)[kWkvState] : Tensor{});
+    if (state) (*state)[kWkvState] = wkv.final_state;
+    Tensor o = group_norm(wkv.o.view({B, L, V}), heads, w.g_norm.weight, w.g_norm.bias, double(dk) * config_.eps);
     // The bonus: (sum over the head of r * k * r_k) * v, then the gate.
     for (std::int64_t row = 0; row < B * L * heads; ++row) {
       float bonus = 0;
@@ -174,61 +195,23 @@ struct Rwkv7Model::Impl {
     add_to(h, linear(o, w.o));
   }
 
-  void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, Rwkv7Cache* cache, std::size_t i) const {
-    Tensor d = token_shift(x, cache ? &cache->ffn_shift[i] : nullptr);
-    for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, std::vector<Tensor>* state) const {
+    const Tensor d = token_delta(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor key = map_elements(linear(add_scaled(x, d, w.ffn_x_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
     add_to(h, linear(key, w.ffn_value));
   }
+
+  Config config_;
+  FlaEnds ends_;
+  std::vector<LayerWeights> layers_;
 };
 
-Rwkv7Model::Rwkv7Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Rwkv7Model::~Rwkv7Model() = default;
-Rwkv7Model::Rwkv7Model(Rwkv7Model&&) noexcept = default;
-Rwkv7Model& Rwkv7Model::operator=(Rwkv7Model&&) noexcept = default;
-
-Rwkv7Model Rwkv7Model::load(const std::filesystem::path& dir) {
-  Checkpoint ck = Checkpoint::open(dir);
-  const std::string type = ck.config().get_string("model_type");
-  SUBQ_CHECK(type == "rwkv7", "{}: model_type '{}': expected rwkv7", ck.config().source(), type);
-  auto impl = std::make_unique<Impl>();
-  const Config& c = impl->config = read_config(ck.config());
-  impl->embeddings = ck.take("model.embeddings.weight", {c.vocab, c.hidden});
-  for (int i = 0; i < c.layers; ++i) impl->layers.push_back(load_layer(ck, c, i));
-  impl->norm = Norm{ck.take("model.norm.weight", {c.hidden}), c.norm_bias ? ck.take("model.norm.bias", {c.hidden}) : Tensor{}};
-  const bool stored_head = ck.contains("lm_head.weight") || !c.tie_embeddings;
-  const Tensor head = stored_head ? ck.take("lm_head.weight", {c.vocab, c.hidden}) : Tensor{};
-  impl->lm_head = c.tie_embeddings ? impl->embeddings : head;
-  ck.finish();
-  return Rwkv7Model(std::move(impl));
-}
-
-std::int64_t Rwkv7Model::vocab_size() const { return impl_->config.vocab; }
-
-Tensor Rwkv7Model::forward(const Tensor& input_ids, Rwkv7Cache* cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(1) >= 1,
-             "Rwkv7Model: input_ids: expected (batch, length >= 1) int64");
-  const std::size_t layers = impl_->layers.size();
-  if (cache && cache->empty()) {
-    cache->attention_shift.resize(layers);
-    cache->ffn_shift.resize(layers);
-    cache->state.resize(layers);
-  }
-  Tensor h = embedding(impl_->embeddings, input_ids), v_first;
-  for (std::size_t i = 0; i < layers; ++i) {
-    const LayerWeights& w = impl_->layers[i];
-    if (w.pre_norm.weight.defined()) h = impl_->normed(h, w.pre_norm);
-    impl_->time_mix(w, h, impl_->normed(h, w.attn_norm), v_first, cache, i);
-    impl_->channel_mix(w, h, impl_->normed(h, w.ffn_norm), cache, i);
-  }
-  return linear(impl_->normed(h, impl_->norm), impl_->lm_head);
-}
-
-Tensor Rwkv7Model::step(const Tensor& input_ids, Rwkv7Cache& cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "Rwkv7Model::step: input_ids: expected (batch), found {}",
-             input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
-  const std::int64_t batch = input_ids.size(0);
-  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, vocab_size()});
-}
+}  // namespace
 
 }  // namespace subq::recurrent
+
+namespace subq::hybrid {
+
+std::unique_ptr<Architecture> load_rwkv7(Checkpoint& checkpoint) { return std::make_unique<recurrent::Rwkv7>(checkpoint); }
+
+}  // namespace subq::hybrid

@@ -3,10 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "core/safetensors.hpp"
-#include "recurrent/rwkv7_model.hpp"
 #include "recurrent/wkv7.hpp"
-#include "tests/source_dir.hpp"
 #include "tests/testing.hpp"
 
 using namespace subq;
@@ -60,17 +57,4 @@ TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing",
   const Wkv7Result first = part(0, 7, {}), second = part(7, 20, first.final_state);
   CHECK(max_rel_diff(second.o, whole.o.slice(1, 7, 20)) < 1e-13);
   CHECK(max_rel_diff(second.final_state, whole.final_state) < 1e-13);
-}
-
-TEST_CASE("rwkv7: decoding token by token equals the parallel pass", "[recurrent][rwkv7]") {
-  const auto dir = source_dir() / "tests/conformance/fla/rwkv7";
-  const Rwkv7Model model = Rwkv7Model::load(dir);
-  const Tensor ids = SafetensorsFile::open(dir / "io.safetensors").get("input_ids").contiguous().clone();
-  const Tensor whole = model.forward(ids);
-  Rwkv7Cache cache;
-  CHECK(max_rel_diff(model.forward(ids.slice(1, 0, 5).contiguous(), &cache), whole.slice(1, 0, 5)) < 1e-5);
-  for (std::int64_t t = 5; t < ids.size(1); ++t) {
-    INFO("position " << t);
-    CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
-  }
 }

@@ -5,42 +5,60 @@
 
 namespace subq::ssm {
 
+namespace {
+
+class Backbone final : public hybrid::Architecture {
+ public:
+  Backbone(Checkpoint& checkpoint, LoadedMixers loaded) : loaded_(std::move(loaded)) {
+    const BackboneSizes& s = loaded_.sizes;
+    embeddings_ = checkpoint.take("backbone.embeddings.weight", {s.vocab, s.hidden});
+    for (int i = 0; i < s.layers; ++i)
+      norms_.push_back(checkpoint.take(fmt::format("backbone.layers.{}.norm.weight", i), {s.hidden}));
+    norm_f_ = checkpoint.take("backbone.norm_f.weight", {s.hidden});
+    lm_head_ = hybrid::output_head(checkpoint, "lm_head.weight", embeddings_, s.tie_embeddings);
+  }
+
+  std::int64_t vocab_size() const override { return loaded_.sizes.vocab; }
+
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    const BackboneSizes& s = loaded_.sizes;
+    Tensor h = embedding(embeddings_, input_ids);
+    for (int i = 0; i < s.layers; ++i) {
+      std::vector<Tensor>* state = hybrid::layer_cache(cache, std::size_t(s.layers), std::size_t(i), kMixerStates);
+      const Tensor update = loaded_.mixers->mix(i, rms_norm(h, norms_[std::size_t(i)], s.eps), state).contiguous();
+      float* hp = h.data<float>();
+      const float* up = update.data<float>();
+      for (std::int64_t k = 0; k < h.numel(); ++k) hp[k] += up[k];
+    }
+    return linear(rms_norm(h, norm_f_, s.eps), lm_head_);
+  }
+
+ private:
+  LoadedMixers loaded_;
+  Tensor embeddings_, norm_f_, lm_head_;
+  std::vector<Tensor> norms_;
+};
+
+}  // namespace
+
 std::string mixer_tensor(int layer, const std::string& name) {
   return fmt::format("backbone.layers.{}.mixer.{}", layer, name);
 }
 
-Backbone Backbone::load(Checkpoint& checkpoint, const BackboneSizes& sizes) {
-  Backbone b;
-  b.sizes_ = sizes;
-  b.embeddings_ = checkpoint.take("backbone.embeddings.weight", {sizes.vocab, sizes.hidden});
-  for (int i = 0; i < sizes.layers; ++i)
-    b.norms_.push_back(checkpoint.take(fmt::format("backbone.layers.{}.norm.weight", i), {sizes.hidden}));
-  b.norm_f_ = checkpoint.take("backbone.norm_f.weight", {sizes.hidden});
-  // Tied: the head is the embeddings, as transformers ties them after loading, even when the
-  // file also holds an lm_head.weight.
-  const bool stored_head = checkpoint.contains("lm_head.weight") || !sizes.tie_embeddings;
-  const Tensor head = stored_head ? checkpoint.take("lm_head.weight", {sizes.vocab, sizes.hidden}) : Tensor{};
-  b.lm_head_ = sizes.tie_embeddings ? b.embeddings_ : head;
-  return b;
-}
-
-Tensor Backbone::forward(const Tensor& input_ids, const Mixers& mixers, SsmCache* cache) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64,
-             "model: input_ids: expected (batch, length) int64, found {} {}",
-             input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
-             input_ids.defined() ? to_string(input_ids.shape()) : "");
-  if (cache && cache->empty()) {
-    cache->conv.resize(std::size_t(sizes_.layers));
-    cache->ssm.resize(std::size_t(sizes_.layers));
-  }
-  Tensor h = embedding(embeddings_, input_ids);
-  for (int i = 0; i < sizes_.layers; ++i) {
-    const Tensor update = mixers.mix(i, rms_norm(h, norms_[std::size_t(i)], sizes_.eps), cache).contiguous();
-    float* hp = h.data<float>();
-    const float* up = update.data<float>();
-    for (std::int64_t k = 0; k < h.numel(); ++k) hp[k] += up[k];
-  }
-  return linear(rms_norm(h, norm_f_, sizes_.eps), lm_head_);
+std::unique_ptr<hybrid::Architecture> backbone_architecture(Checkpoint& checkpoint, LoadedMixers mixers) {
+  return std::make_unique<Backbone>(checkpoint, std::move(mixers));
 }
 
 }  // namespace subq::ssm
+
+namespace subq::hybrid {
+
+std::unique_ptr<Architecture> load_mamba(Checkpoint& checkpoint) {
+  return ssm::backbone_architecture(checkpoint, ssm::load_mamba_mixers(checkpoint));
+}
+
+std::unique_ptr<Architecture> load_mamba2(Checkpoint& checkpoint) {
+  return ssm::backbone_architecture(checkpoint, ssm::load_mamba2_mixers(checkpoint));
+}
+
+}  // namespace subq::hybrid

@@ -8,17 +8,20 @@
 
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
-#include "ssm/ssm_model.hpp"
+#include "hybrid/architecture.hpp"
 
 namespace subq::ssm {
+
+/// A layer's slots in the model cache.
+enum MixerState : std::size_t { kConvState = 0, kScanState = 1, kMixerStates = 2 };
 
 /// The layers' token mixers of one architecture.
 class Mixers {
  public:
   virtual ~Mixers() = default;
-  /// h (batch, length, hidden) -> (batch, length, hidden); with a cache, starts from its state
-  /// for the layer (undefined tensors: zeros) and leaves the state after the last token there.
-  virtual Tensor mix(int layer, const Tensor& h, SsmCache* cache) const = 0;
+  /// h (batch, length, hidden) -> (batch, length, hidden). With a state ({conv, scan}; undefined
+  /// tensors: zeros), starts from it and leaves the state after the last token there.
+  virtual Tensor mix(int layer, const Tensor& h, std::vector<Tensor>* state) const = 0;
 };
 
 struct BackboneSizes {
@@ -35,22 +38,9 @@ struct LoadedMixers {
 LoadedMixers load_mamba_mixers(Checkpoint& checkpoint);
 LoadedMixers load_mamba2_mixers(Checkpoint& checkpoint);
 
-class Backbone {
- public:
-  /// Takes backbone.embeddings.weight, backbone.layers.{i}.norm.weight, backbone.norm_f.weight and
-  /// lm_head.weight (not used when tied: the head is then the embeddings).
-  static Backbone load(Checkpoint& checkpoint, const BackboneSizes& sizes);
-
-  /// input_ids (batch, length) int64 -> logits (batch, length, vocab) float32.
-  Tensor forward(const Tensor& input_ids, const Mixers& mixers, SsmCache* cache) const;
-
-  const BackboneSizes& sizes() const { return sizes_; }
-
- private:
-  BackboneSizes sizes_{};
-  Tensor embeddings_, norm_f_, lm_head_;
-  std::vector<Tensor> norms_;
-};
+/// The language model around the mixers: takes backbone.embeddings.weight,
+/// backbone.layers.{i}.norm.weight, backbone.norm_f.weight and lm_head.weight.
+std::unique_ptr<hybrid::Architecture> backbone_architecture(Checkpoint& checkpoint, LoadedMixers mixers);
 
 /// "backbone.layers.<layer>.mixer.<name>".
 std::string mixer_tensor(int layer, const std::string& name);

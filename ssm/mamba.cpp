@@ -66,11 +66,11 @@ class MambaMixers final : public Mixers {
  public:
   MambaMixers(const MambaConfig& config, std::vector<MixerWeights> weights) : config_(config), weights_(std::move(weights)) {}
 
-  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const override {
+  Tensor mix(int layer, const Tensor& h, std::vector<Tensor>* state) const override {
     const MixerWeights& w = weights_[std::size_t(layer)];
     const std::int64_t I = config_.intermediate_size, N = config_.state_size, R = config_.time_step_rank;
     const Tensor xz = linear(h, w.in_proj, w.in_proj_bias);
-    const Tensor conv_state = cache ? cache->conv[std::size_t(layer)] : Tensor{};
+    const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
     const conv::CausalConv1dResult conv = conv::causal_conv1d(xz.slice(2, 0, I).transpose(1, 2), w.conv, w.conv_bias,
                                                               conv::Activation::Silu, conv_state);
     const Tensor x_dbl = linear(conv.out.transpose(1, 2), w.x_proj);  // (batch, length, R + 2N)
@@ -79,14 +79,11 @@ class MambaMixers final : public Mixers {
     options.z = xz.slice(2, I, 2 * I).transpose(1, 2);
     options.delta_bias = w.dt_bias;
     options.delta_softplus = true;
-    if (cache) options.initial_state = cache->ssm[std::size_t(layer)];
+    if (state) options.initial_state = (*state)[kScanState];
     const SelectiveScanResult scan =
         selective_scan(conv.out, linear(x_dbl.slice(2, 0, R), w.dt_proj).transpose(1, 2), w.A,
                        x_dbl.slice(2, R, R + N).transpose(1, 2), x_dbl.slice(2, R + N, R + 2 * N).transpose(1, 2), options);
-    if (cache) {
-      cache->conv[std::size_t(layer)] = conv.final_state;
-      cache->ssm[std::size_t(layer)] = scan.last_state;
-    }
+    if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = scan.last_state;
     return linear(scan.out.transpose(1, 2), w.out_proj, w.out_proj_bias);
   }
 

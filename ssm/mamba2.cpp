@@ -87,13 +87,13 @@ class Mamba2Mixers final : public Mixers {
   Mamba2Mixers(const Mamba2Config& config, std::vector<MixerWeights> weights)
       : config_(config), weights_(std::move(weights)) {}
 
-  Tensor mix(int layer, const Tensor& h, SsmCache* cache) const override {
+  Tensor mix(int layer, const Tensor& h, std::vector<Tensor>* state) const override {
     const MixerWeights& w = weights_[std::size_t(layer)];
     const Mamba2Config& c = config_;
     const std::int64_t batch = h.size(0), L = h.size(1), I = c.intermediate_size, heads = c.num_heads,
                        P = c.head_dim, G = c.n_groups, N = c.state_size, CD = conv_channels(c);
     const Tensor proj = linear(h, w.in_proj, w.in_proj_bias);  // (batch, L, I + CD + heads)
-    const Tensor conv_state = cache ? cache->conv[std::size_t(layer)] : Tensor{};
+    const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
     const conv::CausalConv1dResult conv = conv::causal_conv1d(proj.slice(2, I, I + CD).transpose(1, 2), w.conv,
                                                               w.conv_bias, conv::Activation::Silu, conv_state);
     const Tensor xbc = conv.out.transpose(1, 2).contiguous();  // (batch, L, CD)
@@ -107,15 +107,12 @@ class Mamba2Mixers final : public Mixers {
     }
     SsdOptions options;
     options.chunk_length = c.chunk_size;
-    if (cache) options.initial_state = cache->ssm[std::size_t(layer)];
+    if (state) options.initial_state = (*state)[kScanState];
     const SsdResult s = ssd(x_dt, a_dt, xbc.slice(2, I, I + G * N).contiguous().view({batch, L, G, N}),
                             xbc.slice(2, I + G * N, CD).contiguous().view({batch, L, G, N}), options);
     float* y = s.Y.data<float>();  // (batch, L, heads, P) = (batch, L, I)
     for (std::int64_t i = 0; i < batch * L * I; ++i) y[i] += w.D.data<float>()[(i / P) % heads] * x.data<float>()[i];
-    if (cache) {
-      cache->conv[std::size_t(layer)] = conv.final_state;
-      cache->ssm[std::size_t(layer)] = s.final_state;
-    }
+    if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = s.final_state;
     const Tensor normed = rms_norm(s.Y.view({batch, L, I}), w.norm, c.layer_norm_epsilon, proj.slice(2, 0, I));
     return linear(normed, w.out_proj, w.out_proj_bias);
   }

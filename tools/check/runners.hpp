@@ -12,13 +12,9 @@ check::Outputs run_hippo_nplr_case(const check::Case& c, Device device);
 check::Outputs run_selective_scan_case(const check::Case& c, Device device);
 check::Outputs run_selective_state_update_case(const check::Case& c, Device device);
 check::Outputs run_ssd_case(const check::Case& c, Device device);
-check::Outputs run_ssm_model_case(const check::Case& c, Device device);
 check::Outputs run_s4_block_case(const check::Case& c, Device device);
 }
 
-namespace subq::recurrent {
-check::Outputs run_retnet_case(const check::Case& c, Device device);
-check::Outputs run_rwkv4_case(const check::Case& c, Device device);
-check::Outputs run_rwkv6_case(const check::Case& c, Device device);
-check::Outputs run_rwkv7_case(const check::Case& c, Device device);
+namespace subq::hybrid {
+check::Outputs run_language_model_case(const check::Case& c, Device device);
 }

@@ -1,12 +1,30 @@
 #pragma once
-// Internal: the pieces the RWKV models share, on float32 (batch, length, features) tensors.
+// Internal: the pieces the recurrent models share, on float32 (batch, length, features) tensors.
+#include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
 
 namespace subq::recurrent {
 
+/// A LayerNorm's weight and bias (bias undefined when the checkpoint has none).
+struct Norm {
+  Tensor weight, bias;
+};
+Tensor apply(const Norm& norm, const Tensor& x, double eps);
+
+/// The ends every fla RWKV checkpoint shares: model.embeddings.weight, model.norm.{weight, bias}
+/// and lm_head.weight (the embeddings when tied).
+struct FlaEnds {
+  Tensor embeddings, lm_head;
+  Norm norm;
+  static FlaEnds load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t hidden, bool norm_bias, bool tied);
+};
+
 /// x shifted one step back in time, with the carried row (or zeros) first; the carried row then
 /// becomes x's last. carried may be null (no cache).
 Tensor token_shift(const Tensor& x, Tensor* carried);
+
+/// token_shift(x, carried) - x: how far each step is from the one before it (fla's token_shift).
+Tensor token_delta(const Tensor& x, Tensor* carried);
 
 /// f applied to every element of a float32 tensor, in place.
 template <class F>

@@ -1,8 +1,21 @@
-#include "recurrent/rwkv_common.hpp"
+#include "recurrent/layer_ops.hpp"
 
 #include <algorithm>
 
+#include "core/dense.hpp"
+#include "hybrid/architecture.hpp"
+
 namespace subq::recurrent {
+
+Tensor apply(const Norm& norm, const Tensor& x, double eps) { return layer_norm(x, norm.weight, norm.bias, eps); }
+
+FlaEnds FlaEnds::load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t hidden, bool norm_bias, bool tied) {
+  FlaEnds ends;
+  ends.embeddings = checkpoint.take("model.embeddings.weight", {vocab, hidden});
+  ends.norm = {checkpoint.take("model.norm.weight", {hidden}), norm_bias ? checkpoint.take("model.norm.bias", {hidden}) : Tensor{}};
+  ends.lm_head = hybrid::output_head(checkpoint, "lm_head.weight", ends.embeddings, tied);
+  return ends;
+}
 
 Tensor token_shift(const Tensor& x, Tensor* carried) {
   const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2);
@@ -16,6 +29,12 @@ Tensor token_shift(const Tensor& x, Tensor* carried) {
   }
   if (carried) *carried = x.select(1, L - 1).contiguous();
   return s;
+}
+
+Tensor token_delta(const Tensor& x, Tensor* carried) {
+  Tensor d = token_shift(x, carried);
+  for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  return d;
 }
 
 Tensor multiply(Tensor a, const Tensor& b) {

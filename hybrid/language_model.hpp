@@ -1,0 +1,57 @@
+#pragma once
+// A causal language model from a checkpoint folder (config.json + model.safetensors or shards),
+// whatever its architecture: config.json's model_type picks it.
+//   mamba     Hugging Face MambaForCausalLM        rwkv    Hugging Face RwkvForCausalLM (RWKV-4)
+//   mamba2    Hugging Face Mamba2ForCausalLM       rwkv6   fla RWKV6ForCausalLM
+//   retnet    fla RetNetForCausalLM                rwkv7   fla RWKV7ForCausalLM
+// Every one carries a constant-size state between calls (ModelCache), so a prompt runs in
+// parallel and generation continues one token at a time at the same cost per token.
+// Runs on the CPU in float32.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/tensor.hpp"
+
+namespace subq {
+
+namespace hybrid {
+class Architecture;
+}
+
+/// What a model carries from one call to the next for a batch of sequences. Opaque: pass the
+/// same cache back to the model that filled it.
+struct ModelCache {
+  std::vector<std::vector<Tensor>> layers;  // per layer, the architecture's recurrent state
+  std::int64_t position = 0;                // tokens seen so far
+  bool empty() const { return layers.empty(); }
+};
+
+class LanguageModel {
+ public:
+  /// Reads dir/config.json and the weights; a tensor that is missing, of the wrong shape, or left
+  /// over is an error naming it, as is a config option the library does not implement.
+  static LanguageModel load(const std::filesystem::path& dir);
+  ~LanguageModel();
+  LanguageModel(LanguageModel&&) noexcept;
+  LanguageModel& operator=(LanguageModel&&) noexcept;
+
+  /// config.json's model_type.
+  const std::string& architecture() const;
+  std::int64_t vocab_size() const;
+
+  /// input_ids (batch, length >= 1) int64 -> logits (batch, length, vocab) float32. With a cache,
+  /// the tokens continue the sequences it holds (an empty cache starts them), and the cache is
+  /// left holding the state after the last token.
+  Tensor forward(const Tensor& input_ids, ModelCache* cache = nullptr) const;
+  /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
+  Tensor step(const Tensor& input_ids, ModelCache& cache) const;
+
+ private:
+  LanguageModel(std::string architecture, std::unique_ptr<hybrid::Architecture> network);
+  std::string architecture_;
+  std::unique_ptr<hybrid::Architecture> network_;
+};
+
+}  // namespace subq

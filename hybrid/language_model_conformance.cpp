@@ -1,0 +1,16 @@
+// Conformance runner for model cases (hf/*, fla/*): a checkpoint and input_ids -> logits.
+#include "core/check.hpp"
+#include "hybrid/language_model.hpp"
+#include "tools/check/runners.hpp"
+
+namespace subq::hybrid {
+
+check::Outputs run_language_model_case(const check::Case& c, Device device) {
+  SUBQ_CHECK(device.is_cpu(), "{}: language models run on the CPU only", c.name);
+  const LanguageModel model = LanguageModel::load(c.dir);
+  SUBQ_CHECK(model.architecture() == c.key, "{}: meta.json says {} but config.json says {}", c.name, c.key,
+             model.architecture());
+  return {{"logits", model.forward(c.io.get("input_ids"))}};
+}
+
+}  // namespace subq::hybrid

@@ -1,0 +1,92 @@
+// Every architecture LanguageModel loads, on the small checkpoints of the conformance fixtures:
+// decoding token by token from the carried state equals the parallel pass, and checkpoints that
+// do not match their config are rejected with the tensor or option named.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "core/safetensors.hpp"
+#include "hybrid/language_model.hpp"
+#include "tests/source_dir.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using subq::testing::max_rel_diff;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fixture(const std::string& name) { return source_dir() / "tests/conformance" / name; }
+
+// A copy of a fixture checkpoint with config.json edited.
+fs::path edited_copy(const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  const fs::path dir = fs::temp_directory_path() / ("subq_test_" + fs::path(name).filename().string() + "_edited");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(fixture(name) / "model.safetensors", dir / "model.safetensors");
+  std::ifstream in(fixture(name) / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  edit(config);
+  std::ofstream(dir / "config.json") << config.dump(1);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("language models: decoding token by token equals the parallel pass", "[hybrid][model]") {
+  // Prompts of 1 token, of less than, exactly and more than one chunk (16 for the Mamba-2 fixture).
+  for (const std::string name : {"hf/mamba", "hf/mamba2", "hf/rwkv4", "fla/retnet", "fla/rwkv6", "fla/rwkv7"}) {
+    const LanguageModel model = LanguageModel::load(fixture(name));
+    const Tensor ids = SafetensorsFile::open(fixture(name) / "io.safetensors").get("input_ids").contiguous().clone();
+    const Tensor whole = model.forward(ids);
+    for (const std::int64_t prompt : {1, 5, 16, 21}) {
+      INFO(name << " prompt " << prompt);
+      ModelCache cache;
+      CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
+      for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+        INFO("position " << t);
+        CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+      }
+      CHECK(cache.position == ids.size(1));
+    }
+  }
+}
+
+TEST_CASE("language models: a checkpoint that does not match its config names the tensor", "[hybrid][model]") {
+  auto load = [](const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+    return LanguageModel::load(edited_copy(name, edit));
+  };
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["num_hidden_layers"] = 3; }),
+                    Catch::Contains("'backbone.layers.2.mixer.in_proj.weight' is missing (expected shape [256, 64])"));
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["num_hidden_layers"] = 1; }),
+                    Catch::Contains("that the config does not account for: backbone.layers.1."));
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["state_size"] = 8; }),
+                    Catch::Contains("'backbone.layers.0.mixer.x_proj.weight': expected shape [24, 128], found [40, 128]"));
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "mamba2"; }), Catch::Contains("missing key 'num_heads'"));
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "llama"; }),
+                    Catch::Contains("model_type 'llama': expected one of mamba, mamba2, retnet, rwkv, rwkv6, rwkv7"));
+  CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c.erase("hidden_size"); }), Catch::Contains("missing key 'hidden_size'"));
+  CHECK_THROWS_WITH(load("hf/mamba2", [](auto& c) { c["n_groups"] = 1; }),
+                    Catch::Contains("backbone.layers.0.mixer.in_proj.weight") && Catch::Contains("[296, 64]"));
+  CHECK_THROWS_WITH(load("hf/mamba2", [](auto& c) { c["head_dim"] = 8; }),
+                    Catch::Contains("num_heads * head_dim = 8 * 8 must equal expand * hidden_size = 128"));
+  CHECK_THROWS_WITH(load("hf/mamba2", [](auto& c) { c["conv_kernel"] = 3; }),
+                    Catch::Contains("'backbone.layers.0.mixer.conv1d.weight': expected shape [192, 1, 3], found [192, 1, 4]"));
+  CHECK_THROWS_WITH(load("hf/rwkv4", [](auto& c) { c["intermediate_size"] = 128; }),
+                    Catch::Contains("'rwkv.blocks.0.feed_forward.key.weight': expected shape [128, 64], found [256, 64]"));
+  CHECK_THROWS_WITH(load("fla/retnet", [](auto& c) { c["use_short_conv"] = true; }),
+                    Catch::Contains("use_short_conv: a short convolution on q, k, v is not supported"));
+  CHECK_THROWS_WITH(load("fla/rwkv6", [](auto& c) { c["expand_k"] = 1.0; }),
+                    Catch::Contains("model.layers.0.attn.r_proj.linear.weight': expected shape [128, 128], found [64, 128]"));
+  CHECK_THROWS_WITH(load("fla/rwkv7", [](auto& c) { c["value_dim"] = {128}; }), Catch::Contains("value_dim: expected 2 entries, found 1"));
+}
+
+TEST_CASE("language models: token ids outside the vocabulary are an error", "[hybrid][model]") {
+  const LanguageModel model = LanguageModel::load(fixture("hf/mamba"));
+  const Tensor ids = Tensor::from_vector<std::int64_t>({1, 2, 256}, {1, 3});
+  CHECK_THROWS_WITH(model.forward(ids), Catch::Contains("id 256 at position 2 is outside the vocabulary [0, 256)"));
+  CHECK_THROWS_WITH(model.forward(Tensor::zeros({1, 0}, DType::I64)), Catch::Contains("expected (batch, length >= 1) int64"));
+}
