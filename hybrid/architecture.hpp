@@ -25,6 +25,7 @@ std::unique_ptr<Architecture> load_rwkv4(Checkpoint& checkpoint);
 std::unique_ptr<Architecture> load_rwkv6(Checkpoint& checkpoint);
 std::unique_ptr<Architecture> load_rwkv7(Checkpoint& checkpoint);
 std::unique_ptr<Architecture> load_retnet(Checkpoint& checkpoint);
+std::unique_ptr<Architecture> load_jamba(Checkpoint& checkpoint);
 
 /// The cache's state for layer i, with `slots` tensors per layer (allocated empty on first use).
 inline std::vector<Tensor>* layer_cache(ModelCache* cache, std::size_t layers, std::size_t i, std::size_t slots) {

@@ -26,13 +26,14 @@ LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 LanguageModel LanguageModel::load(const std::filesystem::path& dir) {
   using Loader = std::unique_ptr<hybrid::Architecture> (*)(Checkpoint&);
   static const std::map<std::string, Loader> loaders = {
-      {"mamba", &hybrid::load_mamba}, {"mamba2", &hybrid::load_mamba2}, {"retnet", &hybrid::load_retnet},
-      {"rwkv", &hybrid::load_rwkv4},  {"rwkv6", &hybrid::load_rwkv6},   {"rwkv7", &hybrid::load_rwkv7},
+      {"jamba", &hybrid::load_jamba}, {"mamba", &hybrid::load_mamba}, {"mamba2", &hybrid::load_mamba2},
+      {"retnet", &hybrid::load_retnet}, {"rwkv", &hybrid::load_rwkv4}, {"rwkv6", &hybrid::load_rwkv6},
+      {"rwkv7", &hybrid::load_rwkv7},
   };
   Checkpoint checkpoint = Checkpoint::open(dir);
   const std::string type = checkpoint.config().get_string("model_type");
   const auto it = loaders.find(type);
-  SUBQ_CHECK(it != loaders.end(), "{}: model_type '{}': expected one of mamba, mamba2, retnet, rwkv, rwkv6, rwkv7",
+  SUBQ_CHECK(it != loaders.end(), "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7",
              checkpoint.config().source(), type);
   std::unique_ptr<hybrid::Architecture> network = it->second(checkpoint);
   checkpoint.finish();

@@ -3,9 +3,11 @@
 // whatever its architecture: config.json's model_type picks it.
 //   mamba     Hugging Face MambaForCausalLM        rwkv    Hugging Face RwkvForCausalLM (RWKV-4)
 //   mamba2    Hugging Face Mamba2ForCausalLM       rwkv6   fla RWKV6ForCausalLM
-//   retnet    fla RetNetForCausalLM                rwkv7   fla RWKV7ForCausalLM
-// Every one carries a constant-size state between calls (ModelCache), so a prompt runs in
-// parallel and generation continues one token at a time at the same cost per token.
+//   jamba     Hugging Face JambaForCausalLM        rwkv7   fla RWKV7ForCausalLM
+//   retnet    fla RetNetForCausalLM
+// Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
+// keys and values for attention layers. A prompt runs in parallel, then generation continues
+// one token at a time.
 // Runs on the CPU in float32.
 #include <filesystem>
 #include <memory>

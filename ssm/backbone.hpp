@@ -9,11 +9,9 @@
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
 #include "hybrid/architecture.hpp"
+#include "ssm/mamba_mixer.hpp"
 
 namespace subq::ssm {
-
-/// A layer's slots in the model cache.
-enum MixerState : std::size_t { kConvState = 0, kScanState = 1, kMixerStates = 2 };
 
 /// The layers' token mixers of one architecture.
 class Mixers {

@@ -1,0 +1,112 @@
+#include "hybrid/attention.hpp"
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/thread_pool.hpp"
+
+namespace subq::hybrid {
+
+namespace {
+
+constexpr std::int64_t kQueryTile = 32, kKeyTile = 64;
+
+using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Rows = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
+
+struct Shapes {
+  std::int64_t B, L, H, d, S, Hkv;
+};
+
+Shapes validate(const Tensor& q, const Tensor& k, const Tensor& v) {
+  constexpr const char* op = "causal_attention";
+  SUBQ_CHECK(q.defined() && q.dim() == 4, "{}: q: expected (batch, length, heads, d), found {}", op,
+             q.defined() ? to_string(q.shape()) : "nothing");
+  SUBQ_CHECK(k.defined() && k.dim() == 4 && k.size(0) == q.size(0) && k.size(3) == q.size(3) && k.size(1) >= q.size(1),
+             "{}: k: expected ({}, keys >= {}, kv_heads, {}), found {}", op, q.size(0), q.size(1), q.size(3),
+             k.defined() ? to_string(k.shape()) : "nothing");
+  check_shape(op, "v", v, k.shape());
+  SUBQ_CHECK(k.size(2) >= 1 && q.size(2) % k.size(2) == 0, "{}: {} kv heads do not divide {} heads", op, k.size(2), q.size(2));
+  for (const Tensor* t : {&q, &k, &v})
+    SUBQ_CHECK(t->dtype() == DType::F32 && t->device().is_cpu(), "{}: expected float32 on the CPU, found {} on {}", op,
+               dtype_name(t->dtype()), to_string(t->device()));
+  return {q.size(0), q.size(1), q.size(2), q.size(3), k.size(1), k.size(2)};
+}
+
+}  // namespace
+
+Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
+  const auto [B, L, H, d, S, Hkv] = validate(q_in, k_in, v_in);
+  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  Tensor o = Tensor::empty({B, L, H, d}, DType::F32);
+  const std::int64_t past = S - L, tiles = (L + kQueryTile - 1) / kQueryTile, group = H / Hkv;
+  ThreadPool::global().parallel_for(B * H * tiles, [&](std::int64_t begin, std::int64_t end) {
+    Matrix scores, acc;
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t b = task / (H * tiles), h = task / tiles % H, t0 = task % tiles * kQueryTile;
+      const std::int64_t rows = std::min(kQueryTile, L - t0), g = h / group;
+      const Rows Q(q.data<float>() + ((b * L + t0) * H + h) * d, rows, d, Eigen::OuterStride<>(H * d));
+      acc.setZero(rows, d);
+      std::vector<float> running_max(std::size_t(rows), -std::numeric_limits<float>::infinity()), sum(std::size_t(rows), 0.0f);
+      const std::int64_t last_key = past + t0 + rows;  // keys [0, last_key) can be seen by this tile
+      for (std::int64_t s0 = 0; s0 < last_key; s0 += kKeyTile) {
+        const std::int64_t cols = std::min(kKeyTile, last_key - s0);
+        const Rows K(k.data<float>() + ((b * S + s0) * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
+        const Rows V(v.data<float>() + ((b * S + s0) * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
+        scores.noalias() = (Q * K.transpose()) * float(scale);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const std::int64_t visible = std::min(cols, past + t0 + r + 1 - s0);  // causal mask
+          if (visible <= 0) {
+            scores.row(r).setZero();
+            continue;
+          }
+          const float tile_max = scores.row(r).head(visible).maxCoeff();
+          const float new_max = std::max(running_max[r], tile_max);
+          const float rescale = std::exp(running_max[r] - new_max);
+          for (std::int64_t c = 0; c < cols; ++c) scores(r, c) = c < visible ? std::exp(scores(r, c) - new_max) : 0.0f;
+          sum[r] = sum[r] * rescale + scores.row(r).sum();
+          acc.row(r) *= rescale;
+          running_max[r] = new_max;
+        }
+        acc.noalias() += scores * V;
+      }
+      Eigen::Map<Matrix, 0, Eigen::OuterStride<>> O(o.data<float>() + ((b * L + t0) * H + h) * d, rows, d,
+                                                    Eigen::OuterStride<>(H * d));
+      for (std::int64_t r = 0; r < rows; ++r) O.row(r) = acc.row(r) / sum[r];
+    }
+  });
+  return o;
+}
+
+Tensor causal_attention_reference(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
+  const auto [B, L, H, d, S, Hkv] = validate(q_in, k_in, v_in);
+  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  Tensor o = Tensor::zeros({B, L, H, d}, DType::F32);
+  const std::int64_t past = S - L, group = H / Hkv;
+  std::vector<double> p(static_cast<std::size_t>(S));
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t t = 0; t < L; ++t) {
+        const float* qt = q.data<float>() + ((b * L + t) * H + h) * d;
+        double max = -INFINITY, total = 0;
+        for (std::int64_t s = 0; s <= past + t; ++s) {
+          const float* ks = k.data<float>() + ((b * S + s) * Hkv + h / group) * d;
+          double dot = 0;
+          for (std::int64_t i = 0; i < d; ++i) dot += double(qt[i]) * ks[i];
+          p[s] = dot * scale;
+          max = std::max(max, p[s]);
+        }
+        for (std::int64_t s = 0; s <= past + t; ++s) total += p[s] = std::exp(p[s] - max);
+        float* ot = o.data<float>() + ((b * L + t) * H + h) * d;
+        for (std::int64_t s = 0; s <= past + t; ++s) {
+          const float* vs = v.data<float>() + ((b * S + s) * Hkv + h / group) * d;
+          for (std::int64_t i = 0; i < d; ++i) ot[i] += float(p[s] / total) * vs[i];
+        }
+      }
+  return o;
+}
+
+}  // namespace subq::hybrid

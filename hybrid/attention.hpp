@@ -1,0 +1,18 @@
+#pragma once
+// Causal multi-head attention with grouped-query heads, tiled with an online softmax (as
+// FlashAttention does) so that the (queries x keys) score matrix is never materialised:
+//   o[t] = sum_{s <= past + t} softmax_s(scale * q[t] . k[s]) v[s]
+// where the keys are the cache's `past` positions followed by the queries' own.
+#include "../core/tensor.hpp"
+
+namespace subq::hybrid {
+
+/// q: (batch, length, heads, d); k, v: (batch, past + length, kv_heads, d), head h reading kv
+/// head h / (heads / kv_heads). float32, CPU, contiguous or not. Returns (batch, length, heads, d).
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
+
+/// The plain definition (scores, mask, softmax, weighted sum), the specification the tiled form
+/// is tested against. Same arguments.
+Tensor causal_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
+
+}  // namespace subq::hybrid

@@ -1,0 +1,163 @@
+// Jamba-style hybrids from Hugging Face JambaForCausalLM checkpoints: a stack of pre-norm
+// residual layers whose mixer is attention every attn_layer_period layers (at attn_layer_offset)
+// and Mamba otherwise, and whose feed-forward is a mixture of experts every expert_layer_period
+// layers (at expert_layer_offset) and a SwiGLU MLP otherwise:
+//   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
+// then final_layernorm and lm_head. Attention has no positional encoding (Mamba layers carry
+// order). Attention layers cache their keys and values; Mamba layers their conv and scan states.
+#include <cmath>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/dense.hpp"
+#include "hybrid/architecture.hpp"
+#include "hybrid/attention.hpp"
+#include "hybrid/moe.hpp"
+#include "ssm/mamba_mixer.hpp"
+
+namespace subq::hybrid {
+
+namespace {
+
+struct Config {
+  std::int64_t vocab, hidden, intermediate, layers, heads, kv_heads, experts, top_k;
+  std::int64_t attn_period, attn_offset, expert_period, expert_offset;
+  double eps;
+  bool tie_embeddings;
+  ssm::MambaMixerConfig mamba;
+
+  bool attention(std::int64_t i) const { return i % attn_period == attn_offset; }
+  bool moe(std::int64_t i) const { return experts > 1 && i % expert_period == expert_offset; }
+};
+
+Config read_config(const JsonConfig& c) {
+  const std::string& src = c.source();
+  SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
+  Config k{};
+  k.vocab = c.get_int("vocab_size"), k.hidden = c.get_int("hidden_size"), k.intermediate = c.get_int("intermediate_size");
+  k.layers = c.get_int("num_hidden_layers"), k.heads = c.get_int("num_attention_heads");
+  k.kv_heads = c.get_int("num_key_value_heads", k.heads), k.experts = c.get_int("num_experts", 1);
+  k.top_k = c.get_int("num_experts_per_tok", 2);
+  k.attn_period = c.get_int("attn_layer_period"), k.attn_offset = c.get_int("attn_layer_offset");
+  k.expert_period = c.get_int("expert_layer_period"), k.expert_offset = c.get_int("expert_layer_offset");
+  k.eps = c.get_double("rms_norm_eps", 1e-6), k.tie_embeddings = c.get_bool("tie_word_embeddings", true);
+  SUBQ_CHECK(k.attn_period >= 1 && k.expert_period >= 1, "{}: attn_layer_period and expert_layer_period must be >= 1", src);
+  SUBQ_CHECK(k.heads >= 1 && k.hidden % k.heads == 0 && k.kv_heads >= 1 && k.heads % k.kv_heads == 0,
+             "{}: num_attention_heads {} must divide hidden_size {} and be a multiple of num_key_value_heads {}", src,
+             k.heads, k.hidden, k.kv_heads);
+  const std::int64_t intermediate = c.get_int("mamba_expand", 2) * k.hidden;
+  k.mamba = {k.hidden, intermediate, c.get_int("mamba_d_state", 16), c.get_int("mamba_d_conv", 4),
+             c.is_null("mamba_dt_rank") ? (k.hidden + 15) / 16 : c.get_int("mamba_dt_rank"),
+             c.get_bool("mamba_proj_bias", false), c.get_bool("mamba_conv_bias", true), k.eps};
+  return k;
+}
+
+struct AttentionWeights {
+  Tensor q, k, v, o;
+};
+
+struct Layer {
+  Tensor input_norm, ff_norm;
+  bool attention = false;
+  AttentionWeights attn;
+  std::vector<ssm::MambaMixer> mamba;  // one, for Mamba layers
+  Tensor router;                       // defined for MoE layers
+  std::vector<SwiGlu> experts;         // one (the MLP) or num_experts
+};
+
+SwiGlu load_swiglu(Checkpoint& ck, const std::string& prefix, std::int64_t H, std::int64_t F) {
+  return {ck.take(prefix + "gate_proj.weight", {F, H}), ck.take(prefix + "up_proj.weight", {F, H}),
+          ck.take(prefix + "down_proj.weight", {H, F})};
+}
+
+Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
+  const std::string p = fmt::format("model.layers.{}.", i);
+  const std::int64_t H = c.hidden, d = H / c.heads;
+  Layer l;
+  l.input_norm = ck.take(p + "input_layernorm.weight", {H});
+  l.ff_norm = ck.take(p + "pre_ff_layernorm.weight", {H});
+  l.attention = c.attention(i);
+  if (l.attention)
+    l.attn = {ck.take(p + "self_attn.q_proj.weight", {c.heads * d, H}), ck.take(p + "self_attn.k_proj.weight", {c.kv_heads * d, H}),
+              ck.take(p + "self_attn.v_proj.weight", {c.kv_heads * d, H}), ck.take(p + "self_attn.o_proj.weight", {H, c.heads * d})};
+  else
+    l.mamba.push_back(ssm::MambaMixer::load(ck, p + "mamba.", c.mamba));
+  if (c.moe(i)) {
+    l.router = ck.take(p + "feed_forward.router.weight", {c.experts, H});
+    for (std::int64_t e = 0; e < c.experts; ++e)
+      l.experts.push_back(load_swiglu(ck, fmt::format("{}feed_forward.experts.{}.", p, e), H, c.intermediate));
+  } else {
+    l.experts.push_back(load_swiglu(ck, p + "feed_forward.", H, c.intermediate));
+  }
+  return l;
+}
+
+// a then b along dimension 1 (time), either possibly undefined.
+Tensor append_time(const Tensor& a, const Tensor& b) {
+  if (!a.defined()) return b.contiguous();
+  const std::int64_t B = a.size(0), La = a.size(1), Lb = b.size(1), row = a.numel() / (B * La);
+  Tensor out = Tensor::empty({B, La + Lb, a.size(2), a.size(3)}, DType::F32);
+  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  for (std::int64_t i = 0; i < B; ++i) {
+    std::copy_n(ac.data<float>() + i * La * row, La * row, out.data<float>() + i * (La + Lb) * row);
+    std::copy_n(bc.data<float>() + i * Lb * row, Lb * row, out.data<float>() + (i * (La + Lb) + La) * row);
+  }
+  return out;
+}
+
+// Cache slots: attention layers {keys, values}, Mamba layers {conv, scan}.
+constexpr std::size_t kSlots = 2;
+
+class Jamba final : public Architecture {
+ public:
+  explicit Jamba(Checkpoint& ck) : config_(read_config(ck.config())) {
+    embeddings_ = ck.take("model.embed_tokens.weight", {config_.vocab, config_.hidden});
+    for (std::int64_t i = 0; i < config_.layers; ++i) layers_.push_back(load_layer(ck, config_, i));
+    final_norm_ = ck.take("model.final_layernorm.weight", {config_.hidden});
+    lm_head_ = output_head(ck, "lm_head.weight", embeddings_, config_.tie_embeddings);
+  }
+
+  std::int64_t vocab_size() const override { return config_.vocab; }
+
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
+    Tensor h = embedding(embeddings_, input_ids);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const Layer& l = layers_[i];
+      std::vector<Tensor>* state = layer_cache(cache, layers_.size(), i, kSlots);
+      const Tensor x = rms_norm(h, l.input_norm, config_.eps);
+      add(h, l.attention ? attend(l.attn, x, state) : l.mamba[0].forward(x, state));
+      const Tensor y = rms_norm(h, l.ff_norm, config_.eps);
+      add(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
+    }
+    return linear(rms_norm(h, final_norm_, config_.eps), lm_head_);
+  }
+
+ private:
+  static void add(Tensor& h, const Tensor& update) {
+    const Tensor u = update.contiguous();
+    for (std::int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] += u.data<float>()[i];
+  }
+
+  // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.
+  Tensor attend(const AttentionWeights& w, const Tensor& x, std::vector<Tensor>* state) const {
+    const std::int64_t B = x.size(0), L = x.size(1), d = config_.hidden / config_.heads;
+    const Tensor q = linear(x, w.q).view({B, L, config_.heads, d});
+    Tensor k = linear(x, w.k).view({B, L, config_.kv_heads, d}), v = linear(x, w.v).view({B, L, config_.kv_heads, d});
+    if (state) {
+      k = (*state)[0] = append_time((*state)[0], k);
+      v = (*state)[1] = append_time((*state)[1], v);
+    }
+    const Tensor o = causal_attention(q, k, v, 1.0 / std::sqrt(double(d)));
+    return linear(o.view({B, L, config_.hidden}), w.o);
+  }
+
+  Config config_;
+  Tensor embeddings_, final_norm_, lm_head_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Architecture> load_jamba(Checkpoint& checkpoint) { return std::make_unique<Jamba>(checkpoint); }
+
+}  // namespace subq::hybrid
