@@ -6,6 +6,10 @@ namespace subq::scan {
 check::Outputs run_linear_recurrence_case(const check::Case& c, Device device);
 }
 
+namespace subq::conv {
+check::Outputs run_hyena_operator_case(const check::Case& c, Device device);
+}
+
 namespace subq::ssm {
 check::Outputs run_hippo_transition_case(const check::Case& c, Device device);
 check::Outputs run_hippo_nplr_case(const check::Case& c, Device device);

@@ -1,0 +1,40 @@
+#pragma once
+// The Hyena operator, as HazyResearch/safari's standalone_hyena.py defines it, on u (batch,
+// length, d_model):
+//   x_0 .. x_{N-1}, v = split(causal_conv3(in_proj(u)))      N = order, depthwise short filter
+//   for i = N-1 .. 1:  v = fftconv(v * x_i, k_i) + bias_i * (v * x_i)
+//   y = out_proj(v * x_0)
+// with the long filters k (order - 1, d_model, length) implicit: an MLP with sine activations of
+// a positional embedding z(t), times an exponential decay exp(-t |delta|).
+#include <memory>
+
+#include "../core/safetensors.hpp"
+#include "../core/tensor.hpp"
+
+namespace subq::conv {
+
+class HyenaOperator {
+ public:
+  struct Options {
+    std::int64_t order = 2;  // depth of the gating recurrence (N)
+    std::int64_t l_max = 0;  // longest input; 0 takes the positional embedding's length
+  };
+  /// From safari's state-dict names: in_proj, short_filter, out_proj and filter_fn.{pos_emb.z,
+  /// pos_emb.t, implicit_filter.*, modulation.deltas, bias}.
+  static HyenaOperator load(const SafetensorsFile& weights, const Options& options);
+  ~HyenaOperator();
+  HyenaOperator(HyenaOperator&&) noexcept;
+  HyenaOperator& operator=(HyenaOperator&&) noexcept;
+
+  /// The long filters for length L <= l_max: (order - 1, d_model, L) float64.
+  Tensor filters(std::int64_t L) const;
+  /// u (batch, length, d_model) float32/float64 -> y (batch, length, d_model) of u's dtype.
+  Tensor forward(const Tensor& u) const;
+
+ private:
+  struct Impl;
+  explicit HyenaOperator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace subq::conv

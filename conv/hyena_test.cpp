@@ -1,0 +1,44 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "conv/hyena.hpp"
+#include "core/config.hpp"
+#include "tests/source_dir.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using namespace subq::conv;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+
+namespace {
+
+HyenaOperator fixture_operator(int index) {
+  const auto dir = source_dir() / ("tests/conformance/hyena/operator_" + std::to_string(index));
+  const JsonConfig params = JsonConfig::load(dir / "meta.json").child("params");
+  return HyenaOperator::load(SafetensorsFile::open(dir / "model.safetensors"), {params.get_int("order"), params.get_int("l_max")});
+}
+
+}  // namespace
+
+TEST_CASE("hyena: causal, and a prefix's outputs do not depend on the rest", "[conv][hyena]") {
+  const HyenaOperator op = fixture_operator(1);  // order 3
+  std::mt19937 rng(1);
+  const Tensor u = random_tensor({1, 150, 16}, DType::F64, rng, -1, 1);
+  const Tensor y = op.forward(u);
+  Tensor changed = u.clone();
+  for (std::int64_t i = 100 * 16; i < changed.numel(); ++i) changed.data<double>()[i] += 1.0;  // alter t >= 100
+  const Tensor y2 = op.forward(changed);
+  CHECK(max_rel_diff(y2.slice(1, 0, 100), y.slice(1, 0, 100)) < 1e-12);
+  CHECK(max_rel_diff(y2.slice(1, 100, 150), y.slice(1, 100, 150)) > 1e-3);
+  // The first 60 outputs of the whole sequence are the outputs of its first 60 steps.
+  CHECK(max_rel_diff(op.forward(u.slice(1, 0, 60).contiguous()), y.slice(1, 0, 60)) < 1e-12);
+}
+
+TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
+  const HyenaOperator op = fixture_operator(0);  // order 2, d_model 32, l_max 128
+  CHECK(op.filters(7).shape() == Shape{1, 32, 7});
+  CHECK_THROWS_WITH(op.filters(129), Catch::Contains("length 129 outside [1, l_max = 128]"));
+  CHECK_THROWS_WITH(op.forward(Tensor::zeros({1, 5, 16}, DType::F32)), Catch::Contains("u: expected (batch, length, 32)"));
+}
