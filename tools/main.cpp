@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "tools/check/check_command.hpp"
+#include "tools/ppl/ppl_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"subq: state-space and sub-quadratic sequence models"};
@@ -16,9 +17,21 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--only", check.only, "Only this family, case or op/arch");
   check_cmd->add_flag("--json", check.json, "Print the results as JSON");
 
+  subq::tools::PplOptions ppl;
+  CLI::App* ppl_cmd = app.add_subcommand("ppl", "Perplexity of a checkpoint on a text or token file");
+  ppl_cmd->add_option("--model", ppl.model, "Checkpoint folder (config.json + model.safetensors)")->required();
+  ppl_cmd->add_option("--text", ppl.text, "UTF-8 text, scored as bytes (byte-level models)");
+  ppl_cmd->add_option("--tokens", ppl.tokens, "Token ids: .npy (int32/int64/uint16/uint32) or raw int32 .bin");
+  ppl_cmd->add_option("--window", ppl.window, "Tokens per window (per call with --stream)")->capture_default_str();
+  ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
+  ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
+  ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
+  ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (check_cmd->parsed()) return subq::check::run_check(check);
+    if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());
     return 2;

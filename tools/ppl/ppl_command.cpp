@@ -1,0 +1,130 @@
+#include "tools/ppl/ppl_command.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/check.hpp"
+#include "hybrid/scorer.hpp"
+
+namespace subq::tools {
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SUBQ_CHECK(in.good(), "{}: cannot open", path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// UTF-8 text as byte tokens; NUL bytes or invalid UTF-8 mean it is not text.
+std::vector<std::int64_t> text_bytes(const std::string& path, const std::string& text) {
+  SUBQ_CHECK(!text.empty(), "{}: the text is empty", path);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    SUBQ_CHECK(c != 0 && n != 0 && i + n <= text.size(), "{}: byte {} is not UTF-8 text (a binary file?)", path, i);
+    for (std::size_t k = 1; k < n; ++k)
+      SUBQ_CHECK((static_cast<unsigned char>(text[i + k]) >> 6) == 2, "{}: byte {} is not UTF-8 text (a binary file?)", path, i + k);
+    i += n;
+  }
+  std::vector<std::int64_t> ids(text.size());
+  for (std::size_t k = 0; k < text.size(); ++k) ids[k] = static_cast<unsigned char>(text[k]);
+  return ids;
+}
+
+// A .npy array of integers (little-endian int32/int64/uint16/uint32) or raw int32 (.bin).
+std::vector<std::int64_t> token_file(const std::string& path) {
+  const std::string bytes = read_file(path);
+  std::string dtype = "<i4";
+  std::size_t start = 0;
+  if (bytes.rfind("\x93NUMPY", 0) == 0) {
+    SUBQ_CHECK(bytes.size() >= 10, "{}: truncated .npy header", path);
+    const std::size_t header = std::size_t(static_cast<unsigned char>(bytes[8])) | std::size_t(static_cast<unsigned char>(bytes[9])) << 8;
+    start = 10 + header;
+    SUBQ_CHECK(bytes.size() >= start, "{}: truncated .npy header", path);
+    const std::string h = bytes.substr(10, header);
+    const std::size_t d = h.find("'descr': '");
+    SUBQ_CHECK(d != std::string::npos, "{}: .npy header without descr", path);
+    dtype = h.substr(d + 10, 3);
+    SUBQ_CHECK(h.find("'fortran_order': False") != std::string::npos, "{}: Fortran-ordered arrays are not supported", path);
+  }
+  const std::size_t width = dtype == "<i8" ? 8 : dtype == "<u2" ? 2 : 4;
+  SUBQ_CHECK(dtype == "<i4" || dtype == "<i8" || dtype == "<u2" || dtype == "<u4",
+             "{}: token dtype '{}': expected int32, int64, uint16 or uint32", path, dtype);
+  SUBQ_CHECK((bytes.size() - start) % width == 0, "{}: {} data bytes are not whole {}-byte ids", path, bytes.size() - start, width);
+  std::vector<std::int64_t> ids((bytes.size() - start) / width);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const char* p = bytes.data() + start + i * width;
+    if (dtype == "<i4") { std::int32_t v; std::memcpy(&v, p, 4); ids[i] = v; }
+    else if (dtype == "<i8") { std::memcpy(&ids[i], p, 8); }
+    else if (dtype == "<u2") { std::uint16_t v; std::memcpy(&v, p, 2); ids[i] = v; }
+    else { std::uint32_t v; std::memcpy(&v, p, 4); ids[i] = v; }
+  }
+  SUBQ_CHECK(!ids.empty(), "{}: no tokens", path);
+  return ids;
+}
+
+void progress_bar(std::int64_t done, std::int64_t total) {
+  constexpr int kWidth = 40;
+  const int filled = int(kWidth * done / std::max<std::int64_t>(total, 1));
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld", std::string(std::size_t(filled), '=').c_str(),
+               std::string(std::size_t(kWidth - filled), ' ').c_str(), static_cast<long long>(done), static_cast<long long>(total));
+  if (done == total) std::fprintf(stderr, "\n");
+}
+
+}  // namespace
+
+int run_ppl(const PplOptions& o) {
+  SUBQ_CHECK(o.text.empty() != o.tokens.empty(), "ppl: give exactly one of --text or --tokens");
+  const LanguageModel model = LanguageModel::load(o.model);
+  std::vector<std::int64_t> tokens;
+  std::int64_t text_size = 0;
+  if (!o.text.empty()) {
+    SUBQ_CHECK(model.vocab_size() >= 256, "ppl: {} has a vocabulary of {}: --text scores bytes; give --tokens", o.model,
+               model.vocab_size());
+    const std::string text = read_file(o.text);
+    tokens = text_bytes(o.text, text);
+    text_size = std::int64_t(text.size());
+  } else {
+    tokens = token_file(o.tokens);
+    text_size = std::int64_t(tokens.size());  // unknown text: bits per byte are reported per token
+  }
+  ScoreOptions options;
+  options.window = o.window;
+  options.protocol = o.stream ? ScoreProtocol::Stream : o.stride > 0 ? ScoreProtocol::Sliding : ScoreProtocol::Windows;
+  options.stride = o.stride;
+  if (isatty(STDERR_FILENO)) options.progress = progress_bar;
+  const ScoreResult r = score(model, tokens, text_size, options);
+  const char* protocol = o.stream ? "stream" : o.stride > 0 ? "sliding" : "windows";
+  fmt::print("model {} ({}), {} protocol, window {}\n", o.model, model.architecture(), protocol, o.window);
+  fmt::print("tokens_scored {}\nmean_nll_nats {:.6f}\nperplexity {:.4f}\nbits_per_token {:.6f}\nbits_per_byte {:.6f}\n",
+             r.tokens_scored, r.mean_nll_nats, r.perplexity, r.bits_per_token, r.bits_per_byte);
+  fmt::print("tokens_per_second {:.0f}\n", r.tokens_per_second);
+  if (!o.json.empty()) {
+    nlohmann::json j = {{"model", o.model},         {"architecture", model.architecture()}, {"protocol", protocol},
+                        {"window", o.window},       {"tokens_scored", r.tokens_scored},     {"mean_nll_nats", r.mean_nll_nats},
+                        {"perplexity", r.perplexity}, {"bits_per_byte", r.bits_per_byte},   {"bits_per_token", r.bits_per_token},
+                        {"tokens_per_second", r.tokens_per_second}, {"seconds", r.seconds}};
+    std::ofstream(o.json) << j.dump(1) << "\n";
+  }
+  if (!o.per_position.empty()) {
+    std::ofstream csv(o.per_position);
+    SUBQ_CHECK(csv.good(), "{}: cannot write", o.per_position);
+    csv << "position,mean_nll_nats\n";
+    for (std::size_t p = 0; p < r.nll_by_position.size(); ++p)
+      if (!std::isnan(r.nll_by_position[p])) csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
+  }
+  return 0;
+}
+
+}  // namespace subq::tools
