@@ -39,7 +39,8 @@ Shapes validate(const Tensor& q, const Tensor& k, const Tensor& v) {
 }  // namespace
 
 Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
-  const auto [B, L, H, d, S, Hkv] = validate(q_in, k_in, v_in);
+  const Shapes s = validate(q_in, k_in, v_in);
+  const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   Tensor o = Tensor::empty({B, L, H, d}, DType::F32);
   const std::int64_t past = S - L, tiles = (L + kQueryTile - 1) / kQueryTile, group = H / Hkv;
@@ -82,7 +83,8 @@ Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
 }
 
 Tensor causal_attention_reference(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
-  const auto [B, L, H, d, S, Hkv] = validate(q_in, k_in, v_in);
+  const Shapes s = validate(q_in, k_in, v_in);
+  const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   Tensor o = Tensor::zeros({B, L, H, d}, DType::F32);
   const std::int64_t past = S - L, group = H / Hkv;

@@ -63,7 +63,7 @@ Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tenso
 
 template <class T>
 Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
-  const auto [B, L, H, dk, dv] = in.s;
+  const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
   Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>),
                  initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
                                          : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
@@ -93,7 +93,7 @@ Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
 template <class T>
 void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
                  T* o_rows, T* own_state, T* total_decay) {
-  const auto [B, L, H, dk, dv] = in.s;
+  const std::int64_t H = in.s.H, dk = in.s.dk, dv = in.s.dv;
   const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       k(in.row(in.k, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       v(in.row(in.v, b, h, t0, dv), q, dv, Eigen::OuterStride<>(H * dv)),
@@ -127,7 +127,7 @@ void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64
 template <class T>
 void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
                        const T* entering, std::int64_t stride, T* o_rows) {
-  const auto [B, L, H, dk, dv] = in.s;
+  const std::int64_t H = in.s.H, dk = in.s.dk, dv = in.s.dv;
   const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
   Matrix<T> r_decayed(q, dk);
@@ -144,7 +144,7 @@ void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std:
 
 template <class T>
 Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
-  const auto [B, L, H, dk, dv] = in.s;
+  const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
   const std::int64_t chunks = (L + Q - 1) / Q, BH = B * H;
   Tensor o = Tensor::empty({B, L, H, dv}, dtype_of<T>);
   // Per (batch, head, key dimension) row: each chunk's decay and own state (d_v values).

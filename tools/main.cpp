@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "tools/check/check_command.hpp"
+#include "tools/generate/generate_command.hpp"
 #include "tools/ppl/ppl_command.hpp"
 
 int main(int argc, char** argv) {
@@ -28,10 +29,21 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
   ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file");
 
+  subq::tools::GenerateOptions gen;
+  CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a byte-level checkpoint");
+  gen_cmd->add_option("--model", gen.model, "Checkpoint folder (config.json + model.safetensors)")->required();
+  gen_cmd->add_option("--prompt", gen.prompt, "Text to continue")->required();
+  gen_cmd->add_option("--max-tokens", gen.max_tokens, "Tokens to generate")->capture_default_str();
+  gen_cmd->add_option("--temperature", gen.temperature, "0 for greedy")->capture_default_str();
+  gen_cmd->add_option("--top-k", gen.top_k, "Sample among the k most likely tokens (0: all)")->capture_default_str();
+  gen_cmd->add_option("--top-p", gen.top_p, "Nucleus sampling threshold")->capture_default_str();
+  gen_cmd->add_option("--seed", gen.seed, "Random seed")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (check_cmd->parsed()) return subq::check::run_check(check);
     if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
+    if (gen_cmd->parsed()) return subq::tools::run_generate(gen);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());
     return 2;

@@ -1,0 +1,20 @@
+#pragma once
+// `subq generate`: sample text from a byte-level checkpoint, streaming it to stdout.
+#include <cstdint>
+#include <string>
+
+namespace subq::tools {
+
+struct GenerateOptions {
+  std::string model;
+  std::string prompt;
+  std::int64_t max_tokens = 200;
+  double temperature = 1.0;
+  std::int64_t top_k = 0;
+  double top_p = 1.0;
+  std::uint64_t seed = 0;
+};
+
+int run_generate(const GenerateOptions& options);
+
+}  // namespace subq::tools
