@@ -1,0 +1,112 @@
+// Prefill and decoding throughput of the sequence mixers at the shapes of 1.5B-class models,
+// batch 1, float32 on the CPU (tokens/s; peak memory is the process's, reported by the harness):
+//   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K,
+//                        decoding one token from a carried state
+//   retention            RetNet: 8 heads, key 256, value 512
+//   attention            16 heads x 128; prefill L = 2K ... 32K (tiled), decoding one token
+//                        against a KV cache of L tokens (grows with L, unlike the recurrent mixers)
+//   fft_conv / hyena     the FFT long convolution at D = 864, L = 8K ... 1M
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "conv/fft_conv.hpp"
+#include "hybrid/attention.hpp"
+#include "recurrent/retention.hpp"
+#include "recurrent/wkv4.hpp"
+#include "recurrent/wkv6.hpp"
+#include "recurrent/wkv7.hpp"
+
+using namespace subq;
+
+namespace {
+
+Tensor uniform(const Shape& shape, float lo, float hi, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+void tokens_per_second(benchmark::State& state, std::int64_t tokens) {
+  state.counters["tokens/s"] = benchmark::Counter(double(tokens) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+constexpr std::int64_t kRwkvHeads = 32, kRwkvHead = 64;
+
+void BM_wkv6_prefill(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
+  const Tensor r = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
+               w = uniform({1, L, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
+  for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv6(r, k, v, w, u).o.raw_data());
+  tokens_per_second(state, L);
+}
+
+void BM_wkv6_decode(benchmark::State& state) {
+  const std::int64_t H = kRwkvHeads, d = kRwkvHead;
+  const Tensor r = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, 1, H, d}, -1, 1, 2), v = uniform({1, 1, H, d}, -1, 1, 3),
+               w = uniform({1, 1, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
+  Tensor s = uniform({1, H, d, d}, -1, 1, 6);
+  for (auto _ : state) s = recurrent::wkv6_recurrent(r, k, v, w, u, s).final_state;
+  tokens_per_second(state, 1);
+}
+
+void BM_wkv7_prefill(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
+  const Tensor r = uniform({1, L, H, d}, -1, 1, 1), w = uniform({1, L, H, d}, -0.6f, 0, 2), k = uniform({1, L, H, d}, -1, 1, 3),
+               v = uniform({1, L, H, d}, -1, 1, 4), a = uniform({1, L, H, d}, -0.1f, 0.1f, 5), b = uniform({1, L, H, d}, -0.1f, 0.1f, 6);
+  for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv7(r, w, k, v, a, b).o.raw_data());
+  tokens_per_second(state, L);
+}
+
+void BM_wkv4_prefill(benchmark::State& state) {
+  const std::int64_t L = state.range(0), C = kRwkvHeads * kRwkvHead;
+  const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, L, C}, -5, 5, 3),
+               v = uniform({1, L, C}, -1, 1, 4);
+  for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv4(decay, first, k, v).out.raw_data());
+  tokens_per_second(state, L);
+}
+
+void BM_retention_prefill(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 8, dk = 256, dv = 512;
+  const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3);
+  for (auto _ : state) benchmark::DoNotOptimize(recurrent::retention(q, k, v).o.raw_data());
+  tokens_per_second(state, L);
+}
+
+constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
+
+void BM_attention_prefill(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
+  const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
+  for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+  tokens_per_second(state, L);
+}
+
+void BM_attention_decode(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
+  const Tensor q = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
+  for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+  tokens_per_second(state, 1);
+}
+
+void BM_fft_conv(benchmark::State& state) {
+  const std::int64_t L = state.range(0), D = 864;
+  const Tensor x = uniform({1, D, L}, -1, 1, 1), k = uniform({1, D, L}, -1, 1, 2);
+  for (auto _ : state) benchmark::DoNotOptimize(conv::fft_causal_conv(x, k).raw_data());
+  tokens_per_second(state, L);
+}
+
+}  // namespace
+
+BENCHMARK(BM_wkv6_prefill)->Name("wkv6_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv6_decode)->Name("wkv6_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_wkv7_prefill)->Name("wkv7_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv4_prefill)->Name("wkv4_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_attention_prefill)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_attention_decode)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();
