@@ -58,3 +58,28 @@ TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing",
   CHECK(max_rel_diff(second.o, whole.o.slice(1, 7, 20)) < 1e-13);
   CHECK(max_rel_diff(second.final_state, whole.final_state) < 1e-13);
 }
+
+TEST_CASE("wkv7: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv7]") {
+  // As RWKV-7 drives it: a = -kk, b = kk * gate with kk unit-norm per head and the gate in (0, 1),
+  // which keeps the transition a contraction whatever the keys.
+  std::mt19937 rng(3);
+  const std::int64_t L = 100000, H = 1, d = 8;
+  const Shape s{1, L, H, d};
+  const Tensor r = random_tensor(s, DType::F32, rng, -1, 1), w = random_tensor(s, DType::F32, rng, -0.6065, -0.3),
+               k = random_tensor(s, DType::F32, rng, -100, 100), v = random_tensor(s, DType::F32, rng, -1, 1),
+               gate = random_tensor(s, DType::F32, rng, 0, 1);
+  Tensor kk = random_tensor(s, DType::F32, rng, -1, 1), a = Tensor::empty(s, DType::F32), b = Tensor::empty(s, DType::F32);
+  for (std::int64_t row = 0; row < L * H; ++row) {
+    float norm = 0;
+    for (std::int64_t j = 0; j < d; ++j) norm += kk.data<float>()[row * d + j] * kk.data<float>()[row * d + j];
+    for (std::int64_t j = 0; j < d; ++j) {
+      const float unit = kk.data<float>()[row * d + j] / std::sqrt(norm);
+      a.data<float>()[row * d + j] = -unit;
+      b.data<float>()[row * d + j] = unit * gate.data<float>()[row * d + j];
+    }
+  }
+  const Wkv7Result res = wkv7(r, w, k, v, a, b);
+  int bad = 0;
+  for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
+  CHECK(bad == 0);
+}
