@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
   ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
-  ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file");
+  ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file (and a PNG plot beside it)");
 
   subq::tools::GenerateOptions gen;
   CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a byte-level checkpoint");

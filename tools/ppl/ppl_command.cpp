@@ -12,6 +12,7 @@
 
 #include "core/check.hpp"
 #include "hybrid/scorer.hpp"
+#include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {
 
@@ -121,8 +122,16 @@ int run_ppl(const PplOptions& o) {
     std::ofstream csv(o.per_position);
     SUBQ_CHECK(csv.good(), "{}: cannot write", o.per_position);
     csv << "position,mean_nll_nats\n";
-    for (std::size_t p = 0; p < r.nll_by_position.size(); ++p)
-      if (!std::isnan(r.nll_by_position[p])) csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
+    Series loss;
+    for (std::size_t p = 0; p < r.nll_by_position.size(); ++p) {
+      if (std::isnan(r.nll_by_position[p])) continue;
+      csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
+      loss.x.push_back(double(p)), loss.y.push_back(r.nll_by_position[p]);
+    }
+    // The plot beside the CSV: loss (y) against position in the window (x, log scale).
+    const std::string png = o.per_position.substr(0, o.per_position.rfind('.')) + ".png";
+    write_line_plot(png, {loss}, 800, 480, /*log_x=*/true);
+    fmt::print("per-position loss: {} and {}\n", o.per_position, png);
   }
   return 0;
 }

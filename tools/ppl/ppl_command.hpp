@@ -12,7 +12,7 @@ struct PplOptions {
   std::int64_t stride = 0;     // > 0: sliding windows with this stride
   bool stream = false;         // one pass carrying the state
   std::string json;            // write the results as JSON here
-  std::string per_position;    // write the mean loss by position as CSV here
+  std::string per_position;    // write the mean loss by position as CSV here, and a PNG plot beside it
 };
 
 /// Returns the process exit code; errors are subq::Error.
