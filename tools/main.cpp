@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/error.hpp"
+#include "tools/bench/bench_command.hpp"
 #include "tools/check/check_command.hpp"
 #include "tools/generate/generate_command.hpp"
 #include "tools/ppl/ppl_command.hpp"
@@ -39,11 +40,18 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--top-p", gen.top_p, "Nucleus sampling threshold")->capture_default_str();
   gen_cmd->add_option("--seed", gen.seed, "Random seed")->capture_default_str();
 
+  subq::tools::BenchOptions bench;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Long-context prefill and decoding runs of every mixer");
+  bench_cmd->add_flag("--quick", bench.quick, "L = 1K and 4K only");
+  bench_cmd->add_option("--only", bench.only, "Only the mixers whose name contains this");
+  bench_cmd->add_option("--out", bench.out, "Prefix of the CSV, JSON and PNG outputs")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (check_cmd->parsed()) return subq::check::run_check(check);
     if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
     if (gen_cmd->parsed()) return subq::tools::run_generate(gen);
+    if (bench_cmd->parsed()) return subq::tools::run_bench(bench);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());
     return 2;

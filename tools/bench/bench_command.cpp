@@ -1,0 +1,168 @@
+#include "tools/bench/bench_command.hpp"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "conv/fft_conv.hpp"
+#include "hybrid/attention.hpp"
+#include "recurrent/retention.hpp"
+#include "recurrent/wkv6.hpp"
+#include "recurrent/wkv7.hpp"
+#include "ssm/selective_scan.hpp"
+#include "ssm/ssd.hpp"
+#include "tools/plot/line_plot.hpp"
+
+namespace subq::tools {
+
+namespace {
+
+Tensor uniform(const Shape& shape, float lo, float hi) {
+  static std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(lo, hi);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+  return t;
+}
+
+// A mixer at one width: setup(L, context) makes the inputs for L new tokens after `context`
+// cached ones (prefill: context 0; decoding: L = 1) and returns the work to time.
+using Work = std::function<void()>;
+struct Mixer {
+  std::string name, shape;
+  std::function<Work(std::int64_t L, std::int64_t context)> setup;
+};
+
+std::vector<Mixer> mixers() {
+  std::vector<Mixer> m;
+  m.push_back({"mamba_selective_scan", "D 2048, N 16", [](std::int64_t L, std::int64_t) -> Work {
+                 const std::int64_t D = 2048, N = 16;
+                 ssm::SelectiveScanOptions o;
+                 o.delta_softplus = true;
+                 o.z = uniform({1, D, L}, -1, 1);
+                 const Tensor u = uniform({1, D, L}, -1, 1), dt = uniform({1, D, L}, -4, 0), A = uniform({D, N}, -8, -1),
+                              B = uniform({1, N, L}, -1, 1), C = uniform({1, N, L}, -1, 1);
+                 return [=] { ssm::selective_scan(u, dt, A, B, C, o); };
+               }});
+  m.push_back({"mamba2_ssd", "64 heads x 64, N 128", [](std::int64_t L, std::int64_t) -> Work {
+                 ssm::SsdOptions o;
+                 o.chunk_length = 256;
+                 const Tensor X = uniform({1, L, 64, 64}, -1, 1), A = uniform({1, L, 64}, -0.1f, 0), B = uniform({1, L, 1, 128}, -1, 1),
+                              C = uniform({1, L, 1, 128}, -1, 1);
+                 return [=] { ssm::ssd(X, A, B, C, o); };
+               }});
+  m.push_back({"rwkv6_wkv", "32 heads x 64", [](std::int64_t L, std::int64_t) -> Work {
+                 const Shape s{1, L, 32, 64};
+                 const Tensor r = uniform(s, -1, 1), k = uniform(s, -1, 1), v = uniform(s, -1, 1), w = uniform(s, -2, 0),
+                              u = uniform({32, 64}, -1, 1);
+                 if (L == 1) return [=] { recurrent::wkv6_recurrent(r, k, v, w, u); };
+                 return [=] { recurrent::wkv6(r, k, v, w, u); };
+               }});
+  m.push_back({"rwkv7_wkv", "32 heads x 64", [](std::int64_t L, std::int64_t) -> Work {
+                 const Shape s{1, L, 32, 64};
+                 const Tensor r = uniform(s, -1, 1), w = uniform(s, -0.6f, 0), k = uniform(s, -1, 1), v = uniform(s, -1, 1),
+                              a = uniform(s, -0.1f, 0.1f), b = uniform(s, -0.1f, 0.1f);
+                 return [=] { recurrent::wkv7(r, w, k, v, a, b); };
+               }});
+  m.push_back({"retnet_retention", "8 heads, key 256, value 512", [](std::int64_t L, std::int64_t) -> Work {
+                 const Tensor q = uniform({1, L, 8, 256}, -1, 1), k = uniform({1, L, 8, 256}, -1, 1), v = uniform({1, L, 8, 512}, -1, 1);
+                 return [=] { recurrent::retention(q, k, v); };
+               }});
+  m.push_back({"attention", "16 heads x 128", [](std::int64_t L, std::int64_t context) -> Work {
+                 const std::int64_t S = context + L;
+                 const Tensor q = uniform({1, L, 16, 128}, -1, 1), k = uniform({1, S, 16, 128}, -1, 1), v = uniform({1, S, 16, 128}, -1, 1);
+                 return [=] { hybrid::causal_attention(q, k, v, 0.088); };
+               }});
+  m.push_back({"fft_long_conv", "D 864", [](std::int64_t L, std::int64_t context) -> Work {
+                 if (L > 1 || context == 0) {
+                   const Tensor x = uniform({1, 864, L}, -1, 1), k = uniform({1, 864, L}, -1, 1);
+                   return [=] { conv::fft_causal_conv(x, k); };
+                 }
+                 // Decoding a long convolution: each new output is a dot product over the history.
+                 const Tensor x = uniform({864, context}, -1, 1), k = uniform({864, context}, -1, 1);
+                 return [=] {
+                   double sum = 0;
+                   for (std::int64_t i = 0; i < x.numel(); ++i) sum += double(x.data<float>()[i]) * k.data<float>()[i];
+                   volatile double sink = sum;
+                   (void)sink;
+                 };
+               }});
+  return m;
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+template <class F>
+double seconds(F f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Row {
+  std::string mixer, shape;
+  std::int64_t length;
+  double prefill_seconds, prefill_tokens_per_second, decode_tokens_per_second, peak_rss_mib;
+};
+
+}  // namespace
+
+int run_bench(const BenchOptions& o) {
+  const std::vector<std::int64_t> lengths =
+      o.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{1024, 4096, 16384, 65536, 262144, 1048576};
+  const double budget = o.quick ? 4.0 : 60.0;  // a mixer stops growing L once one prefill takes longer
+  std::vector<Row> rows;
+  fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
+             "peak MiB");
+  for (const Mixer& m : mixers()) {
+    if (!o.only.empty() && m.name.find(o.only) == std::string::npos) continue;
+    for (const std::int64_t L : lengths) {
+      const double prefill = seconds(m.setup(L, 0));
+      // Decoding: one token after L of context (the recurrent mixers carry a constant state).
+      const Work step = m.setup(1, L);
+      step();  // warm-up: first-touch allocations and thread wake-ups are not decoding
+      constexpr int kSteps = 10;
+      const double decode = seconds([&] {
+                              for (int i = 0; i < kSteps; ++i) step();
+                            }) / kSteps;
+      rows.push_back({m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode, peak_rss_mib()});
+      const Row& r = rows.back();
+      fmt::print("{:<22} {:>9} {:>11.3f} {:>14.0f} {:>14.1f} {:>10.0f}\n", r.mixer, r.length, r.prefill_seconds,
+                 r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib);
+      std::fflush(stdout);
+      if (prefill > budget) break;
+    }
+  }
+  std::ofstream csv(o.out + ".csv");
+  csv << "mixer,shape,length,prefill_seconds,prefill_tokens_per_second,decode_tokens_per_second,peak_rss_mib\n";
+  nlohmann::json json = nlohmann::json::array();
+  std::vector<Series> series;
+  std::string last;
+  for (const Row& r : rows) {
+    csv << fmt::format("{},\"{}\",{},{:.6f},{:.1f},{:.2f},{:.1f}\n", r.mixer, r.shape, r.length, r.prefill_seconds,
+                       r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib);
+    json.push_back({{"mixer", r.mixer}, {"shape", r.shape}, {"length", r.length}, {"prefill_seconds", r.prefill_seconds},
+                    {"prefill_tokens_per_second", r.prefill_tokens_per_second},
+                    {"decode_tokens_per_second", r.decode_tokens_per_second}, {"peak_rss_mib", r.peak_rss_mib}});
+    if (r.mixer != last) series.emplace_back(), last = r.mixer;
+    series.back().x.push_back(double(r.length));
+    series.back().y.push_back(std::log10(r.prefill_tokens_per_second));
+  }
+  std::ofstream(o.out + ".json") << json.dump(1) << "\n";
+  // log10(prefill tokens/s) against log length, one colour per mixer in the table's order.
+  write_line_plot(o.out + ".png", series, 800, 480, /*log_x=*/true);
+  fmt::print("wrote {0}.csv, {0}.json, {0}.png (log10 prefill tokens/s against log L, mixers in table order)\n", o.out);
+  return 0;
+}
+
+}  // namespace subq::tools
