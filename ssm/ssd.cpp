@@ -18,6 +18,8 @@ namespace {
 
 constexpr const char* kOp = "ssd";
 constexpr std::int64_t kDefaultChunk = 64;
+// Below this length stepping the recurrence beats the chunked passes (decoding is length 1).
+constexpr std::int64_t kMinChunkedLength = 4;
 
 template <class T>
 using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -130,6 +132,28 @@ SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
   return {p.Y, passed.final_state.view({p.batch, p.heads, p.P, p.N})};
 }
 
+// The recurrence one step at a time (decoding, and sequences shorter than a chunk is worth):
+// state = exp(A) state + x B^T, y = state C, threads over batch x heads.
+template <class T>
+SsdResult step_by_step(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
+  const std::int64_t P = p.P, N = p.N, H = p.heads;
+  Tensor state = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
+                                         : Tensor::zeros({p.batch, H, P, N}, dtype_of<T>);
+  p.Y = Tensor::empty({p.batch, p.L, H, P}, dtype_of<T>);
+  pool.parallel_for(p.batch * H, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t bh = begin; bh < end; ++bh) {
+      const std::int64_t b = bh / H, h = bh % H;
+      Eigen::Map<Matrix<T>> S(state.template data<T>() + bh * P * N, P, N);
+      for (std::int64_t t = 0; t < p.L; ++t) {
+        const Rows<T> x = p.x(b, h, t, 1), B = p.bc(p.B, b, h, t, 1), C = p.bc(p.C, b, h, t, 1);
+        S = std::exp(p.A.template data<T>()[(b * p.L + t) * H + h]) * S + x.transpose() * B;
+        Eigen::Map<Matrix<T>>(p.Y.template data<T>() + ((b * p.L + t) * H + h) * P, 1, P).noalias() = (S * C.transpose()).transpose();
+      }
+    }
+  });
+  return {p.Y, state};
+}
+
 }  // namespace
 
 SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C, const SsdOptions& options) {
@@ -157,7 +181,7 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
     using T = decltype(zero);
     auto prepare = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
     Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks, {}, {}, {}};
-    return run(p, options.initial_state, pool);
+    return L < kMinChunkedLength ? step_by_step(p, options.initial_state, pool) : run(p, options.initial_state, pool);
   };
   return X.dtype() == DType::F64 ? solve(double{}) : solve(float{});
 }

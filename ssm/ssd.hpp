@@ -4,7 +4,7 @@
 //   state[t] = exp(A[t]) * state[t-1] + X[t] B[t]^T,   Y[t] = state[t] C[t]
 // computed in chunks of Q steps: within a chunk as masked matrix products (the "attention"
 // form, Y = (C B^T o decay) X), across chunks by passing each chunk's P x N state through the
-// scan core's linear recurrence.
+// scan core's linear recurrence. Very short inputs (decoding) step the recurrence instead.
 #include <cstdint>
 
 #include "../core/tensor.hpp"

@@ -63,7 +63,7 @@ SsdResult run(const Problem& p, std::int64_t chunk, DType dtype = DType::F64) {
 
 TEST_CASE("ssd: equals the step-by-step recurrence for any chunk length", "[ssm][ssd]") {
   std::uint32_t seed = 1;
-  for (const std::int64_t L : {1, 17, 64, 130})
+  for (const std::int64_t L : {1, 3, 17, 64, 130})  // 1 and 3 step the recurrence
     for (const std::int64_t chunk : {1, 5, 16, 64, 1000})
       for (const std::int64_t groups : {1, 2, 4}) {
         const Problem p = random_problem(2, L, 4, 3, groups, 5, seed++);
