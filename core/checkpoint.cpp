@@ -50,12 +50,39 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
 }
 
 const Shape& Checkpoint::shape(const std::string& name) const {
+  SUBQ_CHECK(!generate_, "generated checkpoint: the architecture reads the size of '{}' from a checkpoint file, which a "
+             "generated one does not have", name);
   const auto it = shard_of_.find(name);
   SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing", dir_.string(), name);
   return shards_[it->second].info(name).shape;
 }
 
+Checkpoint Checkpoint::generated(JsonConfig config, Generator generate) {
+  Checkpoint c;
+  c.dir_ = "(generated)";
+  c.config_ = std::move(config);
+  c.generate_ = std::move(generate);
+  return c;
+}
+
+void Checkpoint::save(const std::filesystem::path& dir) const {
+  std::filesystem::create_directories(dir);
+  std::ofstream config(dir / "config.json");
+  SUBQ_CHECK(config.good(), "{}: cannot write", (dir / "config.json").string());
+  config << config_.dump() << "\n";
+  std::vector<std::pair<std::string, Tensor>> tensors = made_;
+  if (tensors.empty())
+    for (const std::string& name : taken_) tensors.emplace_back(name, shards_[shard_of_.at(name)].get(name));
+  save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+}
+
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {
+  if (generate_) {
+    SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
+    taken_.insert(name);
+    made_.emplace_back(name, generate_(name, shape).to(dtype));
+    return made_.back().second;
+  }
   const auto it = shard_of_.find(name);
   SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing (expected shape {})", dir_.string(), name,
              to_string(shape));

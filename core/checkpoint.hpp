@@ -4,6 +4,7 @@
 // finish() then rejects tensors nobody took, so a checkpoint that does not match its config
 // (more layers, another architecture) is an error rather than silently half-loaded.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -18,6 +19,13 @@ class Checkpoint {
  public:
   /// Opens dir/config.json and the safetensors file(s); errors name the file.
   static Checkpoint open(const std::filesystem::path& dir);
+
+  using Generator = std::function<Tensor(const std::string& name, const Shape& shape)>;
+  /// A checkpoint without files: each take() makes its tensor with `generate` (say, a random
+  /// initialisation) and keeps it, so that save() can write what a loader asked for.
+  static Checkpoint generated(JsonConfig config, Generator generate);
+  /// Writes dir/config.json and dir/model.safetensors (the tensors taken so far, in order).
+  void save(const std::filesystem::path& dir) const;
 
   const JsonConfig& config() const { return config_; }
   const std::filesystem::path& dir() const { return dir_; }
@@ -36,6 +44,8 @@ class Checkpoint {
   std::vector<SafetensorsFile> shards_;
   std::map<std::string, std::size_t> shard_of_;
   std::set<std::string> taken_;
+  Generator generate_;
+  std::vector<std::pair<std::string, Tensor>> made_;
 };
 
 }  // namespace subq

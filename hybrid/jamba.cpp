@@ -1,7 +1,10 @@
-// Jamba-style hybrids from Hugging Face JambaForCausalLM checkpoints: a stack of pre-norm
-// residual layers whose mixer is attention every attn_layer_period layers (at attn_layer_offset)
-// and Mamba otherwise, and whose feed-forward is a mixture of experts every expert_layer_period
-// layers (at expert_layer_offset) and a SwiGLU MLP otherwise:
+// Jamba-style hybrids: a stack of pre-norm residual layers, each with attention or Mamba as its
+// mixer and a SwiGLU MLP or a mixture of SwiGLU experts as its feed-forward. Hugging Face
+// JambaForCausalLM checkpoints place attention every attn_layer_period layers (at
+// attn_layer_offset) and experts every expert_layer_period layers (at expert_layer_offset);
+// model_type "subq_hybrid" describes any stack with one letter per layer instead:
+//   "layer_pattern": "MMAMMMAM"  (A attention, M Mamba), "feed_forward_pattern": "DEDEDEDE"
+//   (D dense MLP, E experts), with Jamba's other keys and tensor names. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention has no positional encoding (Mamba layers carry
 // order). Attention layers cache their keys and values; Mamba layers their conv and scan states.
@@ -21,27 +24,53 @@ namespace {
 
 struct Config {
   std::int64_t vocab, hidden, intermediate, layers, heads, kv_heads, experts, top_k;
-  std::int64_t attn_period, attn_offset, expert_period, expert_offset;
+  std::string mixers, feed_forwards;  // per layer: 'A' attention or 'M' Mamba; 'E' experts or 'D' dense MLP
   double eps;
   bool tie_embeddings;
   ssm::MambaMixerConfig mamba;
 
-  bool attention(std::int64_t i) const { return i % attn_period == attn_offset; }
-  bool moe(std::int64_t i) const { return experts > 1 && i % expert_period == expert_offset; }
+  bool attention(std::int64_t i) const { return mixers[std::size_t(i)] == 'A'; }
+  bool moe(std::int64_t i) const { return feed_forwards[std::size_t(i)] == 'E'; }
 };
+
+// Jamba's periods and offsets, or subq_hybrid's explicit patterns, as one letter per layer.
+void read_layer_kinds(const JsonConfig& c, Config& k) {
+  const std::string& src = c.source();
+  if (c.get_string("model_type") == "jamba") {
+    const std::int64_t ap = c.get_int("attn_layer_period"), ao = c.get_int("attn_layer_offset");
+    const std::int64_t ep = c.get_int("expert_layer_period"), eo = c.get_int("expert_layer_offset");
+    SUBQ_CHECK(ap >= 1 && ep >= 1, "{}: attn_layer_period and expert_layer_period must be >= 1", src);
+    for (std::int64_t i = 0; i < k.layers; ++i) {
+      k.mixers += i % ap == ao ? 'A' : 'M';
+      k.feed_forwards += k.experts > 1 && i % ep == eo ? 'E' : 'D';
+    }
+    return;
+  }
+  k.mixers = c.get_string("layer_pattern");
+  k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AM") == std::string::npos,
+             "{}: layer_pattern '{}': expected letters A (attention) and M (Mamba), one per layer", src, k.mixers);
+  SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
+             "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
+             k.mixers.size());
+  SUBQ_CHECK(k.layers == std::int64_t(k.mixers.size()), "{}: num_hidden_layers {} but layer_pattern has {} layers", src,
+             k.layers, k.mixers.size());
+  SUBQ_CHECK(k.experts > 1 || k.feed_forwards.find('E') == std::string::npos,
+             "{}: feed_forward_pattern asks for experts but num_experts is {}", src, k.experts);
+}
 
 Config read_config(const JsonConfig& c) {
   const std::string& src = c.source();
   SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
   Config k{};
   k.vocab = c.get_int("vocab_size"), k.hidden = c.get_int("hidden_size"), k.intermediate = c.get_int("intermediate_size");
-  k.layers = c.get_int("num_hidden_layers"), k.heads = c.get_int("num_attention_heads");
+  k.layers = c.has("layer_pattern") ? c.get_int("num_hidden_layers", std::int64_t(c.get_string("layer_pattern").size()))
+                                     : c.get_int("num_hidden_layers");
+  k.heads = c.get_int("num_attention_heads");
   k.kv_heads = c.get_int("num_key_value_heads", k.heads), k.experts = c.get_int("num_experts", 1);
   k.top_k = c.get_int("num_experts_per_tok", 2);
-  k.attn_period = c.get_int("attn_layer_period"), k.attn_offset = c.get_int("attn_layer_offset");
-  k.expert_period = c.get_int("expert_layer_period"), k.expert_offset = c.get_int("expert_layer_offset");
   k.eps = c.get_double("rms_norm_eps", 1e-6), k.tie_embeddings = c.get_bool("tie_word_embeddings", true);
-  SUBQ_CHECK(k.attn_period >= 1 && k.expert_period >= 1, "{}: attn_layer_period and expert_layer_period must be >= 1", src);
+  read_layer_kinds(c, k);
   SUBQ_CHECK(k.heads >= 1 && k.hidden % k.heads == 0 && k.kv_heads >= 1 && k.heads % k.kv_heads == 0,
              "{}: num_attention_heads {} must divide hidden_size {} and be a multiple of num_key_value_heads {}", src,
              k.heads, k.hidden, k.kv_heads);

@@ -1,6 +1,8 @@
 #include "hybrid/language_model.hpp"
 
+#include <cmath>
 #include <map>
+#include <random>
 
 #include "core/check.hpp"
 #include "hybrid/architecture.hpp"
@@ -17,6 +19,55 @@ Tensor output_head(Checkpoint& checkpoint, const std::string& name, const Tensor
 
 }  // namespace hybrid
 
+namespace {
+
+using Loader = std::unique_ptr<hybrid::Architecture> (*)(Checkpoint&);
+
+Loader find_loader(const JsonConfig& config, std::string* type) {
+  static const std::map<std::string, Loader> loaders = {
+      {"jamba", &hybrid::load_jamba},   {"mamba", &hybrid::load_mamba}, {"mamba2", &hybrid::load_mamba2},
+      {"retnet", &hybrid::load_retnet}, {"rwkv", &hybrid::load_rwkv4},  {"rwkv6", &hybrid::load_rwkv6},
+      {"rwkv7", &hybrid::load_rwkv7},   {"subq_hybrid", &hybrid::load_jamba},
+  };
+  *type = config.get_string("model_type");
+  const auto it = loaders.find(*type);
+  SUBQ_CHECK(it != loaders.end(),
+             "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid",
+             config.source(), *type);
+  return it->second;
+}
+
+// The usual initialisation of these architectures, by tensor name: norms and D at one, biases
+// at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
+// [1e-3, 1e-1], every other weight normal with standard deviation 0.02.
+Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_64& rng) {
+  auto ends = [&](const char* suffix) {
+    const std::string s(suffix);
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  Tensor t = Tensor::empty(shape, DType::F32);
+  float* p = t.data<float>();
+  const std::int64_t n = t.numel(), last = shape.empty() ? 1 : shape.back();
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::uniform_real_distribution<double> log_dt(std::log(1e-3), std::log(1e-1));
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (ends("norm.weight") || ends(".D") || ends("layernorm.weight"))
+      p[i] = 1.0f;
+    else if (ends("A_log"))
+      p[i] = float(std::log(double(i % last + 1)));
+    else if (ends("dt_proj.bias") || ends("dt_bias")) {
+      const double dt = std::exp(log_dt(rng));
+      p[i] = float(dt + std::log(-std::expm1(-dt)));
+    } else if (ends(".bias"))
+      p[i] = 0.0f;
+    else
+      p[i] = normal(rng);
+  }
+  return t;
+}
+
+}  // namespace
+
 LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<hybrid::Architecture> network)
     : architecture_(std::move(architecture)), network_(std::move(network)) {}
 LanguageModel::~LanguageModel() = default;
@@ -24,19 +75,23 @@ LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 
 LanguageModel LanguageModel::load(const std::filesystem::path& dir) {
-  using Loader = std::unique_ptr<hybrid::Architecture> (*)(Checkpoint&);
-  static const std::map<std::string, Loader> loaders = {
-      {"jamba", &hybrid::load_jamba}, {"mamba", &hybrid::load_mamba}, {"mamba2", &hybrid::load_mamba2},
-      {"retnet", &hybrid::load_retnet}, {"rwkv", &hybrid::load_rwkv4}, {"rwkv6", &hybrid::load_rwkv6},
-      {"rwkv7", &hybrid::load_rwkv7},
-  };
   Checkpoint checkpoint = Checkpoint::open(dir);
-  const std::string type = checkpoint.config().get_string("model_type");
-  const auto it = loaders.find(type);
-  SUBQ_CHECK(it != loaders.end(), "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7",
-             checkpoint.config().source(), type);
-  std::unique_ptr<hybrid::Architecture> network = it->second(checkpoint);
+  std::string type;
+  const Loader loader = find_loader(checkpoint.config(), &type);
+  std::unique_ptr<hybrid::Architecture> network = loader(checkpoint);
   checkpoint.finish();
+  return LanguageModel(type, std::move(network));
+}
+
+LanguageModel LanguageModel::random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to) {
+  const JsonConfig parsed = JsonConfig::parse(config, "model config");
+  std::string type;
+  const Loader loader = find_loader(parsed, &type);
+  std::mt19937_64 rng(seed);
+  Checkpoint checkpoint =
+      Checkpoint::generated(parsed, [&](const std::string& name, const Shape& shape) { return initial_value(name, shape, rng); });
+  std::unique_ptr<hybrid::Architecture> network = loader(checkpoint);
+  if (!save_to.empty()) checkpoint.save(save_to);
   return LanguageModel(type, std::move(network));
 }
 

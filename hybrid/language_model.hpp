@@ -4,7 +4,8 @@
 //   mamba     Hugging Face MambaForCausalLM        rwkv    Hugging Face RwkvForCausalLM (RWKV-4)
 //   mamba2    Hugging Face Mamba2ForCausalLM       rwkv6   fla RWKV6ForCausalLM
 //   jamba     Hugging Face JambaForCausalLM        rwkv7   fla RWKV7ForCausalLM
-//   retnet    fla RetNetForCausalLM
+//   retnet    fla RetNetForCausalLM                subq_hybrid  any stack of Mamba and attention
+//                                                               layers (see hybrid/jamba.cpp)
 // Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
 // keys and values for attention layers. A prompt runs in parallel, then generation continues
 // one token at a time.
@@ -35,6 +36,11 @@ class LanguageModel {
   /// Reads dir/config.json and the weights; a tensor that is missing, of the wrong shape, or left
   /// over is an error naming it, as is a config option the library does not implement.
   static LanguageModel load(const std::filesystem::path& dir);
+  /// A new model of the architecture `config` describes (the text of a config.json: any
+  /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and
+  /// subq_hybrid) with freshly initialised weights, seeded. With save_to, the checkpoint folder is
+  /// written there too, for load() to read back.
+  static LanguageModel random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to = {});
   ~LanguageModel();
   LanguageModel(LanguageModel&&) noexcept;
   LanguageModel& operator=(LanguageModel&&) noexcept;

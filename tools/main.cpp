@@ -6,6 +6,7 @@
 #include "tools/bench/bench_command.hpp"
 #include "tools/check/check_command.hpp"
 #include "tools/generate/generate_command.hpp"
+#include "tools/init/init_command.hpp"
 #include "tools/ppl/ppl_command.hpp"
 
 int main(int argc, char** argv) {
@@ -46,12 +47,19 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--only", bench.only, "Only the mixers whose name contains this");
   bench_cmd->add_option("--out", bench.out, "Prefix of the CSV, JSON and PNG outputs")->capture_default_str();
 
+  subq::tools::InitOptions init;
+  CLI::App* init_cmd = app.add_subcommand("init", "A new checkpoint with random weights from a config.json");
+  init_cmd->add_option("--config", init.config, "The config (e.g. model_type subq_hybrid with a layer_pattern)")->required();
+  init_cmd->add_option("--out", init.out, "Checkpoint folder to write")->required();
+  init_cmd->add_option("--seed", init.seed, "Random seed")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (check_cmd->parsed()) return subq::check::run_check(check);
     if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
     if (gen_cmd->parsed()) return subq::tools::run_generate(gen);
     if (bench_cmd->parsed()) return subq::tools::run_bench(bench);
+    if (init_cmd->parsed()) return subq::tools::run_init(init);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());
     return 2;
