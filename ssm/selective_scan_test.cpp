@@ -101,6 +101,25 @@ Problem as_float32(Problem p) {
   return p;
 }
 
+// One decoding step's inputs: state (batch, heads, dim, N), x and dt (batch, heads, dim), A
+// (heads, dim, N), B and C (batch, groups, N), with D, z and dt_bias and the softplus.
+struct StepProblem {
+  Tensor state, x, dt, A, B, C;
+  SelectiveScanOptions options;
+};
+
+StepProblem random_step(std::int64_t batch, std::int64_t heads, std::int64_t dim, std::int64_t N, std::int64_t groups,
+                        DType dtype, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto r = [&](const Shape& s, double lo, double hi) { return random_tensor(s, dtype, rng, lo, hi); };
+  StepProblem p{r({batch, heads, dim, N}, -1, 1), r({batch, heads, dim}, -1, 1), r({batch, heads, dim}, -2, 1),
+                r({heads, dim, N}, -2, -0.1),     r({batch, groups, N}, -1, 1),   r({batch, groups, N}, -1, 1),
+                {}};
+  p.options.D = r({heads, dim}, -1, 1), p.options.z = r({batch, heads, dim}, -1, 1);
+  p.options.delta_bias = r({heads, dim}, -1, 1), p.options.delta_softplus = true;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") {
@@ -153,14 +172,10 @@ TEST_CASE("selective scan: splitting the sequence and carrying the state changes
 }
 
 TEST_CASE("selective state update: one step of the scan, with heads and groups", "[ssm][selective_scan]") {
-  std::mt19937 rng(5);
   const std::int64_t batch = 2, heads = 4, dim = 3, N = 6, groups = 2;
-  auto r = [&](const Shape& s, double lo, double hi) { return random_tensor(s, DType::F64, rng, lo, hi); };
-  const Tensor state = r({batch, heads, dim, N}, -1, 1), x = r({batch, heads, dim}, -1, 1), dt = r({batch, heads, dim}, -2, 1),
-               A = r({heads, dim, N}, -2, -0.1), B = r({batch, groups, N}, -1, 1), C = r({batch, groups, N}, -1, 1);
-  SelectiveScanOptions o;
-  o.D = r({heads, dim}, -1, 1), o.z = r({batch, heads, dim}, -1, 1), o.delta_bias = r({heads, dim}, -1, 1);
-  o.delta_softplus = true;
+  const StepProblem p = random_step(batch, heads, dim, N, groups, DType::F64, 5);
+  const Tensor &state = p.state, &x = p.x, &dt = p.dt, &A = p.A, &B = p.B, &C = p.C;
+  const SelectiveScanOptions& o = p.options;
   const Tensor updated = state.clone();
   const Tensor out = selective_state_update(updated, x, dt, A, B, C, o);
   REQUIRE(out.shape() == Shape{batch, heads, dim});
@@ -254,14 +269,9 @@ TEST_CASE("selective state update: CUDA equals the CPU", "[ssm][selective_scan][
     WARN("SKIPPED: " << cuda_status());
     return;
   }
-  std::mt19937 rng(9);
-  const std::int64_t batch = 2, heads = 4, dim = 8, N = 16, groups = 2;
-  auto r = [&](const Shape& s, double lo, double hi) { return random_tensor(s, DType::F32, rng, lo, hi); };
-  const Tensor state = r({batch, heads, dim, N}, -1, 1), x = r({batch, heads, dim}, -1, 1), dt = r({batch, heads, dim}, -2, 1),
-               A = r({heads, dim, N}, -2, -0.1), B = r({batch, groups, N}, -1, 1), C = r({batch, groups, N}, -1, 1);
-  SelectiveScanOptions o;
-  o.D = r({heads, dim}, -1, 1), o.z = r({batch, heads, dim}, -1, 1), o.delta_bias = r({heads, dim}, -1, 1);
-  o.delta_softplus = true;
+  const StepProblem p = random_step(2, 4, 8, 16, 2, DType::F32, 9);
+  const Tensor &state = p.state, &x = p.x, &dt = p.dt, &A = p.A, &B = p.B, &C = p.C;
+  const SelectiveScanOptions& o = p.options;
   const Tensor cpu_state = state.clone(), gpu_state = state.to(Device::cuda());
   const Tensor cpu_out = selective_state_update(cpu_state, x, dt, A, B, C, o);
   SelectiveScanOptions g = o;
