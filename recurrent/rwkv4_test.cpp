@@ -67,3 +67,20 @@ TEST_CASE("wkv4: bad shapes name the tensor", "[recurrent][rwkv4]") {
   CHECK_THROWS_WITH(wkv4(Tensor::zeros({3}, DType::F32), Tensor::zeros({3}, DType::F32), k, k.slice(1, 0, 2)),
                     Catch::Contains("v: expected shape [1, 4, 3]"));
 }
+
+TEST_CASE("wkv4: the chunked form equals the recurrent form", "[recurrent][rwkv4]") {
+  std::mt19937 rng(4);
+  for (const std::int64_t L : {1, 50, 300})
+    for (const std::int64_t chunk : {1, 7, 64, 1000}) {
+      const Tensor decay = random_tensor({70}, DType::F64, rng, -3, 2), first = random_tensor({70}, DType::F64, rng, -1, 1),
+                   k = random_tensor({2, L, 70}, DType::F64, rng, -300, 300), v = random_tensor({2, L, 70}, DType::F64, rng, -1, 1);
+      const Wkv4Result start = wkv4(decay, first, random_tensor({2, 9, 70}, DType::F64, rng, -5, 5),
+                                    random_tensor({2, 9, 70}, DType::F64, rng, -1, 1));
+      INFO("L " << L << " chunk " << chunk);
+      const Wkv4Result whole = wkv4(decay, first, k, v, start.state, L);  // one chunk: the recurrence
+      const Wkv4Result pieces = wkv4(decay, first, k, v, start.state, chunk);
+      CHECK(max_rel_diff(pieces.out, whole.out) < 1e-12);
+      CHECK(max_rel_diff(pieces.state.num, whole.state.num) < 1e-12);
+      CHECK(max_rel_diff(pieces.state.max, whole.state.max) < 1e-12);
+    }
+}

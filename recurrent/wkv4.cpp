@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/check.hpp"
 #include "core/thread_pool.hpp"
@@ -14,59 +15,137 @@ namespace {
 constexpr const char* kOp = "wkv4";
 constexpr std::int64_t kChannelBlock = 64;  // channels stepped together: contiguous, vectorisable
 constexpr double kEmptyMax = -1e38;         // the running maximum of an empty history
+constexpr std::int64_t kDefaultChunk = 1024;
+
+// The inputs in the compute type and the problem's sizes.
+template <class T>
+struct Inputs {
+  Tensor k, v, decay, first;  // decay: w = -exp(time_decay)
+  std::int64_t B, L, C;
+};
+
+// A running state of one batch row's channels, scaled by e^-max: pointers to C values each.
+template <class T>
+struct StateView {
+  T *num, *den, *max;
+};
+
+// Steps channels [c0, c1) of batch row b through times [t0, t1) from state s, writing the outputs
+// when out is given.
+template <class T>
+void step_range(const Inputs<T>& in, std::int64_t b, std::int64_t c0, std::int64_t c1, std::int64_t t0, std::int64_t t1,
+                StateView<T> s, T* out) {
+  const T* w = in.decay.template data<T>();
+  const T* first = in.first.template data<T>();
+  for (std::int64_t t = t0; t < t1; ++t) {
+    const T* kt = in.k.template data<T>() + (b * in.L + t) * in.C;
+    const T* vt = in.v.template data<T>() + (b * in.L + t) * in.C;
+    for (std::int64_t c = c0; c < c1; ++c) {
+      if (out) {  // the output at t: history plus the bonus-weighted current step
+        const T m_out = std::max(s.max[c], kt[c] + first[c]);
+        const T e1 = std::exp(s.max[c] - m_out), e2 = std::exp(kt[c] + first[c] - m_out);
+        out[(b * in.L + t) * in.C + c] = (e1 * s.num[c] + e2 * vt[c]) / (e1 * s.den[c] + e2);
+      }
+      // The history after t: decayed by e^w, plus the current step; in the frame scaled by
+      // e^-m_state each is the scan core's affine step.
+      const T m_state = std::max(s.max[c] + w[c], kt[c]);
+      const T d1 = std::exp(s.max[c] + w[c] - m_state), d2 = std::exp(kt[c] - m_state);
+      s.num[c] = scan::Affine<T>{d1, d2 * vt[c]}.apply(s.num[c]);
+      s.den[c] = scan::Affine<T>{d1, d2}.apply(s.den[c]);
+      s.max[c] = m_state;
+    }
+  }
+}
 
 template <class T>
-Wkv4Result run(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-               const Wkv4State& initial) {
-  const std::int64_t B = k.size(0), L = k.size(1), C = k.size(2);
-  const Tensor kc = k.to(dtype_of<T>).contiguous(), vc = v.to(dtype_of<T>).contiguous();
-  const Tensor decay = time_decay.to(dtype_of<T>).contiguous(), first = time_first.to(dtype_of<T>).contiguous();
-  Wkv4Result r{Tensor::empty({B, L, C}, dtype_of<T>),
-               {Tensor::empty({B, C}, dtype_of<T>), Tensor::empty({B, C}, dtype_of<T>), Tensor::empty({B, C}, dtype_of<T>)}};
-  auto start = [&](const Tensor& given, Tensor& out, T empty) {
-    if (given.defined())
-      out.copy_from(given.to(dtype_of<T>).contiguous());
-    else
-      std::fill(out.data<T>(), out.data<T>() + B * C, empty);
+StateView<T> row_of(Wkv4State& s, std::int64_t b, std::int64_t C) {
+  return {s.num.data<T>() + b * C, s.den.data<T>() + b * C, s.max.data<T>() + b * C};
+}
+
+template <class T>
+Wkv4State start_state(const Wkv4State& given, std::int64_t B, std::int64_t C) {
+  auto make = [&](const Tensor& t, T empty) {
+    if (t.defined()) return t.to(dtype_of<T>).contiguous().clone();
+    Tensor z = Tensor::empty({B, C}, dtype_of<T>);
+    std::fill(z.data<T>(), z.data<T>() + B * C, empty);
+    return z;
   };
-  start(initial.num, r.state.num, T(0));
-  start(initial.den, r.state.den, T(0));
-  start(initial.max, r.state.max, T(kEmptyMax));
-  const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  ThreadPool::global().parallel_for(B * blocks, [&](std::int64_t begin, std::int64_t end) {
+  return {make(given.num, T(0)), make(given.den, T(0)), make(given.max, T(kEmptyMax))};
+}
+
+// The recurrent form: each (batch row, channel block) stepped through the whole sequence.
+template <class T>
+Wkv4Result recurrent(const Inputs<T>& in, const Wkv4State& initial) {
+  Wkv4Result r{Tensor::empty({in.B, in.L, in.C}, dtype_of<T>), start_state<T>(initial, in.B, in.C)};
+  const std::int64_t blocks = (in.C + kChannelBlock - 1) / kChannelBlock;
+  ThreadPool::global().parallel_for(in.B * blocks, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t task = begin; task < end; ++task) {
-      const std::int64_t b = task / blocks, c0 = task % blocks * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
-      T* num = r.state.num.data<T>() + b * C;
-      T* den = r.state.den.data<T>() + b * C;
-      T* max = r.state.max.data<T>() + b * C;
-      for (std::int64_t t = 0; t < L; ++t) {
-        const T* kt = kc.data<T>() + (b * L + t) * C;
-        const T* vt = vc.data<T>() + (b * L + t) * C;
-        T* out = r.out.data<T>() + (b * L + t) * C;
-        for (std::int64_t c = c0; c < c1; ++c) {
-          const T w = -std::exp(decay.data<T>()[c]), u = first.data<T>()[c];
-          // The output at t: history plus the bonus-weighted current step.
-          const T m_out = std::max(max[c], kt[c] + u);
-          const T e1 = std::exp(max[c] - m_out), e2 = std::exp(kt[c] + u - m_out);
-          out[c] = (e1 * num[c] + e2 * vt[c]) / (e1 * den[c] + e2);
-          // The history after t: decayed by e^w, plus the current step; in the frame scaled by
-          // e^-m_state each is the scan core's affine step.
-          const T m_state = std::max(max[c] + w, kt[c]);
-          const T d1 = std::exp(max[c] + w - m_state), d2 = std::exp(kt[c] - m_state);
-          num[c] = scan::Affine<T>{d1, d2 * vt[c]}.apply(num[c]);
-          den[c] = scan::Affine<T>{d1, d2}.apply(den[c]);
-          max[c] = m_state;
-        }
-      }
+      const std::int64_t b = task / blocks, c0 = task % blocks * kChannelBlock;
+      step_range(in, b, c0, std::min(in.C, c0 + kChannelBlock), 0, in.L, row_of<T>(r.state, b, in.C), r.out.data<T>());
     }
   });
   return r;
 }
 
+// The chunked form: every chunk's own state from an empty history (parallel), the states
+// entering the chunks by passing them along (the scan operator in the scaled frame: decay the
+// carried state by e^{Q w}, add the chunk's own), then every chunk rerun from its entering state
+// writing the outputs (parallel).
+template <class T>
+Wkv4Result chunked(const Inputs<T>& in, const Wkv4State& initial, std::int64_t Q) {
+  const std::int64_t B = in.B, L = in.L, C = in.C, chunks = (L + Q - 1) / Q;
+  Wkv4Result r{Tensor::empty({B, L, C}, dtype_of<T>), start_state<T>(initial, B, C)};
+  // own[k] and entering[k]: (batch, channels) states per chunk.
+  std::vector<Wkv4State> own(static_cast<std::size_t>(chunks)), entering(static_cast<std::size_t>(chunks));
+  for (std::int64_t k = 0; k < chunks; ++k) own[k] = start_state<T>({}, B, C);
+  ThreadPool& pool = ThreadPool::global();
+  pool.parallel_for(B * chunks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t b = task / chunks, k = task % chunks;
+      step_range(in, b, 0, C, k * Q, std::min(L, (k + 1) * Q), row_of<T>(own[k], b, C), static_cast<T*>(nullptr));
+    }
+  });
+  const T* w = in.decay.template data<T>();
+  for (std::int64_t k = 0; k < chunks; ++k) {
+    entering[k] = {r.state.num.clone(), r.state.den.clone(), r.state.max.clone()};
+    const T length = T(std::min(L, (k + 1) * Q) - k * Q);
+    for (std::int64_t i = 0; i < B * C; ++i) {
+      T& n = r.state.num.data<T>()[i];
+      T& d = r.state.den.data<T>()[i];
+      T& m = r.state.max.data<T>()[i];
+      const T decayed = m + length * w[i % C], m2 = own[k].max.data<T>()[i];
+      const T top = std::max(decayed, m2), a1 = std::exp(decayed - top), a2 = std::exp(m2 - top);
+      n = a1 * n + a2 * own[k].num.data<T>()[i];
+      d = a1 * d + a2 * own[k].den.data<T>()[i];
+      m = top;
+    }
+  }
+  pool.parallel_for(B * chunks, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t b = task / chunks, k = task % chunks;
+      step_range(in, b, 0, C, k * Q, std::min(L, (k + 1) * Q), row_of<T>(entering[k], b, C), r.out.data<T>());
+    }
+  });
+  return r;
+}
+
+template <class T>
+Wkv4Result run(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
+               const Wkv4State& initial, std::int64_t chunk_length) {
+  Inputs<T> in{k.to(dtype_of<T>).contiguous(), v.to(dtype_of<T>).contiguous(), time_decay.to(dtype_of<T>).contiguous().clone(),
+               time_first.to(dtype_of<T>).contiguous(), k.size(0), k.size(1), k.size(2)};
+  for (std::int64_t c = 0; c < in.C; ++c) in.decay.template data<T>()[c] = -std::exp(in.decay.template data<T>()[c]);
+  // Chunks pay when batch x channel blocks leave threads idle and the sequence is long.
+  const std::int64_t blocks = in.B * ((in.C + kChannelBlock - 1) / kChannelBlock);
+  const bool chunk = chunk_length > 0 ||
+                     (blocks < 2 * ThreadPool::global().size() && in.L >= 4 * kDefaultChunk && ThreadPool::global().size() > 1);
+  return chunk ? chunked(in, initial, chunk_length > 0 ? chunk_length : kDefaultChunk) : recurrent(in, initial);
+}
+
 }  // namespace
 
 Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-                const Wkv4State& state) {
+                const Wkv4State& state, std::int64_t chunk_length) {
   SUBQ_CHECK(k.defined() && k.dim() == 3, "{}: k: expected (batch, length, channels), found {}", kOp,
              k.defined() ? to_string(k.shape()) : "nothing");
   const std::int64_t B = k.size(0), C = k.size(2);
@@ -79,8 +158,9 @@ Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor
   SUBQ_CHECK(k.device().is_cpu() && v.device().is_cpu(), "{}: runs on the CPU only", kOp);
   SUBQ_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F64, "{}: k: expected float32 or float64, found {}", kOp,
              dtype_name(k.dtype()));
-  return k.dtype() == DType::F64 ? run<double>(time_decay, time_first, k, v, state)
-                                 : run<float>(time_decay, time_first, k, v, state);
+  SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
+  return k.dtype() == DType::F64 ? run<double>(time_decay, time_first, k, v, state, chunk_length)
+                                 : run<float>(time_decay, time_first, k, v, state, chunk_length);
 }
 
 }  // namespace subq::recurrent

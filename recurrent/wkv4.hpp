@@ -20,9 +20,12 @@ struct Wkv4Result {
 };
 
 /// time_decay, time_first: (channels); k, v: (batch, length, channels), float32 or float64, CPU,
-/// any strides. state: where to start (undefined tensors: the empty history). Threads over batch
-/// and blocks of channels.
+/// any strides. state: where to start (undefined tensors: the empty history).
+/// Two forms with the same results: recurrent (threads over batch and blocks of channels) and
+/// chunked (chunks of chunk_length steps, parallel across chunks, their states passed along).
+/// chunk_length 0 picks the chunked form when batch x channels leave threads idle on a long
+/// sequence, else the recurrent one.
 Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-                const Wkv4State& state = {});
+                const Wkv4State& state = {}, std::int64_t chunk_length = 0);
 
 }  // namespace subq::recurrent
