@@ -4,7 +4,8 @@
 // attn_layer_offset) and experts every expert_layer_period layers (at expert_layer_offset);
 // model_type "subq_hybrid" describes any stack with one letter per layer instead:
 //   "layer_pattern": "MMAMMMAM"  (A attention, M Mamba), "feed_forward_pattern": "DEDEDEDE"
-//   (D dense MLP, E experts), with Jamba's other keys and tensor names. Each layer:
+//   (D dense MLP, E experts), and "rope_theta" for rotary positions in attention (none by
+//   default, as in Jamba), with Jamba's other keys and tensor names. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention has no positional encoding (Mamba layers carry
 // order). Attention layers cache their keys and values; Mamba layers their conv and scan states.
@@ -26,6 +27,7 @@ struct Config {
   std::int64_t vocab, hidden, intermediate, layers, heads, kv_heads, experts, top_k;
   std::string mixers, feed_forwards;  // per layer: 'A' attention or 'M' Mamba; 'E' experts or 'D' dense MLP
   double eps;
+  double rope_theta;  // > 0: rotary positions on attention's queries and keys (subq_hybrid only)
   bool tie_embeddings;
   ssm::MambaMixerConfig mamba;
 
@@ -70,6 +72,7 @@ Config read_config(const JsonConfig& c) {
   k.kv_heads = c.get_int("num_key_value_heads", k.heads), k.experts = c.get_int("num_experts", 1);
   k.top_k = c.get_int("num_experts_per_tok", 2);
   k.eps = c.get_double("rms_norm_eps", 1e-6), k.tie_embeddings = c.get_bool("tie_word_embeddings", true);
+  k.rope_theta = c.get_string("model_type") == "subq_hybrid" ? c.get_double("rope_theta", 0.0) : 0.0;
   read_layer_kinds(c, k);
   SUBQ_CHECK(k.heads >= 1 && k.hidden % k.heads == 0 && k.kv_heads >= 1 && k.heads % k.kv_heads == 0,
              "{}: num_attention_heads {} must divide hidden_size {} and be a multiple of num_key_value_heads {}", src,
@@ -154,7 +157,7 @@ class Jamba final : public Architecture {
       const Layer& l = layers_[i];
       std::vector<Tensor>* state = layer_cache(cache, layers_.size(), i, kSlots);
       const Tensor x = rms_norm(h, l.input_norm, config_.eps);
-      add(h, l.attention ? attend(l.attn, x, state) : l.mamba[0].forward(x, state));
+      add(h, l.attention ? attend(l.attn, x, state, cache ? cache->position : 0) : l.mamba[0].forward(x, state));
       const Tensor y = rms_norm(h, l.ff_norm, config_.eps);
       add(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
     }
@@ -168,10 +171,12 @@ class Jamba final : public Architecture {
   }
 
   // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.
-  Tensor attend(const AttentionWeights& w, const Tensor& x, std::vector<Tensor>* state) const {
+  // position: of x's first token in the sequence (for the rotary positions).
+  Tensor attend(const AttentionWeights& w, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
     const std::int64_t B = x.size(0), L = x.size(1), d = config_.hidden / config_.heads;
-    const Tensor q = linear(x, w.q).view({B, L, config_.heads, d});
+    Tensor q = linear(x, w.q).view({B, L, config_.heads, d});
     Tensor k = linear(x, w.k).view({B, L, config_.kv_heads, d}), v = linear(x, w.v).view({B, L, config_.kv_heads, d});
+    if (config_.rope_theta > 0) q = rotary(q, position, config_.rope_theta), k = rotary(k, position, config_.rope_theta);
     if (state) {
       k = (*state)[0] = append_time((*state)[0], k);
       v = (*state)[1] = append_time((*state)[1], v);

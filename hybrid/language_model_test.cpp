@@ -133,6 +133,16 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   model.forward(ids.slice(1, 0, 4).contiguous(), &cache);
   for (std::int64_t t = 4; t < 12; ++t)
     CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), logits.select(1, t)) < 1e-5);
+  // With rotary positions in the attention layers, decoding still follows the parallel pass.
+  std::string rotary_spec = spec.str();
+  rotary_spec.insert(rotary_spec.find('{') + 1, "\"rope_theta\": 10000.0,");
+  const LanguageModel rotary = LanguageModel::random(rotary_spec, 7);
+  const Tensor rotary_logits = rotary.forward(ids);
+  CHECK(max_rel_diff(rotary_logits, logits) > 1e-4);  // same weights, positions now matter
+  ModelCache rotary_cache;
+  rotary.forward(ids.slice(1, 0, 5).contiguous(), &rotary_cache);
+  for (std::int64_t t = 5; t < 12; ++t)
+    CHECK(max_rel_diff(rotary.step(ids.select(1, t).contiguous(), rotary_cache), rotary_logits.select(1, t)) < 1e-5);
   // Patterns are checked.
   std::string bad_spec = spec.str();
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
