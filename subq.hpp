@@ -16,6 +16,7 @@
 #include "hybrid/language_model.hpp"
 #include "hybrid/moe.hpp"
 #include "hybrid/scorer.hpp"
+#include "hybrid/tokenizer.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv4.hpp"
 #include "recurrent/wkv6.hpp"

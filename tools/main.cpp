@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
   subq::tools::PplOptions ppl;
   CLI::App* ppl_cmd = app.add_subcommand("ppl", "Perplexity of a checkpoint on a text or token file");
   ppl_cmd->add_option("--model", ppl.model, "Checkpoint folder (config.json + model.safetensors)")->required();
-  ppl_cmd->add_option("--text", ppl.text, "UTF-8 text, scored as bytes (byte-level models)");
+  ppl_cmd->add_option("--text", ppl.text, "UTF-8 text (tokenised by --tokenizer, the model's tokenizer.json, or as bytes)");
+  ppl_cmd->add_option("--tokenizer", ppl.tokenizer, "A Hugging Face tokenizer.json (byte-level BPE)");
   ppl_cmd->add_option("--tokens", ppl.tokens, "Token ids: .npy (int32/int64/uint16/uint32) or raw int32 .bin");
   ppl_cmd->add_option("--window", ppl.window, "Tokens per window (per call with --stream)")->capture_default_str();
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");

@@ -6,12 +6,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/check.hpp"
 #include "hybrid/scorer.hpp"
+#include "hybrid/tokenizer.hpp"
 #include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {
@@ -91,10 +93,17 @@ int run_ppl(const PplOptions& o) {
   std::vector<std::int64_t> tokens;
   std::int64_t text_size = 0;
   if (!o.text.empty()) {
-    SUBQ_CHECK(model.vocab_size() >= 256, "ppl: {} has a vocabulary of {}: --text scores bytes; give --tokens", o.model,
-               model.vocab_size());
     const std::string text = read_file(o.text);
-    tokens = text_bytes(o.text, text);
+    text_bytes(o.text, text);  // checks that it is text
+    // The tokenizer: --tokenizer, else the checkpoint's tokenizer.json, else bytes.
+    const std::filesystem::path beside = std::filesystem::path(o.model) / "tokenizer.json";
+    const std::string file = !o.tokenizer.empty() ? o.tokenizer : std::filesystem::exists(beside) ? beside.string() : "";
+    const Tokenizer tokenizer = file.empty() ? Tokenizer::bytes() : Tokenizer::load(file);
+    SUBQ_CHECK(file.empty() || tokenizer.vocab_size() <= model.vocab_size(),
+               "ppl: {} has {} tokens but the model only {}", file, tokenizer.vocab_size(), model.vocab_size());
+    SUBQ_CHECK(!file.empty() || model.vocab_size() >= 256,
+               "ppl: {} has a vocabulary of {} and no tokenizer.json: give --tokenizer or --tokens", o.model, model.vocab_size());
+    tokens = tokenizer.encode(text);
     text_size = std::int64_t(text.size());
   } else {
     tokens = token_file(o.tokens);

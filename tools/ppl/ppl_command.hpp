@@ -6,8 +6,9 @@ namespace subq::tools {
 
 struct PplOptions {
   std::string model;           // checkpoint folder
-  std::string text;            // UTF-8 text, scored as bytes (byte-level models)
+  std::string text;            // UTF-8 text
   std::string tokens;          // or pre-tokenised ids: .npy (int32/int64/uint16/uint32) or raw .bin int32
+  std::string tokenizer;       // a tokenizer.json for --text (default: the model folder's, else bytes)
   std::int64_t window = 1024;  // tokens per window (per call with --stream)
   std::int64_t stride = 0;     // > 0: sliding windows with this stride
   bool stream = false;         // one pass carrying the state
