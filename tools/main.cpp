@@ -33,9 +33,10 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file (and a PNG plot beside it)");
 
   subq::tools::GenerateOptions gen;
-  CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a byte-level checkpoint");
+  CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a checkpoint");
   gen_cmd->add_option("--model", gen.model, "Checkpoint folder (config.json + model.safetensors)")->required();
   gen_cmd->add_option("--prompt", gen.prompt, "Text to continue")->required();
+  gen_cmd->add_option("--tokenizer", gen.tokenizer, "A Hugging Face tokenizer.json (default: the model's, else bytes)");
   gen_cmd->add_option("--max-tokens", gen.max_tokens, "Tokens to generate")->capture_default_str();
   gen_cmd->add_option("--temperature", gen.temperature, "0 for greedy")->capture_default_str();
   gen_cmd->add_option("--top-k", gen.top_k, "Sample among the k most likely tokens (0: all)")->capture_default_str();

@@ -1,5 +1,5 @@
 #pragma once
-// `subq generate`: sample text from a byte-level checkpoint, streaming it to stdout.
+// `subq generate`: sample text from a checkpoint, streaming it to stdout.
 #include <cstdint>
 #include <string>
 
@@ -8,6 +8,7 @@ namespace subq::tools {
 struct GenerateOptions {
   std::string model;
   std::string prompt;
+  std::string tokenizer;  // a tokenizer.json (default: the model folder's, else bytes)
   std::int64_t max_tokens = 200;
   double temperature = 1.0;
   std::int64_t top_k = 0;
