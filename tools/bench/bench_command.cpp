@@ -17,14 +17,19 @@
 #include "recurrent/wkv7.hpp"
 #include "ssm/selective_scan.hpp"
 #include "ssm/ssd.hpp"
+#include "bench/copy_bandwidth.hpp"
 #include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {
 
 namespace {
 
+// Bytes of the inputs made since the last reset: what a run must read at least once.
+thread_local double input_bytes = 0;
+
 Tensor uniform(const Shape& shape, float lo, float hi) {
   static std::mt19937 rng(1);
+  input_bytes += double(shape_numel(shape)) * 4;
   std::uniform_real_distribution<float> u(lo, hi);
   Tensor t = Tensor::empty(shape, DType::F32);
   for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
@@ -32,8 +37,9 @@ Tensor uniform(const Shape& shape, float lo, float hi) {
 }
 
 // A mixer at one width: setup(L, context) makes the inputs for L new tokens after `context`
-// cached ones (prefill: context 0; decoding: L = 1) and returns the work to time.
-using Work = std::function<void()>;
+// cached ones (prefill: context 0; decoding: L = 1) and returns the work to time, which returns
+// its output (the bytes it must write at least once).
+using Work = std::function<Tensor()>;
 struct Mixer {
   std::string name, shape;
   std::function<Work(std::int64_t L, std::int64_t context)> setup;
@@ -48,41 +54,41 @@ std::vector<Mixer> mixers() {
                  o.z = uniform({1, D, L}, -1, 1);
                  const Tensor u = uniform({1, D, L}, -1, 1), dt = uniform({1, D, L}, -4, 0), A = uniform({D, N}, -8, -1),
                               B = uniform({1, N, L}, -1, 1), C = uniform({1, N, L}, -1, 1);
-                 return [=] { ssm::selective_scan(u, dt, A, B, C, o); };
+                 return [=] { return ssm::selective_scan(u, dt, A, B, C, o).out; };
                }});
   m.push_back({"mamba2_ssd", "64 heads x 64, N 128", [](std::int64_t L, std::int64_t) -> Work {
                  ssm::SsdOptions o;
                  o.chunk_length = 256;
                  const Tensor X = uniform({1, L, 64, 64}, -1, 1), A = uniform({1, L, 64}, -0.1f, 0), B = uniform({1, L, 1, 128}, -1, 1),
                               C = uniform({1, L, 1, 128}, -1, 1);
-                 return [=] { ssm::ssd(X, A, B, C, o); };
+                 return [=] { return ssm::ssd(X, A, B, C, o).Y; };
                }});
   m.push_back({"rwkv6_wkv", "32 heads x 64", [](std::int64_t L, std::int64_t) -> Work {
                  const Shape s{1, L, 32, 64};
                  const Tensor r = uniform(s, -1, 1), k = uniform(s, -1, 1), v = uniform(s, -1, 1), w = uniform(s, -2, 0),
                               u = uniform({32, 64}, -1, 1);
-                 if (L == 1) return [=] { recurrent::wkv6_recurrent(r, k, v, w, u); };
-                 return [=] { recurrent::wkv6(r, k, v, w, u); };
+                 if (L == 1) return [=] { return recurrent::wkv6_recurrent(r, k, v, w, u).o; };
+                 return [=] { return recurrent::wkv6(r, k, v, w, u).o; };
                }});
   m.push_back({"rwkv7_wkv", "32 heads x 64", [](std::int64_t L, std::int64_t) -> Work {
                  const Shape s{1, L, 32, 64};
                  const Tensor r = uniform(s, -1, 1), w = uniform(s, -0.6f, 0), k = uniform(s, -1, 1), v = uniform(s, -1, 1),
                               a = uniform(s, -0.1f, 0.1f), b = uniform(s, -0.1f, 0.1f);
-                 return [=] { recurrent::wkv7(r, w, k, v, a, b); };
+                 return [=] { return recurrent::wkv7(r, w, k, v, a, b).o; };
                }});
   m.push_back({"retnet_retention", "8 heads, key 256, value 512", [](std::int64_t L, std::int64_t) -> Work {
                  const Tensor q = uniform({1, L, 8, 256}, -1, 1), k = uniform({1, L, 8, 256}, -1, 1), v = uniform({1, L, 8, 512}, -1, 1);
-                 return [=] { recurrent::retention(q, k, v); };
+                 return [=] { return recurrent::retention(q, k, v).o; };
                }});
   m.push_back({"attention", "16 heads x 128", [](std::int64_t L, std::int64_t context) -> Work {
                  const std::int64_t S = context + L;
                  const Tensor q = uniform({1, L, 16, 128}, -1, 1), k = uniform({1, S, 16, 128}, -1, 1), v = uniform({1, S, 16, 128}, -1, 1);
-                 return [=] { hybrid::causal_attention(q, k, v, 0.088); };
+                 return [=] { return hybrid::causal_attention(q, k, v, 0.088); };
                }});
   m.push_back({"fft_long_conv", "D 864", [](std::int64_t L, std::int64_t context) -> Work {
                  if (L > 1 || context == 0) {
                    const Tensor x = uniform({1, 864, L}, -1, 1), k = uniform({1, 864, L}, -1, 1);
-                   return [=] { conv::fft_causal_conv(x, k); };
+                   return [=] { return conv::fft_causal_conv(x, k); };
                  }
                  // Decoding a long convolution: each new output is a dot product over the history.
                  const Tensor x = uniform({864, context}, -1, 1), k = uniform({864, context}, -1, 1);
@@ -90,8 +96,9 @@ std::vector<Mixer> mixers() {
                    const float *xp = x.data<float>(), *kp = k.data<float>();
                    double sum = 0;
                    for (std::int64_t i = 0; i < x.numel(); ++i) sum += double(xp[i]) * kp[i];
-                   volatile double sink = sum;
-                   (void)sink;
+                   Tensor y = Tensor::empty({864}, DType::F32);
+                   std::fill(y.data<float>(), y.data<float>() + 864, float(sum));
+                   return y;
                  };
                }});
   return m;
@@ -110,10 +117,13 @@ double seconds(F f) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+double bytes_of(const Tensor& t) { return double(t.numel()) * double(dtype_size(t.dtype())); }
+
 struct Row {
   std::string mixer, shape;
   std::int64_t length;
   double prefill_seconds, prefill_tokens_per_second, decode_tokens_per_second, peak_rss_mib;
+  double floor_fraction;  // (inputs read once + output written once) / seconds / copy bandwidth (bytes until then)
 };
 
 }  // namespace
@@ -128,7 +138,12 @@ int run_bench(const BenchOptions& o) {
   for (const Mixer& m : mixers()) {
     if (!o.only.empty() && m.name.find(o.only) == std::string::npos) continue;
     for (const std::int64_t L : lengths) {
-      const double prefill = seconds(m.setup(L, 0));
+      input_bytes = 0;
+      const Work work = m.setup(L, 0);
+      const double inputs = input_bytes;
+      Tensor output;
+      const double prefill = seconds([&] { output = work(); });
+      const double moved = inputs + bytes_of(output);  // the floor's bytes
       // Decoding: one token after L of context (the recurrent mixers carry a constant state).
       const Work step = m.setup(1, L);
       step();  // warm-up: first-touch allocations and thread wake-ups are not decoding
@@ -136,7 +151,7 @@ int run_bench(const BenchOptions& o) {
       const double decode = seconds([&] {
                               for (int i = 0; i < kSteps; ++i) step();
                             }) / kSteps;
-      rows.push_back({m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode, peak_rss_mib()});
+      rows.push_back({m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode, peak_rss_mib(), moved});
       const Row& r = rows.back();
       fmt::print("{:<22} {:>9} {:>11.3f} {:>14.0f} {:>14.1f} {:>10.0f}\n", r.mixer, r.length, r.prefill_seconds,
                  r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib);
@@ -144,17 +159,26 @@ int run_bench(const BenchOptions& o) {
       if (prefill > budget) break;
     }
   }
+  // Measured after the runs, so that its buffers do not count in their peak memory.
+  const double copy = bench::copy_bandwidth(Device::cpu());
+  fmt::print("floor fraction (each input read once, the output written once, at the copy bandwidth {:.1f} GB/s):\n",
+             copy / 1e9);
+  for (Row& r : rows) {
+    r.floor_fraction = r.floor_fraction / r.prefill_seconds / copy;
+    fmt::print("  {:<22} {:>9} {:>8.4f}\n", r.mixer, r.length, r.floor_fraction);
+  }
   std::ofstream csv(o.out + ".csv");
-  csv << "mixer,shape,length,prefill_seconds,prefill_tokens_per_second,decode_tokens_per_second,peak_rss_mib\n";
+  csv << "mixer,shape,length,prefill_seconds,prefill_tokens_per_second,decode_tokens_per_second,peak_rss_mib,floor_fraction\n";
   nlohmann::json json = nlohmann::json::array();
   std::vector<Series> series;
   std::string last;
   for (const Row& r : rows) {
-    csv << fmt::format("{},\"{}\",{},{:.6f},{:.1f},{:.2f},{:.1f}\n", r.mixer, r.shape, r.length, r.prefill_seconds,
-                       r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib);
+    csv << fmt::format("{},\"{}\",{},{:.6f},{:.1f},{:.2f},{:.1f},{:.6f}\n", r.mixer, r.shape, r.length, r.prefill_seconds,
+                       r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib, r.floor_fraction);
     json.push_back({{"mixer", r.mixer}, {"shape", r.shape}, {"length", r.length}, {"prefill_seconds", r.prefill_seconds},
                     {"prefill_tokens_per_second", r.prefill_tokens_per_second},
-                    {"decode_tokens_per_second", r.decode_tokens_per_second}, {"peak_rss_mib", r.peak_rss_mib}});
+                    {"decode_tokens_per_second", r.decode_tokens_per_second}, {"peak_rss_mib", r.peak_rss_mib},
+                    {"floor_fraction", r.floor_fraction}});
     if (r.mixer != last) series.emplace_back(), last = r.mixer;
     series.back().x.push_back(double(r.length));
     series.back().y.push_back(std::log10(r.prefill_tokens_per_second));
