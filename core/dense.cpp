@@ -149,6 +149,20 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
   return y.to(x.dtype());
 }
 
+void add_into(const Tensor& h, const Tensor& update) {
+  check_float("add_into", "h", h);
+  check_shape("add_into", "update", update, h.shape());
+  SUBQ_CHECK(h.is_contiguous() && update.dtype() == h.dtype(), "add_into: h must be contiguous and update of its dtype");
+  const Tensor u = update.contiguous();
+  auto add = [&](auto zero) {
+    using T = decltype(zero);
+    T* hp = h.data<T>();
+    const T* up = u.data<T>();
+    for (std::int64_t i = 0; i < h.numel(); ++i) hp[i] += up[i];
+  };
+  h.dtype() == DType::F64 ? add(double{}) : add(float{});
+}
+
 Tensor embedding(const Tensor& table, const Tensor& ids) {
   check_float("embedding", "table", table);
   SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));

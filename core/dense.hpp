@@ -26,6 +26,9 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
 /// with d even; position p = offset + t turns the pair (x[i], x[i + d/2]) by p * base^(-2i/d).
 Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0);
 
+/// h += update element-wise, in place (the residual stream); same shape and dtype, h contiguous.
+void add_into(const Tensor& h, const Tensor& update);
+
 /// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim); an id outside
 /// [0, vocab) is an error naming it.
 Tensor embedding(const Tensor& table, const Tensor& ids);

@@ -157,19 +157,14 @@ class Jamba final : public Architecture {
       const Layer& l = layers_[i];
       std::vector<Tensor>* state = layer_cache(cache, layers_.size(), i, kSlots);
       const Tensor x = rms_norm(h, l.input_norm, config_.eps);
-      add(h, l.attention ? attend(l.attn, x, state, cache ? cache->position : 0) : l.mamba[0].forward(x, state));
+      add_into(h, l.attention ? attend(l.attn, x, state, cache ? cache->position : 0) : l.mamba[0].forward(x, state));
       const Tensor y = rms_norm(h, l.ff_norm, config_.eps);
-      add(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
+      add_into(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
     }
     return linear(rms_norm(h, final_norm_, config_.eps), lm_head_);
   }
 
  private:
-  static void add(Tensor& h, const Tensor& update) {
-    const Tensor u = update.contiguous();
-    for (std::int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] += u.data<float>()[i];
-  }
-
   // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.
   // position: of x's first token in the sequence (for the rotary positions).
   Tensor attend(const AttentionWeights& w, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {

@@ -43,10 +43,6 @@ Tensor multiply(Tensor a, const Tensor& b) {
   return a;
 }
 
-void add_to(Tensor& h, const Tensor& update) {
-  for (std::int64_t i = 0; i < h.numel(); ++i) h.data<float>()[i] += update.data<float>()[i];
-}
-
 Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c) {
   const std::int64_t n = c.numel() == a.numel() ? a.numel() : a.size(-1);
   Tensor y = Tensor::empty(a.shape(), DType::F32);

@@ -36,8 +36,6 @@ Tensor map_elements(Tensor t, F f) {
 
 /// a * b element-wise, in place in a; b has a's shape or is (features), broadcast over the rows.
 Tensor multiply(Tensor a, const Tensor& b);
-/// h += update, element-wise.
-void add_to(Tensor& h, const Tensor& update);
 /// a + b * c as a new tensor; c has a's shape or is (features), broadcast over the rows.
 Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c);
 

@@ -94,9 +94,9 @@ class RetNet final : public hybrid::Architecture {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const LayerWeights& w = layers_[i];
       std::vector<Tensor>* state = hybrid::layer_cache(cache, layers_.size(), i, 1);
-      add_to(h, retention_block(w, rms_norm(h, w.attn_norm, c.eps), state, position));
+      add_into(h, retention_block(w, rms_norm(h, w.attn_norm, c.eps), state, position));
       const Tensor x = rms_norm(h, w.mlp_norm, c.eps);
-      add_to(h, linear(swish_product(linear(x, w.gate), linear(x, w.up)), w.down));
+      add_into(h, linear(swish_product(linear(x, w.gate), linear(x, w.up)), w.down));
     }
     return linear(rms_norm(h, norm_, c.eps), lm_head_);
   }

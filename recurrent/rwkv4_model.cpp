@@ -129,7 +129,7 @@ class Rwkv4 final : public hybrid::Architecture {
     const Wkv4State carried = state ? Wkv4State{(*state)[kNum], (*state)[kDen], (*state)[kMax]} : Wkv4State{};
     const Wkv4Result wkv = wkv4(w.time_decay, w.time_first, k, v, carried);
     if (state) (*state)[kNum] = wkv.state.num, (*state)[kDen] = wkv.state.den, (*state)[kMax] = wkv.state.max;
-    add_to(h, linear(multiply(r, wkv.out), w.att_output));
+    add_into(h, linear(multiply(r, wkv.out), w.att_output));
   }
 
   void channel_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
@@ -137,7 +137,7 @@ class Rwkv4 final : public hybrid::Architecture {
     const Tensor s = token_shift(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor k = map_elements(linear(mix(x, s, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
     const Tensor r = map_elements(linear(mix(x, s, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
-    add_to(h, multiply(r, linear(k, w.ffn_value)));
+    add_into(h, multiply(r, linear(k, w.ffn_value)));
   }
 
   Config config_;

@@ -137,14 +137,14 @@ class Rwkv6 final : public hybrid::Architecture {
                                            : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), w.bonus, carried);
     if (state) (*state)[kWkvState] = wkv.final_state;
     const Tensor o = group_norm(wkv.o.view({B, L, config_.value_dim}), heads, w.g_norm.weight, w.g_norm.bias, config_.eps);
-    add_to(h, linear(multiply(o, g), w.o));
+    add_into(h, linear(multiply(o, g), w.o));
   }
 
   void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, std::vector<Tensor>* state) const {
     const Tensor d = token_delta(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor key = map_elements(linear(add_scaled(x, d, w.ffn_mu_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
     const Tensor r = map_elements(linear(add_scaled(x, d, w.ffn_mu_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
-    add_to(h, multiply(r, linear(key, w.ffn_value)));
+    add_into(h, multiply(r, linear(key, w.ffn_value)));
   }
 
   Config config_;

@@ -192,13 +192,13 @@ class Rwkv7 final : public hybrid::Architecture {
         o.data<float>()[e] = (o.data<float>()[e] + bonus * v.data<float>()[e]) * g.data<float>()[e];
       }
     }
-    add_to(h, linear(o, w.o));
+    add_into(h, linear(o, w.o));
   }
 
   void channel_mix(const LayerWeights& w, Tensor& h, const Tensor& x, std::vector<Tensor>* state) const {
     const Tensor d = token_delta(x, state ? &(*state)[kFfnShift] : nullptr);
     const Tensor key = map_elements(linear(add_scaled(x, d, w.ffn_x_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
-    add_to(h, linear(key, w.ffn_value));
+    add_into(h, linear(key, w.ffn_value));
   }
 
   Config config_;

@@ -25,10 +25,7 @@ class Backbone final : public hybrid::Architecture {
     Tensor h = embedding(embeddings_, input_ids);
     for (int i = 0; i < s.layers; ++i) {
       std::vector<Tensor>* state = hybrid::layer_cache(cache, std::size_t(s.layers), std::size_t(i), kMixerStates);
-      const Tensor update = loaded_.mixers->mix(i, rms_norm(h, norms_[std::size_t(i)], s.eps), state).contiguous();
-      float* hp = h.data<float>();
-      const float* up = update.data<float>();
-      for (std::int64_t k = 0; k < h.numel(); ++k) hp[k] += up[k];
+      add_into(h, loaded_.mixers->mix(i, rms_norm(h, norms_[std::size_t(i)], s.eps), state));
     }
     return linear(rms_norm(h, norm_f_, s.eps), lm_head_);
   }
