@@ -33,21 +33,26 @@ Tensor token_shift(const Tensor& x, Tensor* carried) {
 
 Tensor token_delta(const Tensor& x, Tensor* carried) {
   Tensor d = token_shift(x, carried);
-  for (std::int64_t j = 0; j < d.numel(); ++j) d.data<float>()[j] -= x.data<float>()[j];
+  float* dp = d.data<float>();
+  const float* xp = x.data<float>();
+  for (std::int64_t j = 0; j < d.numel(); ++j) dp[j] -= xp[j];
   return d;
 }
 
 Tensor multiply(Tensor a, const Tensor& b) {
   const std::int64_t n = b.numel() == a.numel() ? a.numel() : a.size(-1);
-  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] *= b.data<float>()[i % n];
+  float* ap = a.data<float>();
+  const float* bp = b.data<float>();
+  for (std::int64_t i = 0; i < a.numel(); ++i) ap[i] *= bp[i % n];
   return a;
 }
 
 Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c) {
   const std::int64_t n = c.numel() == a.numel() ? a.numel() : a.size(-1);
   Tensor y = Tensor::empty(a.shape(), DType::F32);
-  for (std::int64_t i = 0; i < a.numel(); ++i)
-    y.data<float>()[i] = a.data<float>()[i] + b.data<float>()[i] * c.data<float>()[i % n];
+  float* yp = y.data<float>();
+  const float *ap = a.data<float>(), *bp = b.data<float>(), *cp = c.data<float>();
+  for (std::int64_t i = 0; i < a.numel(); ++i) yp[i] = ap[i] + bp[i] * cp[i % n];
   return y;
 }
 

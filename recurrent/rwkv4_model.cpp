@@ -83,10 +83,9 @@ BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
 Tensor mix(const Tensor& x, const Tensor& shifted, const Tensor& m) {
   const std::int64_t H = x.size(2);
   Tensor y = Tensor::empty(x.shape(), DType::F32);
-  for (std::int64_t i = 0; i < x.numel(); ++i) {
-    const float f = m.data<float>()[i % H];
-    y.data<float>()[i] = x.data<float>()[i] * f + shifted.data<float>()[i] * (1 - f);
-  }
+  float* yp = y.data<float>();
+  const float *xp = x.data<float>(), *sp = shifted.data<float>(), *mp = m.data<float>();
+  for (std::int64_t i = 0; i < x.numel(); ++i) yp[i] = xp[i] * mp[i % H] + sp[i] * (1 - mp[i % H]);
   return y;
 }
 
