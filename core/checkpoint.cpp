@@ -66,14 +66,12 @@ Checkpoint Checkpoint::generated(JsonConfig config, Generator generate) {
 }
 
 void Checkpoint::save(const std::filesystem::path& dir) const {
+  SUBQ_CHECK(generate_, "{}: only a generated checkpoint is saved (this one has its files)", dir_.string());
   std::filesystem::create_directories(dir);
   std::ofstream config(dir / "config.json");
   SUBQ_CHECK(config.good(), "{}: cannot write", (dir / "config.json").string());
   config << config_.dump() << "\n";
-  std::vector<std::pair<std::string, Tensor>> tensors = made_;
-  if (tensors.empty())
-    for (const std::string& name : taken_) tensors.emplace_back(name, shards_[shard_of_.at(name)].get(name));
-  save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  save_safetensors(dir / "model.safetensors", made_, {{"format", "pt"}});
 }
 
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {

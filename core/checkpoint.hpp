@@ -24,7 +24,8 @@ class Checkpoint {
   /// A checkpoint without files: each take() makes its tensor with `generate` (say, a random
   /// initialisation) and keeps it, so that save() can write what a loader asked for.
   static Checkpoint generated(JsonConfig config, Generator generate);
-  /// Writes dir/config.json and dir/model.safetensors (the tensors taken so far, in order).
+  /// Writes dir/config.json and dir/model.safetensors (the tensors made so far, in order); for
+  /// generated checkpoints only.
   void save(const std::filesystem::path& dir) const;
 
   const JsonConfig& config() const { return config_; }

@@ -28,8 +28,8 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// UTF-8 text as byte tokens; NUL bytes or invalid UTF-8 mean it is not text.
-std::vector<std::int64_t> text_bytes(const std::string& path, const std::string& text) {
+// Throws unless the file is UTF-8 text: NUL bytes or invalid UTF-8 mean a binary file.
+void check_text(const std::string& path, const std::string& text) {
   SUBQ_CHECK(!text.empty(), "{}: the text is empty", path);
   std::size_t i = 0;
   while (i < text.size()) {
@@ -40,9 +40,6 @@ std::vector<std::int64_t> text_bytes(const std::string& path, const std::string&
       SUBQ_CHECK((static_cast<unsigned char>(text[i + k]) >> 6) == 2, "{}: byte {} is not UTF-8 text (a binary file?)", path, i + k);
     i += n;
   }
-  std::vector<std::int64_t> ids(text.size());
-  for (std::size_t k = 0; k < text.size(); ++k) ids[k] = static_cast<unsigned char>(text[k]);
-  return ids;
 }
 
 // A .npy array of integers (little-endian int32/int64/uint16/uint32) or raw int32 (.bin).
@@ -94,7 +91,7 @@ int run_ppl(const PplOptions& o) {
   std::int64_t text_size = 0;
   if (!o.text.empty()) {
     const std::string text = read_file(o.text);
-    text_bytes(o.text, text);  // checks that it is text
+    check_text(o.text, text);
     // The tokenizer: --tokenizer, else the checkpoint's tokenizer.json, else bytes.
     const std::filesystem::path beside = std::filesystem::path(o.model) / "tokenizer.json";
     const std::string file = !o.tokenizer.empty() ? o.tokenizer : std::filesystem::exists(beside) ? beside.string() : "";
