@@ -41,4 +41,7 @@ TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
   CHECK(op.filters(7).shape() == Shape{1, 32, 7});
   CHECK_THROWS_WITH(op.filters(129), Catch::Contains("length 129 outside [1, l_max = 128]"));
   CHECK_THROWS_WITH(op.forward(Tensor::zeros({1, 5, 16}, DType::F32)), Catch::Contains("u: expected (batch, length, 32)"));
+  // The S4 fixture's weights: no Hyena operator in them.
+  const auto s4 = SafetensorsFile::open(source_dir() / "tests/conformance/s4/block_0/model.safetensors");
+  CHECK_THROWS_WITH(HyenaOperator::load(s4, {}), Catch::Contains("out_proj.weight"));
 }

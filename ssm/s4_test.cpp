@@ -157,3 +157,12 @@ TEST_CASE("hippo nplr: V diag(w) V^* reconstructs the normal part of LegS", "[ss
   CHECK_THROWS_WITH(hippo_nplr(HippoMeasure::LegT, N), Catch::Contains("only legs"));
   CHECK_THROWS_WITH(hippo_nplr(HippoMeasure::LegS, 7), Catch::Contains("must be even"));
 }
+
+TEST_CASE("s4: weights that are not an S4 block name what is wrong", "[ssm][s4]") {
+  // The Hyena fixture's weights: no S4 kernel in them.
+  const auto hyena = SafetensorsFile::open(source_dir() / "tests/conformance/hyena/operator_0/model.safetensors");
+  CHECK_THROWS_WITH(S4Block::load(hyena, {}), Catch::Contains("layer.kernel.inv_dt"));
+  std::int64_t L;
+  const S4Block block = load_fixture(1, &L);
+  CHECK_THROWS_WITH(block.forward(Tensor::zeros({1, 3, 10}, DType::F32)), Catch::Contains("x: expected (batch, 8, length)"));
+}
