@@ -1,6 +1,7 @@
 // Prefill and decoding throughput of the sequence mixers at the shapes of 1.5B-class models,
 // batch 1, float32 on the CPU (tokens/s; peak memory is the process's, reported by the harness):
-//   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K,
+//   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K
+//                        (wkv7 also in its recurrent form, for the ratio),
 //                        decoding one token from a carried state
 //   retention            RetNet: 8 heads, key 256, value 512
 //   attention            16 heads x 128; prefill L = 2K ... 32K (tiled), decoding one token
@@ -8,6 +9,7 @@
 //   fft_conv / hyena     the FFT long convolution at D = 864, L = 8K ... 1M
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 
 #include "conv/fft_conv.hpp"
@@ -52,12 +54,43 @@ void BM_wkv6_decode(benchmark::State& state) {
   tokens_per_second(state, 1);
 }
 
+// The RWKV-7 delta rule's inputs at L steps: a = -kk, b = kk * 0.5 with kk unit-norm per head.
+struct Wkv7Inputs {
+  Tensor r, w, k, v, a, b;
+};
+
+Wkv7Inputs wkv7_inputs(std::int64_t L) {
+  const std::int64_t H = kRwkvHeads, d = kRwkvHead;
+  Wkv7Inputs in{uniform({1, L, H, d}, -1, 1, 1), uniform({1, L, H, d}, -0.6f, 0, 2), uniform({1, L, H, d}, -1, 1, 3),
+                uniform({1, L, H, d}, -1, 1, 4), uniform({1, L, H, d}, -1, 1, 5), Tensor::empty({1, L, H, d}, DType::F32)};
+  for (std::int64_t row = 0; row < L * H; ++row) {
+    float* kk = in.a.data<float>() + row * d;
+    float norm = 0;
+    for (std::int64_t j = 0; j < d; ++j) norm += kk[j] * kk[j];
+    for (std::int64_t j = 0; j < d; ++j) {
+      kk[j] /= -std::sqrt(norm);
+      in.b.data<float>()[row * d + j] = -0.5f * kk[j];
+    }
+  }
+  return in;
+}
+
+template <bool kChunked>
 void BM_wkv7_prefill(benchmark::State& state) {
-  const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
-  const Tensor r = uniform({1, L, H, d}, -1, 1, 1), w = uniform({1, L, H, d}, -0.6f, 0, 2), k = uniform({1, L, H, d}, -1, 1, 3),
-               v = uniform({1, L, H, d}, -1, 1, 4), a = uniform({1, L, H, d}, -0.1f, 0.1f, 5), b = uniform({1, L, H, d}, -0.1f, 0.1f, 6);
-  for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv7(r, w, k, v, a, b).o.raw_data());
+  const std::int64_t L = state.range(0);
+  const Wkv7Inputs in = wkv7_inputs(L);
+  for (auto _ : state)
+    benchmark::DoNotOptimize((kChunked ? recurrent::wkv7(in.r, in.w, in.k, in.v, in.a, in.b)
+                                       : recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b))
+                                 .o.raw_data());
   tokens_per_second(state, L);
+}
+
+void BM_wkv7_decode(benchmark::State& state) {
+  const Wkv7Inputs in = wkv7_inputs(1);
+  Tensor s = uniform({1, kRwkvHeads, kRwkvHead, kRwkvHead}, -1, 1, 6);
+  for (auto _ : state) s = recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b, s).final_state;
+  tokens_per_second(state, 1);
 }
 
 void BM_wkv4_prefill(benchmark::State& state) {
@@ -102,7 +135,9 @@ void BM_fft_conv(benchmark::State& state) {
 
 BENCHMARK(BM_wkv6_prefill)->Name("wkv6_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_wkv6_decode)->Name("wkv6_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_wkv7_prefill)->Name("wkv7_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv7_prefill<true>)->Name("wkv7_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv7_prefill<false>)->Name("wkv7_prefill_recurrent")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv7_decode)->Name("wkv7_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_wkv4_prefill)->Name("wkv4_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_prefill)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();

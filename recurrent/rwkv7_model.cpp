@@ -3,7 +3,7 @@
 //   time mix     x_* = x + d * mu_*;  r, k, v = projections;  w = -e^-1/2 sigmoid(lora(x_w))
 //                v mixed toward layer 0's v by sigmoid(lora(x_v)) (after layer 0);  a = sigmoid(lora(x_a))
 //                kk = normalised k * k_k per head;  k *= 1 + (a - 1) k_a
-//                o = wkv7(r, w, k, v, -kk, kk * a);  o = (group_norm(o) + (r . k r_k) v) * lora(x_g)
+//                o = wkv7(r, w, k, v, -kk, kk * a) (chunked for prompts, stepped for one token);  o = (group_norm(o) + (r . k r_k) v) * lora(x_g)
 //                h += o_proj(o)
 //   channel mix  h += value(relu(key(x + d * mu_k))^2)
 // with pre_norm before layer 0, the final norm and lm_head. CPU, float32.
@@ -178,8 +178,10 @@ class Rwkv7 final : public hybrid::Architecture {
     for (std::int64_t j = 0; j < k.numel(); ++j)  // k * (1 + (a - 1) * k_a)
       k.data<float>()[j] *= 1 + (a.data<float>()[j] - 1) * w.k_a.data<float>()[j % config_.hidden];
     const Shape heads_k{B, L, heads, dk};
-    const Wkv7Result wkv = wkv7(r.view(heads_k), log_decay.view(heads_k), k.view(heads_k), v.view({B, L, heads, dv}),
-                                minus_kk.view(heads_k), kk_a.view(heads_k), state ? (*state)[kWkvState] : Tensor{});
+    const Tensor carried = state ? (*state)[kWkvState] : Tensor{}, rh = r.view(heads_k), wh = log_decay.view(heads_k),
+                 kh = k.view(heads_k), vh = v.view({B, L, heads, dv}), ah = minus_kk.view(heads_k), bh = kk_a.view(heads_k);
+    // One token steps the state; longer inputs run the chunked form.
+    const Wkv7Result wkv = L == 1 ? wkv7_recurrent(rh, wh, kh, vh, ah, bh, carried) : wkv7(rh, wh, kh, vh, ah, bh, carried);
     if (state) (*state)[kWkvState] = wkv.final_state;
     Tensor o = group_norm(wkv.o.view({B, L, V}), heads, w.g_norm.weight, w.g_norm.bias, double(dk) * config_.eps);
     // The bonus: (sum over the head of r * k * r_k) * v, then the gate.

@@ -18,7 +18,9 @@ TEST_CASE("wkv7: equals the generalised delta rule step by step", "[recurrent][r
   const Tensor r = rt({B, L, H, dk}, -1, 1), w = rt({B, L, H, dk}, -0.6, 0), k = rt({B, L, H, dk}, -1, 1),
                v = rt({B, L, H, dv}, -1, 1), a = rt({B, L, H, dk}, -1, 1), b = rt({B, L, H, dk}, -1, 1),
                h0 = rt({B, H, dv, dk}, -1, 1);
-  const Wkv7Result got = wkv7(r, w, k, v, a, b, h0);
+  for (const bool chunked : {false, true}) {
+  INFO((chunked ? "chunked" : "recurrent"));
+  const Wkv7Result got = chunked ? wkv7(r, w, k, v, a, b, h0, 4) : wkv7_recurrent(r, w, k, v, a, b, h0);
   auto at = [](const Tensor& t, std::int64_t i) { return t.data<double>()[i]; };
   for (std::int64_t bi = 0; bi < B; ++bi)
     for (std::int64_t h = 0; h < H; ++h) {
@@ -41,6 +43,7 @@ TEST_CASE("wkv7: equals the generalised delta rule step by step", "[recurrent][r
         }
       }
     }
+  }
 }
 
 TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing", "[recurrent][rwkv7]") {
@@ -59,27 +62,80 @@ TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing",
   CHECK(max_rel_diff(second.final_state, whole.final_state) < 1e-13);
 }
 
-TEST_CASE("wkv7: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv7]") {
-  // As RWKV-7 drives it: a = -kk, b = kk * gate with kk unit-norm per head and the gate in (0, 1),
-  // which keeps the transition a contraction whatever the keys.
-  std::mt19937 rng(3);
-  const std::int64_t L = 100000, H = 1, d = 8;
+namespace {
+
+// a = -kk and b = kk * gate, kk unit-norm per head and the gate in (0, 1), as RWKV-7 drives the
+// rule: the transition stays a contraction whatever the keys.
+struct DeltaRule {
+  Tensor r, w, k, v, a, b;
+};
+
+DeltaRule rwkv7_inputs(std::int64_t L, std::int64_t H, std::int64_t d, DType dtype, double key_bound, std::mt19937& rng,
+                       double strongest_log_decay = -0.6065) {
   const Shape s{1, L, H, d};
-  const Tensor r = random_tensor(s, DType::F32, rng, -1, 1), w = random_tensor(s, DType::F32, rng, -0.6065, -0.3),
-               k = random_tensor(s, DType::F32, rng, -100, 100), v = random_tensor(s, DType::F32, rng, -1, 1),
-               gate = random_tensor(s, DType::F32, rng, 0, 1);
-  Tensor kk = random_tensor(s, DType::F32, rng, -1, 1), a = Tensor::empty(s, DType::F32), b = Tensor::empty(s, DType::F32);
+  DeltaRule p{random_tensor(s, DType::F64, rng, -1, 1), random_tensor(s, DType::F64, rng, strongest_log_decay, -0.3),
+              random_tensor(s, DType::F64, rng, -key_bound, key_bound), random_tensor(s, DType::F64, rng, -1, 1),
+              Tensor::empty(s, DType::F64), Tensor::empty(s, DType::F64)};
+  const Tensor kk = random_tensor(s, DType::F64, rng, -1, 1), gate = random_tensor(s, DType::F64, rng, 0, 1);
   for (std::int64_t row = 0; row < L * H; ++row) {
-    float norm = 0;
-    for (std::int64_t j = 0; j < d; ++j) norm += kk.data<float>()[row * d + j] * kk.data<float>()[row * d + j];
+    const double* x = kk.data<double>() + row * d;
+    double norm = 0;
+    for (std::int64_t j = 0; j < d; ++j) norm += x[j] * x[j];
     for (std::int64_t j = 0; j < d; ++j) {
-      const float unit = kk.data<float>()[row * d + j] / std::sqrt(norm);
-      a.data<float>()[row * d + j] = -unit;
-      b.data<float>()[row * d + j] = unit * gate.data<float>()[row * d + j];
+      p.a.data<double>()[row * d + j] = -x[j] / std::sqrt(norm);
+      p.b.data<double>()[row * d + j] = x[j] / std::sqrt(norm) * gate.data<double>()[row * d + j];
     }
   }
-  const Wkv7Result res = wkv7(r, w, k, v, a, b);
-  int bad = 0;
-  for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
-  CHECK(bad == 0);
+  for (Tensor* t : {&p.r, &p.w, &p.k, &p.v, &p.a, &p.b}) *t = t->to(dtype);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("wkv7: the chunked form equals the recurrent form", "[recurrent][rwkv7]") {
+  std::mt19937 rng(4);
+  for (const std::int64_t L : {1, 2, 15, 64, 130})
+    for (const std::int64_t chunk : {1, 7, 16, 64, 500}) {
+      INFO("L " << L << " chunk " << chunk);
+      const DeltaRule p = rwkv7_inputs(L, 3, 4, DType::F64, 3, rng);
+      const Tensor h0 = random_tensor({1, 3, 4, 4}, DType::F64, rng, -1, 1);
+      const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b, h0);
+      const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, h0, chunk);
+      CHECK(max_rel_diff(got.o, want.o) < 1e-12);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+    }
+}
+
+TEST_CASE("wkv7: chunks whose decay underflows equal the recurrent form", "[recurrent][rwkv7]") {
+  // Log-decays down to -40 over 64-step chunks: far below what a ratio of running products survives.
+  std::mt19937 rng(6);
+  for (const DType dtype : {DType::F64, DType::F32}) {
+    const DeltaRule p = rwkv7_inputs(150, 2, 4, dtype, 3, rng, -40);
+    const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
+    const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, {}, 64);
+    CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::F64 ? 1e-12 : 1e-5));
+  }
+}
+
+TEST_CASE("wkv7: float32 stays close to float64 in both forms", "[recurrent][rwkv7]") {
+  std::mt19937 rng(5);
+  const DeltaRule p = rwkv7_inputs(300, 2, 16, DType::F64, 1, rng);
+  const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
+  auto f32 = [](const Tensor& t) { return t.to(DType::F32); };
+  const Wkv7Result chunked = wkv7(f32(p.r), f32(p.w), f32(p.k), f32(p.v), f32(p.a), f32(p.b));
+  const Wkv7Result stepped = wkv7_recurrent(f32(p.r), f32(p.w), f32(p.k), f32(p.v), f32(p.a), f32(p.b));
+  CHECK(max_rel_diff(chunked.o.to(DType::F64), want.o) < 1e-4);
+  CHECK(max_rel_diff(stepped.o.to(DType::F64), want.o) < 1e-4);
+}
+
+TEST_CASE("wkv7: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv7]") {
+  std::mt19937 rng(3);
+  const DeltaRule p = rwkv7_inputs(100000, 1, 8, DType::F32, 100, rng);
+  for (const bool chunked : {false, true}) {
+    INFO((chunked ? "chunked" : "recurrent"));
+    const Wkv7Result res = chunked ? wkv7(p.r, p.w, p.k, p.v, p.a, p.b) : wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
+    int bad = 0;
+    for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
+    CHECK(bad == 0);
+  }
 }

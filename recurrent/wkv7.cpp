@@ -1,6 +1,9 @@
 #include "recurrent/wkv7.hpp"
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/check.hpp"
@@ -10,60 +13,243 @@ namespace subq::recurrent {
 
 namespace {
 
+constexpr const char* kOp = "wkv7";
+constexpr std::int64_t kDefaultChunk = 16;
+
 template <class T>
-Wkv7Result run(const Tensor& r_in, const Tensor& w_in, const Tensor& k_in, const Tensor& v_in, const Tensor& a_in,
-               const Tensor& b_in, const Tensor& initial_state) {
-  const std::int64_t B = r_in.size(0), L = r_in.size(1), H = r_in.size(2), dk = r_in.size(3), dv = v_in.size(3);
-  auto as = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
-  const Tensor r = as(r_in), w = as(w_in), k = as(k_in), v = as(v_in), a = as(a_in), b = as(b_in);
-  Wkv7Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>),
-                 initial_state.defined() ? as(initial_state).clone() : Tensor::zeros({B, H, dv, dk}, dtype_of<T>)};
-  ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> decay(static_cast<std::size_t>(dk)), sa(static_cast<std::size_t>(dv));
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Vector = Eigen::Array<T, 1, Eigen::Dynamic>;
+template <class T>
+using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
+
+struct Sizes {
+  std::int64_t B, L, H, dk, dv;
+};
+
+Sizes validate(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
+               const Tensor& initial_state) {
+  SUBQ_CHECK(r.defined() && r.dim() == 4, "{}: r: expected (batch, length, heads, d_k), found {}", kOp,
+             r.defined() ? to_string(r.shape()) : "nothing");
+  for (const auto& [name, t] : {std::pair{"w", &w}, std::pair{"k", &k}, std::pair{"a", &a}, std::pair{"b", &b}})
+    check_shape(kOp, name, *t, r.shape());
+  const std::int64_t B = r.size(0), L = r.size(1), H = r.size(2), dk = r.size(3);
+  SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
+             "{}: v: expected ({}, {}, {}, d_v), found {}", kOp, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
+  if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, v.size(3), dk});
+  for (const Tensor* t : {&r, &w, &k, &v, &a, &b})
+    SUBQ_CHECK(t->device().is_cpu(), "{}: runs on the CPU only, found an input on {}", kOp, to_string(t->device()));
+  SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
+             dtype_name(r.dtype()));
+  return {B, L, H, dk, v.size(3)};
+}
+
+// The inputs in the compute type, contiguous; rows of one (batch, head) are time steps.
+template <class T>
+struct Inputs {
+  Tensor r, decay, k, v, a, b;  // decay = exp(w)
+  Sizes s;
+
+  Inputs(const Tensor& r_in, const Tensor& w, const Tensor& k_in, const Tensor& v_in, const Tensor& a_in,
+         const Tensor& b_in, const Sizes& sizes)
+      : r(as(r_in)), decay(as(w).clone()), k(as(k_in)), v(as(v_in)), a(as(a_in)), b(as(b_in)), s(sizes) {
+    T* d = decay.data<T>();
+    std::transform(d, d + decay.numel(), d, [](T x) { return std::exp(x); });
+  }
+  static Tensor as(const Tensor& t) { return t.to(dtype_of<T>).contiguous(); }
+  // Rows t0 .. t0+q of one (batch, head) of a key-sized (d == dk) or value-sized input.
+  Rows<T> rows(const Tensor& t, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+    const std::int64_t d = t.size(3);
+    return Rows<T>(t.data<T>() + ((bi * s.L + t0) * s.H + h) * d, q, d, Eigen::OuterStride<>(s.H * d));
+  }
+};
+
+template <class T>
+Matrix<T> entering_state(const Tensor& initial_state, std::int64_t bh, const Sizes& s) {
+  if (!initial_state.defined()) return Matrix<T>::Zero(s.dv, s.dk);
+  return Eigen::Map<const Matrix<T>>(initial_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk);
+}
+
+// One step: S (d_v x d_k) from the state before it; writes o[t] = S r.
+template <class T>
+void step(Matrix<T>& S, const T* r, const T* decay, const T* k, const T* v, const T* a, const T* b, T* o) {
+  const Eigen::Index dv = S.rows(), dk = S.cols();
+  const Eigen::Map<const Vector<T>> rv(r, dk), dec(decay, dk), kv(k, dk), av(a, dk), bv(b, dk);
+  for (Eigen::Index i = 0; i < dv; ++i) {
+    auto row = S.row(i).array();
+    const T s_a = (row * av).sum();  // (S a)[i], from the state before the step
+    row = row * dec + s_a * bv + v[i] * kv;
+    o[i] = (row * rv).sum();
+  }
+}
+
+template <class T>
+Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
+  const Sizes& s = in.s;
+  Wkv7Result res{Tensor::zeros({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
+  ThreadPool::global().parallel_for(s.B * s.H, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t bh = begin; bh < end; ++bh) {
-      const std::int64_t bi = bh / H, h = bh % H;
-      T* S = res.final_state.data<T>() + bh * dv * dk;
-      for (std::int64_t t = 0; t < L; ++t) {
-        const std::int64_t key_row = ((bi * L + t) * H + h) * dk, value_row = ((bi * L + t) * H + h) * dv;
-        const T *rt = r.data<T>() + key_row, *wt = w.data<T>() + key_row, *kt = k.data<T>() + key_row,
-                *at = a.data<T>() + key_row, *bt = b.data<T>() + key_row, *vt = v.data<T>() + value_row;
-        for (std::int64_t j = 0; j < dk; ++j) decay[j] = std::exp(wt[j]);
-        T* o = res.o.data<T>() + value_row;
-        for (std::int64_t i = 0; i < dv; ++i) {
-          T* row = S + i * dk;
-          T s_a = 0;  // (S a)[i], from the state before the step
-          for (std::int64_t j = 0; j < dk; ++j) s_a += row[j] * at[j];
-          T out = 0;
-          for (std::int64_t j = 0; j < dk; ++j) {
-            row[j] = row[j] * decay[j] + s_a * bt[j] + vt[i] * kt[j];
-            out += row[j] * rt[j];
-          }
-          o[i] = out;
-        }
+      const std::int64_t bi = bh / s.H, h = bh % s.H;
+      Matrix<T> S = entering_state<T>(initial_state, bh, s);
+      for (std::int64_t t = 0; t < s.L; ++t) {
+        auto row = [&](const Tensor& x) { return in.rows(x, bi, h, t, 1).data(); };
+        step(S, row(in.r), row(in.decay), row(in.k), row(in.v), row(in.a), row(in.b),
+             res.o.data<T>() + ((bi * s.L + t) * s.H + h) * s.dv);
       }
+      Eigen::Map<Matrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
     }
   });
   return res;
 }
 
+// The decays a chunk of q steps applies, with G[t] the decay from the chunk's start through t:
+// the rows that read the state, [a[t] G[t-1]; r[t] G[t]] (u[t] = S[t-1] a[t] reads it before step
+// t, o[t] = S[t] r[t] after), the rows written into the state as the chunk's end sees them,
+// [b[s] G[q-1] / G[s]; k[s] G[q-1] / G[s]], and G[q-1]. All are running products of decays <= 1.
+template <class T>
+struct ChunkDecays {
+  Matrix<T> readers, written;  // (2q, d_k) each
+  Vector<T> total;             // (d_k)
+};
+
+template <class T>
+ChunkDecays<T> chunk_decays(const Rows<T>& r, const Rows<T>& decay, const Rows<T>& k, const Rows<T>& a,
+                            const Rows<T>& b) {
+  const Eigen::Index q = r.rows(), dk = r.cols();
+  ChunkDecays<T> c{Matrix<T>(2 * q, dk), Matrix<T>(2 * q, dk), Vector<T>::Ones(dk)};
+  for (Eigen::Index t = 0; t < q; ++t) {
+    c.readers.row(t) = a.row(t).array() * c.total;
+    c.total *= decay.row(t).array();
+    c.readers.row(q + t) = r.row(t).array() * c.total;
+  }
+  Vector<T> after = Vector<T>::Ones(dk);
+  for (Eigen::Index s = q - 1; s >= 0; --s) {
+    c.written.row(s) = b.row(s).array() * after;
+    c.written.row(q + s) = k.row(s).array() * after;
+    after *= decay.row(s).array();
+  }
+  return c;
+}
+
+// Decay-weighted inner products within a chunk, (q x q): for s < t, ab and ak through the decays
+// strictly between s and t (what u[t] sees), and for s <= t, rb and rk through the decays after s
+// up to t (what o[t] sees).
+template <class T>
+struct PairProducts {
+  Matrix<T> ab, ak, rb, rk;
+};
+
+// The decay between s and t is G[t] / G[s], so the four products are one matrix product of the
+// readers with the written rows divided by G[q-1]: exact up to rounding while that division
+// stays far from overflow, which kMinChunkDecay guards.
+template <class T>
+constexpr T kMinChunkDecay = std::is_same_v<T, float> ? T(1e-20) : T(1e-200);
+
+template <class T>
+PairProducts<T> pair_products_by_matmul(const ChunkDecays<T>& c) {
+  const Eigen::Index q = c.readers.rows() / 2;
+  const Matrix<T> written_from_start = c.written.array().rowwise() / c.total;
+  const Matrix<T> all = c.readers * written_from_start.transpose();
+  const auto strictly_lower = [](const auto& m) { return Matrix<T>(m.template triangularView<Eigen::StrictlyLower>()); };
+  const auto lower = [](const auto& m) { return Matrix<T>(m.template triangularView<Eigen::Lower>()); };
+  return {strictly_lower(all.topLeftCorner(q, q)), strictly_lower(all.topRightCorner(q, q)),
+          lower(all.bottomLeftCorner(q, q)), lower(all.bottomRightCorner(q, q))};
+}
+
+// The same with the decay between s and t as a running product, for chunks that decay too much.
+template <class T>
+PairProducts<T> pair_products_by_steps(const Rows<T>& r, const Rows<T>& decay, const Rows<T>& k, const Rows<T>& a,
+                                       const Rows<T>& b) {
+  const Eigen::Index q = r.rows(), dk = r.cols();
+  PairProducts<T> p{Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q)};
+  Vector<T> through(dk), r_decayed(dk), b_through(dk), k_through(dk);
+  for (Eigen::Index t = 0; t < q; ++t) {
+    p.rb(t, t) = r.row(t).dot(b.row(t));
+    p.rk(t, t) = r.row(t).dot(k.row(t));
+    r_decayed = r.row(t).array() * decay.row(t).array();
+    through.setOnes();  // prod of decay over s < m < t
+    for (Eigen::Index s = t - 1; s >= 0; --s) {
+      b_through = through * b.row(s).array();
+      k_through = through * k.row(s).array();
+      p.ab(t, s) = (a.row(t).array() * b_through).sum();
+      p.ak(t, s) = (a.row(t).array() * k_through).sum();
+      p.rb(t, s) = (r_decayed * b_through).sum();
+      p.rk(t, s) = (r_decayed * k_through).sum();
+      through *= decay.row(s).array();
+    }
+  }
+  return p;
+}
+
+// One chunk of q steps from the entering state S (d_v x d_k), which it advances; writes the
+// chunk's outputs. u[t] = S a[t] G[t-1] + sum_{s<t} ab[t,s] u[s] + ak[t,s] v[s] is one unit
+// lower-triangular solve for U (q x d_v); then o[t] = sum_{s<=t} rb[t,s] u[s] + rk[t,s] v[s]
+// + S r[t] G[t], and S' = S diag(G[q-1]) + U^T b_written + V^T k_written.
+template <class T>
+void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, Matrix<T>& S,
+                T* o_rows) {
+  const std::int64_t dv = in.s.dv;
+  const Rows<T> r = in.rows(in.r, bi, h, t0, q), decay = in.rows(in.decay, bi, h, t0, q), k = in.rows(in.k, bi, h, t0, q),
+                v = in.rows(in.v, bi, h, t0, q), a = in.rows(in.a, bi, h, t0, q), b = in.rows(in.b, bi, h, t0, q);
+  const ChunkDecays<T> c = chunk_decays(r, decay, k, a, b);
+  const PairProducts<T> p =
+      c.total.minCoeff() >= kMinChunkDecay<T> ? pair_products_by_matmul(c) : pair_products_by_steps(r, decay, k, a, b);
+  Matrix<T> U = c.readers.topRows(q) * S.transpose();
+  U.noalias() += p.ak * v;
+  const Matrix<T> identity_minus_ab = -p.ab;  // its unit diagonal is implied
+  identity_minus_ab.template triangularView<Eigen::UnitLower>().solveInPlace(U);
+  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(in.s.H * dv));
+  O.noalias() = c.readers.bottomRows(q) * S.transpose();
+  O.noalias() += p.rb * U;
+  O.noalias() += p.rk * v;
+  S = S.array().rowwise() * c.total;
+  S.noalias() += U.transpose() * c.written.topRows(q);
+  S.noalias() += v.transpose() * c.written.bottomRows(q);
+}
+
+template <class T>
+Wkv7Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
+  const Sizes& s = in.s;
+  Wkv7Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
+  ThreadPool::global().parallel_for(s.B * s.H, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t bh = begin; bh < end; ++bh) {
+      const std::int64_t bi = bh / s.H, h = bh % s.H;
+      Matrix<T> S = entering_state<T>(initial_state, bh, s);
+      for (std::int64_t t0 = 0; t0 < s.L; t0 += Q)
+        chunk_step(in, bi, h, t0, std::min(Q, s.L - t0), S, res.o.data<T>() + ((bi * s.L + t0) * s.H + h) * s.dv);
+      Eigen::Map<Matrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
+    }
+  });
+  return res;
+}
+
+// chunk_length 0 runs the recurrent form.
+template <class T>
+Wkv7Result run(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
+               const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
+  const Inputs<T> in(r, w, k, v, a, b, s);
+  const Tensor h0 = initial_state.defined() ? Inputs<T>::as(initial_state) : Tensor{};
+  return chunk_length > 0 ? chunked_typed(in, h0, chunk_length) : recurrent_typed(in, h0);
+}
+
+Wkv7Result dispatch(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
+                    const Tensor& b, const Tensor& initial_state, std::int64_t chunk_length) {
+  const Sizes s = validate(r, w, k, v, a, b, initial_state);
+  return r.dtype() == DType::F64 ? run<double>(r, w, k, v, a, b, initial_state, s, chunk_length)
+                                 : run<float>(r, w, k, v, a, b, initial_state, s, chunk_length);
+}
+
 }  // namespace
 
 Wkv7Result wkv7(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
-                const Tensor& initial_state) {
-  constexpr const char* op = "wkv7";
-  SUBQ_CHECK(r.defined() && r.dim() == 4, "{}: r: expected (batch, length, heads, d_k), found {}", op,
-             r.defined() ? to_string(r.shape()) : "nothing");
-  for (const auto& [name, t] : {std::pair{"w", &w}, std::pair{"k", &k}, std::pair{"a", &a}, std::pair{"b", &b}})
-    check_shape(op, name, *t, r.shape());
-  const std::int64_t B = r.size(0), L = r.size(1), H = r.size(2), dk = r.size(3);
-  SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
-             "{}: v: expected ({}, {}, {}, d_v), found {}", op, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
-  if (initial_state.defined()) check_shape(op, "initial_state", initial_state, {B, H, v.size(3), dk});
-  SUBQ_CHECK(r.device().is_cpu(), "{}: runs on the CPU only", op);
-  SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", op,
-             dtype_name(r.dtype()));
-  return r.dtype() == DType::F64 ? run<double>(r, w, k, v, a, b, initial_state)
-                                 : run<float>(r, w, k, v, a, b, initial_state);
+                const Tensor& initial_state, std::int64_t chunk_length) {
+  SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
+  return dispatch(r, w, k, v, a, b, initial_state, chunk_length > 0 ? chunk_length : kDefaultChunk);
+}
+
+Wkv7Result wkv7_recurrent(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
+                          const Tensor& b, const Tensor& initial_state) {
+  return dispatch(r, w, k, v, a, b, initial_state, 0);
 }
 
 }  // namespace subq::recurrent
