@@ -100,28 +100,50 @@ Tensor HyenaOperator::filters(std::int64_t L) const {
   return k;
 }
 
+namespace {
+
+// The operator in u's dtype T (float32 or float64); the filters are made in float64 either way.
+template <class T>
+Tensor hyena_forward(const Tensor& u, const Tensor& filters, const Tensor& in_proj, const Tensor& in_bias,
+                     const Tensor& short_filter, const Tensor& short_bias, const Tensor& skip, const Tensor& out_proj,
+                     const Tensor& out_bias, std::int64_t order) {
+  const std::int64_t B = u.size(0), L = u.size(1), D = u.size(2), N = order;
+  auto as_t = [](const Tensor& t) { return t.to(dtype_of<T>); };
+  const Tensor k = as_t(filters);
+  // (batch, inner, L): the projection through the depthwise causal short filter.
+  const Tensor uc =
+      causal_conv1d(linear(u, as_t(in_proj), as_t(in_bias)).transpose(1, 2), as_t(short_filter), as_t(short_bias)).out;
+  auto part = [&](std::int64_t i) { return uc.slice(1, i * D, (i + 1) * D).contiguous(); };  // x_i, and v = part(N)
+  Tensor v = part(N);
+  T* vp = v.data<T>();
+  for (std::int64_t o = 0; o < N - 1; ++o) {
+    const Tensor x = part(N - 1 - o);
+    for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= x.data<T>()[i];
+    const Tensor y = fft_causal_conv(v, k.slice(0, o, o + 1)).view({B, D, L});
+    const double* bias = skip.data<double>() + o * D;
+    for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] = y.data<T>()[i] + T(bias[i / L % D]) * vp[i];
+  }
+  const Tensor x0 = part(0);
+  for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= x0.data<T>()[i];
+  return linear(v.transpose(1, 2), as_t(out_proj), as_t(out_bias));
+}
+
+}  // namespace
+
 Tensor HyenaOperator::forward(const Tensor& u) const {
   const Impl& m = *impl_;
   const std::int64_t D = m.d_model;
   SUBQ_CHECK(u.defined() && u.dim() == 3 && u.size(2) == D, "HyenaOperator: u: expected (batch, length, {}), found {}", D,
              u.defined() ? to_string(u.shape()) : "nothing");
-  const std::int64_t B = u.size(0), L = u.size(1), N = m.order;
-  const Tensor k = filters(L);
-  // (batch, inner, L): the projection through the depthwise causal short filter.
-  const Tensor uc = causal_conv1d(linear(u.to(DType::F64), m.in_proj, m.in_bias).transpose(1, 2), m.short_filter, m.short_bias).out;
-  auto part = [&](std::int64_t i) { return uc.slice(1, i * D, (i + 1) * D); };  // x_i, and v = part(N)
-  Tensor v = part(N).contiguous();
-  for (std::int64_t o = 0; o < N - 1; ++o) {
-    const Tensor x = part(N - 1 - o).contiguous();
-    for (std::int64_t i = 0; i < v.numel(); ++i) v.data<double>()[i] *= x.data<double>()[i];
-    const Tensor y = fft_causal_conv(v, k.slice(0, o, o + 1)).view({B, D, L});
-    const double* bias = m.skip.data<double>() + o * D;
-    for (std::int64_t i = 0; i < v.numel(); ++i) v.data<double>()[i] = y.data<double>()[i] + bias[i / L % D] * v.data<double>()[i];
-  }
-  const Tensor x0 = part(0).contiguous();
-  for (std::int64_t i = 0; i < v.numel(); ++i) v.data<double>()[i] *= x0.data<double>()[i];
-  const Tensor y = linear(v.transpose(1, 2), m.out_proj, m.out_bias);
-  return u.dtype() == DType::F64 ? y : y.to(u.dtype());
+  SUBQ_CHECK(u.dtype() == DType::F32 || u.dtype() == DType::F64, "HyenaOperator: u: expected float32 or float64, found {}",
+             dtype_name(u.dtype()));
+  const Tensor k = filters(u.size(1));
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    return hyena_forward<T>(u.contiguous(), k, m.in_proj, m.in_bias, m.short_filter, m.short_bias, m.skip, m.out_proj,
+                            m.out_bias, m.order);
+  };
+  return u.dtype() == DType::F64 ? run(0.0) : run(0.0f);
 }
 
 }  // namespace subq::conv

@@ -28,7 +28,8 @@ class HyenaOperator {
 
   /// The long filters for length L <= l_max: (order - 1, d_model, L) float64.
   Tensor filters(std::int64_t L) const;
-  /// u (batch, length, d_model) float32/float64 -> y (batch, length, d_model) of u's dtype.
+  /// u (batch, length, d_model) float32/float64 -> y (batch, length, d_model), computed in u's dtype
+  /// (the filters are made in float64, then rounded to it).
   Tensor forward(const Tensor& u) const;
 
  private:

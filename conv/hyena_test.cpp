@@ -36,6 +36,15 @@ TEST_CASE("hyena: causal, and a prefix's outputs do not depend on the rest", "[c
   CHECK(max_rel_diff(op.forward(u.slice(1, 0, 60).contiguous()), y.slice(1, 0, 60)) < 1e-12);
 }
 
+TEST_CASE("hyena: float32 inputs run in float32 close to float64", "[conv][hyena]") {
+  const HyenaOperator op = fixture_operator(1);
+  std::mt19937 rng(2);
+  const Tensor u = random_tensor({2, 200, 16}, DType::F64, rng, -1, 1);
+  const Tensor y32 = op.forward(u.to(DType::F32));
+  CHECK(y32.dtype() == DType::F32);
+  CHECK(max_rel_diff(y32.to(DType::F64), op.forward(u)) < 1e-5);
+}
+
 TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
   const HyenaOperator op = fixture_operator(0);  // order 2, d_model 32, l_max 128
   CHECK(op.filters(7).shape() == Shape{1, 32, 7});
