@@ -1,17 +1,20 @@
 // Prefill and decoding throughput of the sequence mixers at the shapes of 1.5B-class models,
-// batch 1, float32 on the CPU (tokens/s; peak memory is the process's, reported by the harness):
+// batch 1, float32 on the CPU (tokens/s, and each run's peak memory above what was resident before it):
 //   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K
 //                        (wkv7 also in its recurrent form, for the ratio),
 //                        decoding one token from a carried state
 //   retention            RetNet: 8 heads, key 256, value 512
 //   attention            16 heads x 128; prefill L = 2K ... 32K (tiled), decoding one token
 //                        against a KV cache of L tokens (grows with L, unlike the recurrent mixers)
-//   fft_conv / hyena     the FFT long convolution at D = 864, L = 8K ... 1M
+//   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
+//                        D = 864, L = 8K ... 1M
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <random>
 
+#include "bench/peak_memory.hpp"
+#include "bench/random_hyena.hpp"
 #include "conv/fft_conv.hpp"
 #include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
@@ -31,6 +34,20 @@ Tensor uniform(const Shape& shape, float lo, float hi, std::uint32_t seed) {
   return t;
 }
 
+// The run's peak resident memory above what was resident when it began, inputs included.
+class PeakMemory {
+ public:
+  PeakMemory() : per_run_(bench::reset_peak_memory()), resident_(bench::process_memory_bytes("VmRSS")) {}
+  void report(benchmark::State& state) const {
+    const double peak = bench::peak_memory_bytes() - (per_run_ ? resident_ : 0.0);
+    state.counters[per_run_ ? "peak_MiB" : "process_peak_MiB"] = peak / double(1 << 20);
+  }
+
+ private:
+  bool per_run_;
+  double resident_;
+};
+
 void tokens_per_second(benchmark::State& state, std::int64_t tokens) {
   state.counters["tokens/s"] = benchmark::Counter(double(tokens) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
@@ -38,19 +55,23 @@ void tokens_per_second(benchmark::State& state, std::int64_t tokens) {
 constexpr std::int64_t kRwkvHeads = 32, kRwkvHead = 64;
 
 void BM_wkv6_prefill(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
   const Tensor r = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
                w = uniform({1, L, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv6(r, k, v, w, u).o.raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
 void BM_wkv6_decode(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t H = kRwkvHeads, d = kRwkvHead;
   const Tensor r = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, 1, H, d}, -1, 1, 2), v = uniform({1, 1, H, d}, -1, 1, 3),
                w = uniform({1, 1, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
   Tensor s = uniform({1, H, d, d}, -1, 1, 6);
   for (auto _ : state) s = recurrent::wkv6_recurrent(r, k, v, w, u, s).final_state;
+  memory.report(state);
   tokens_per_second(state, 1);
 }
 
@@ -77,57 +98,81 @@ Wkv7Inputs wkv7_inputs(std::int64_t L) {
 
 template <bool kChunked>
 void BM_wkv7_prefill(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0);
   const Wkv7Inputs in = wkv7_inputs(L);
   for (auto _ : state)
     benchmark::DoNotOptimize((kChunked ? recurrent::wkv7(in.r, in.w, in.k, in.v, in.a, in.b)
                                        : recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b))
                                  .o.raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
 void BM_wkv7_decode(benchmark::State& state) {
+  const PeakMemory memory;
   const Wkv7Inputs in = wkv7_inputs(1);
   Tensor s = uniform({1, kRwkvHeads, kRwkvHead, kRwkvHead}, -1, 1, 6);
   for (auto _ : state) s = recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b, s).final_state;
+  memory.report(state);
   tokens_per_second(state, 1);
 }
 
 void BM_wkv4_prefill(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), C = kRwkvHeads * kRwkvHead;
   const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, L, C}, -5, 5, 3),
                v = uniform({1, L, C}, -1, 1, 4);
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv4(decay, first, k, v).out.raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
 void BM_retention_prefill(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 8, dk = 256, dv = 512;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3);
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::retention(q, k, v).o.raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
 constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
 
 void BM_attention_prefill(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
   for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
 void BM_attention_decode(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
   const Tensor q = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
   for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+  memory.report(state);
   tokens_per_second(state, 1);
 }
 
 void BM_fft_conv(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), D = 864;
   const Tensor x = uniform({1, D, L}, -1, 1, 1), k = uniform({1, D, L}, -1, 1, 2);
   for (auto _ : state) benchmark::DoNotOptimize(conv::fft_causal_conv(x, k).raw_data());
+  memory.report(state);
+  tokens_per_second(state, L);
+}
+
+void BM_hyena(benchmark::State& state) {
+  const PeakMemory memory;
+  const std::int64_t L = state.range(0), D = 864;
+  const conv::HyenaOperator op = bench::random_hyena(D, L);
+  const Tensor u = uniform({1, L, D}, -1, 1, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(op.forward(u).raw_data());
+  memory.report(state);
   tokens_per_second(state, L);
 }
 
@@ -143,5 +188,9 @@ BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeM
 BENCHMARK(BM_attention_prefill)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_decode)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// To 1M where memory allows: the float32 operator peaks at about 35 KiB per token at D = 864
+// (1.1 GiB at L = 32K, measured), so 1M needs some 36 GiB.
+BENCHMARK(BM_hyena)->Name("hyena")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

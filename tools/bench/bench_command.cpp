@@ -1,7 +1,6 @@
 #include "tools/bench/bench_command.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -18,6 +17,8 @@
 #include "ssm/selective_scan.hpp"
 #include "ssm/ssd.hpp"
 #include "bench/copy_bandwidth.hpp"
+#include "bench/peak_memory.hpp"
+#include "bench/random_hyena.hpp"
 #include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {
@@ -101,13 +102,14 @@ std::vector<Mixer> mixers() {
                    return y;
                  };
                }});
+  m.push_back({"hyena_operator", "D 864, order 2", [](std::int64_t L, std::int64_t context) -> Work {
+                 // Hyena has no recurrent form: a new token reruns the operator over the whole history.
+                 const std::int64_t T = context + L;
+                 const auto op = std::make_shared<conv::HyenaOperator>(bench::random_hyena(864, T));
+                 const Tensor u = uniform({1, T, 864}, -1, 1);
+                 return [=] { return op->forward(u); };
+               }});
   return m;
-}
-
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 template <class F>
@@ -126,6 +128,35 @@ struct Row {
   double floor_fraction;  // (inputs read once + output written once) / seconds / copy bandwidth (bytes until then)
 };
 
+// Seconds per decoding step after L tokens of context: at least one step after a warm-up (first
+// touches and thread wake-ups are not decoding), up to 10 or half a second.
+double decode_seconds(const Mixer& m, std::int64_t L) {
+  const Work step = m.setup(1, L);
+  step();
+  int steps = 0;
+  const double total = seconds([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    do step(), ++steps;
+    while (steps < 10 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 0.5);
+  });
+  return total / steps;
+}
+
+// One length of one mixer: the prefill's time and peak memory (its inputs included), then decoding.
+Row measure(const Mixer& m, std::int64_t L) {
+  bench::reset_peak_memory();
+  const double resident = bench::process_memory_bytes("VmRSS");
+  input_bytes = 0;
+  const Work work = m.setup(L, 0);
+  const double inputs = input_bytes;
+  Tensor output;
+  const double prefill = seconds([&] { output = work(); });
+  const double moved = inputs + bytes_of(output);  // the floor's bytes
+  const double peak = bench::peak_memory_bytes() - (bench::peak_memory_is_per_run() ? resident : 0.0);
+  output = Tensor{};
+  return {m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode_seconds(m, L), peak / double(1 << 20), moved};
+}
+
 }  // namespace
 
 int run_bench(const BenchOptions& o) {
@@ -134,29 +165,25 @@ int run_bench(const BenchOptions& o) {
   const double budget = o.quick ? 4.0 : 60.0;  // a mixer stops growing L once one prefill takes longer
   std::vector<Row> rows;
   fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
-             "peak MiB");
+             bench::peak_memory_is_per_run() ? "peak MiB" : "proc. MiB");
   for (const Mixer& m : mixers()) {
     if (!o.only.empty() && m.name.find(o.only) == std::string::npos) continue;
     for (const std::int64_t L : lengths) {
-      input_bytes = 0;
-      const Work work = m.setup(L, 0);
-      const double inputs = input_bytes;
-      Tensor output;
-      const double prefill = seconds([&] { output = work(); });
-      const double moved = inputs + bytes_of(output);  // the floor's bytes
-      // Decoding: one token after L of context (the recurrent mixers carry a constant state).
-      const Work step = m.setup(1, L);
-      step();  // warm-up: first-touch allocations and thread wake-ups are not decoding
-      constexpr int kSteps = 10;
-      const double decode = seconds([&] {
-                              for (int i = 0; i < kSteps; ++i) step();
-                            }) / kSteps;
-      rows.push_back({m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode, peak_rss_mib(), moved});
+      // As far as memory allows: the last run's peak, grown in proportion to L, must fit.
+      const double needed = rows.empty() || rows.back().mixer != m.name
+                                ? 0.0
+                                : rows.back().peak_rss_mib * double(1 << 20) * double(L) / double(rows.back().length);
+      if (needed > 0.8 * bench::available_memory_bytes()) {
+        fmt::print("{:<22} {:>9} skipped: needs about {:.1f} GiB, {:.1f} GiB available\n", m.name, L, needed / double(1 << 30),
+                   bench::available_memory_bytes() / double(1 << 30));
+        break;
+      }
+      rows.push_back(measure(m, L));
       const Row& r = rows.back();
       fmt::print("{:<22} {:>9} {:>11.3f} {:>14.0f} {:>14.1f} {:>10.0f}\n", r.mixer, r.length, r.prefill_seconds,
                  r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib);
       std::fflush(stdout);
-      if (prefill > budget) break;
+      if (r.prefill_seconds > budget) break;
     }
   }
   // Measured after the runs, so that its buffers do not count in their peak memory.

@@ -1,0 +1,56 @@
+#pragma once
+// Peak resident memory of one run, not of the whole process: Linux lets a process reset its
+// high-water mark (VmHWM) by writing 5 to /proc/self/clear_refs, so a run's peak is the mark read
+// after it, counting from what was resident when it started. Where the reset is refused, the
+// peak is the process's, and peak_memory_is_per_run() says so.
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+namespace subq::bench {
+
+/// Starts a new run: its peak counts from what is resident now. Returns whether the reset worked.
+inline bool reset_peak_memory() {
+  std::ofstream clear("/proc/self/clear_refs");
+  return static_cast<bool>(clear << "5" << std::flush);
+}
+
+inline bool peak_memory_is_per_run() {
+  static const bool works = reset_peak_memory();
+  return works;
+}
+
+/// A field of /proc/self/status ("VmHWM", "VmRSS") in bytes; 0 where it cannot be read.
+inline double process_memory_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  double kib = 0;
+  while (status >> key) {
+    if (key == field + ":") {
+      status >> kib;
+      return kib * 1024;
+    }
+    status.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+/// The peak resident bytes since the last reset_peak_memory().
+inline double peak_memory_bytes() { return process_memory_bytes("VmHWM"); }
+
+/// Bytes the system can still give (MemAvailable), 0 where unknown.
+inline double available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  while (meminfo >> key) {
+    if (key == "MemAvailable:") {
+      meminfo >> kib;
+      return kib * 1024;
+    }
+    meminfo.ignore(1 << 10, '\n');
+  }
+  return 0;
+}
+
+}  // namespace subq::bench
