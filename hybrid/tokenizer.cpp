@@ -1,5 +1,6 @@
 #include "hybrid/tokenizer.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -113,6 +114,20 @@ std::vector<std::string> characters(const std::string& s) {
   return out;
 }
 
+// The file's added_tokens as (content, id).
+std::vector<std::pair<std::string, std::int64_t>> added_tokens(const nlohmann::json& j, const std::string& source) {
+  std::vector<std::pair<std::string, std::int64_t>> added;
+  if (!j.contains("added_tokens") || j["added_tokens"].is_null()) return added;
+  SUBQ_CHECK(j["added_tokens"].is_array(), "{}: added_tokens is not an array", source);
+  for (const auto& a : j["added_tokens"]) {
+    SUBQ_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer() && a["id"].get<std::int64_t>() >= 0 &&
+                   a.contains("content") && a["content"].is_string() && !a["content"].get<std::string>().empty(),
+               "{}: an added token needs an id >= 0 and a non-empty content, found {}", source, a.dump());
+    added.emplace_back(a["content"].get<std::string>(), a["id"].get<std::int64_t>());
+  }
+  return added;
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::bytes() { return Tokenizer{}; }
@@ -150,6 +165,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     }
     t.ranks_.emplace(std::make_pair(a, b), rank++);
   }
+  t.add_tokens(added_tokens(j, path.string()));
   // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest for 256 + n.
   int shifted = 0;
   for (int byte = 0; byte < 256; ++byte) {
@@ -194,16 +210,50 @@ std::vector<std::int64_t> Tokenizer::encode_piece(const std::string& piece) cons
   return ids;
 }
 
+void Tokenizer::add_tokens(std::vector<std::pair<std::string, std::int64_t>> added) {
+  is_added_.assign(tokens_.size(), false);
+  for (const auto& [content, id] : added) {
+    if (std::int64_t(tokens_.size()) <= id) tokens_.resize(std::size_t(id) + 1), is_added_.resize(std::size_t(id) + 1);
+    tokens_[std::size_t(id)] = content;
+    is_added_[std::size_t(id)] = true;
+    starts_added_[static_cast<unsigned char>(content[0])] = true;
+  }
+  std::stable_sort(added.begin(), added.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  added_ = std::move(added);
+}
+
+const std::pair<std::string, std::int64_t>* Tokenizer::added_token_at(const std::string& text, std::size_t at) const {
+  if (!starts_added_[static_cast<unsigned char>(text[at])]) return nullptr;
+  for (const auto& added : added_)
+    if (text.compare(at, added.first.size(), added.first) == 0) return &added;
+  return nullptr;
+}
+
+void Tokenizer::encode_text(const std::string& text, std::vector<std::int64_t>& ids) const {
+  for (const std::string& piece : split(text)) {
+    const std::vector<std::int64_t> part = encode_piece(piece);
+    ids.insert(ids.end(), part.begin(), part.end());
+  }
+}
+
 std::vector<std::int64_t> Tokenizer::encode(const std::string& text) const {
   std::vector<std::int64_t> ids;
   if (!bpe_) {
     for (const char c : text) ids.push_back(static_cast<unsigned char>(c));
     return ids;
   }
-  for (const std::string& piece : split(text)) {
-    const std::vector<std::int64_t> part = encode_piece(piece);
-    ids.insert(ids.end(), part.begin(), part.end());
+  std::size_t start = 0;  // of the text not yet encoded
+  for (std::size_t at = 0; at < text.size();) {
+    const auto* added = added_token_at(text, at);
+    if (!added) {
+      ++at;
+      continue;
+    }
+    encode_text(text.substr(start, at - start), ids);
+    ids.push_back(added->second);
+    at += added->first.size(), start = at;
   }
+  encode_text(text.substr(start), ids);
   return ids;
 }
 
@@ -213,6 +263,10 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
     SUBQ_CHECK(id >= 0 && id < vocab_size(), "tokenizer: id {} is outside the vocabulary [0, {})", id, vocab_size());
     if (!bpe_) {
       out += char(id);
+      continue;
+    }
+    if (is_added_[std::size_t(id)]) {
+      out += tokens_[std::size_t(id)];
       continue;
     }
     for (const std::string& ch : characters(tokens_[std::size_t(id)])) {

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -31,4 +32,30 @@ TEST_CASE("tokenizer: bytes, and errors", "[hybrid][tokenizer]") {
   CHECK(bytes.decode({0xc3, 0xa9, '!'}) == "é!");
   CHECK_THROWS_WITH(bytes.decode({300}), Catch::Contains("id 300 is outside the vocabulary [0, 256)"));
   CHECK_THROWS_WITH(Tokenizer::load(source_dir() / "tests/data/moby_dick_heldout.txt"), Catch::Contains("no 'model' object"));
+}
+
+TEST_CASE("tokenizer: added tokens are cut out first, longest match leftmost", "[hybrid][tokenizer]") {
+  std::ifstream in(source_dir() / "tests/data/gpt2_tokenizer.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  // As in transformers' GPT-2 tokenizer.json, plus two of GPT-NeoX's kind: runs of spaces.
+  j["added_tokens"] = {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}},
+                       {{"id", 50257}, {"content", "  "}, {"special", false}},
+                       {{"id", 50258}, {"content", "    "}, {"special", false}}};
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "subq_tokenizer_added.json";
+  std::ofstream(path) << j.dump();
+  const Tokenizer tokenizer = Tokenizer::load(path);
+  std::filesystem::remove(path);
+  CHECK(tokenizer.vocab_size() == 50259);
+  // transformers: GPT2TokenizerFast("Hello<|endoftext|>world") -> [15496, 50256, 6894].
+  CHECK(tokenizer.encode("Hello<|endoftext|>world") == std::vector<std::int64_t>{15496, 50256, 6894});
+  // Five spaces: the four-space token, then " b" as BPE gives it.
+  std::vector<std::int64_t> want = tokenizer.encode("a");
+  want.push_back(50258);
+  for (const std::int64_t id : tokenizer.encode(" b")) want.push_back(id);
+  CHECK(tokenizer.encode("a     b") == want);
+  CHECK(tokenizer.decode(tokenizer.encode("x<|endoftext|>  y")) == "x<|endoftext|>  y");
+  j["added_tokens"] = {{{"id", -1}, {"content", "x"}}};
+  std::ofstream(path) << j.dump();
+  CHECK_THROWS_WITH(Tokenizer::load(path), Catch::Contains("an added token needs an id >= 0"));
+  std::filesystem::remove(path);
 }
