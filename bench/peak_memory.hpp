@@ -6,11 +6,19 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace subq::bench {
 
 /// Starts a new run: its peak counts from what is resident now. Returns whether the reset worked.
+/// Memory freed by earlier runs goes back to the system first (glibc keeps it resident otherwise,
+/// and a run reusing it would show no peak).
 inline bool reset_peak_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
   std::ofstream clear("/proc/self/clear_refs");
   return static_cast<bool>(clear << "5" << std::flush);
 }

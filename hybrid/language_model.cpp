@@ -74,7 +74,9 @@ LanguageModel::~LanguageModel() = default;
 LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 
-LanguageModel LanguageModel::load(const std::filesystem::path& dir) {
+LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device) {
+  SUBQ_CHECK(device.is_cpu(), "{}: the language models run on the CPU only so far (device {} asked for); the CUDA "
+             "kernels cover the scan and Mamba's selective scan", dir.string(), to_string(device));
   Checkpoint checkpoint = Checkpoint::open(dir);
   std::string type;
   const Loader loader = find_loader(checkpoint.config(), &type);

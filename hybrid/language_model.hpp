@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/device.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq {
@@ -34,8 +35,10 @@ struct ModelCache {
 class LanguageModel {
  public:
   /// Reads dir/config.json and the weights; a tensor that is missing, of the wrong shape, or left
-  /// over is an error naming it, as is a config option the library does not implement.
-  static LanguageModel load(const std::filesystem::path& dir);
+  /// over is an error naming it, as is a config option the library does not implement. The models
+  /// run on the CPU: a CUDA device is refused with that reason (the CUDA kernels so far are the
+  /// ops': the scan and Mamba's selective scan).
+  static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu());
   /// A new model of the architecture `config` describes (the text of a config.json: any
   /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and
   /// subq_hybrid) with freshly initialised weights, seeded. With save_to, the checkpoint folder is

@@ -11,7 +11,7 @@
 namespace subq::tools {
 
 int run_generate(const GenerateOptions& o) {
-  const LanguageModel model = LanguageModel::load(o.model);
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device));
   SUBQ_CHECK(!o.prompt.empty(), "generate: the prompt is empty");
   // The checkpoint's tokenizer.json when it has one, else bytes.
   const std::filesystem::path file = !o.tokenizer.empty() ? std::filesystem::path(o.tokenizer)

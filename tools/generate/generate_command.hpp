@@ -7,6 +7,7 @@ namespace subq::tools {
 
 struct GenerateOptions {
   std::string model;
+  std::string device = "cpu";  // cpu, cuda or cuda:N
   std::string prompt;
   std::string tokenizer;  // a tokenizer.json (default: the model folder's, else bytes)
   std::int64_t max_tokens = 200;

@@ -86,7 +86,7 @@ void progress_bar(std::int64_t done, std::int64_t total) {
 
 int run_ppl(const PplOptions& o) {
   SUBQ_CHECK(o.text.empty() != o.tokens.empty(), "ppl: give exactly one of --text or --tokens");
-  const LanguageModel model = LanguageModel::load(o.model);
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device));
   std::vector<std::int64_t> tokens;
   std::int64_t text_size = 0;
   if (!o.text.empty()) {

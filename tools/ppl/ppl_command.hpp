@@ -6,6 +6,7 @@ namespace subq::tools {
 
 struct PplOptions {
   std::string model;           // checkpoint folder
+  std::string device = "cpu";  // cpu, cuda or cuda:N
   std::string text;            // UTF-8 text
   std::string tokens;          // or pre-tokenised ids: .npy (int32/int64/uint16/uint32) or raw .bin int32
   std::string tokenizer;       // a tokenizer.json for --text (default: the model folder's, else bytes)
