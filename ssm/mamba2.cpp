@@ -1,20 +1,11 @@
-// The mixers of Hugging Face Mamba2ForCausalLM checkpoints. Each layer's mixer, on h (batch, length, hidden):
-//   gate, xBC, dt = in_proj(h)               intermediate, intermediate + 2 * groups * N, heads
-//   x, B, C      = silu(causal_conv1d(xBC))  x as (heads, head_dim), B and C as (groups, N)
-//   dt           = clamp(softplus(dt + dt_bias), time_step_limit)
-//   y            = ssd(x * dt, -exp(A_log) * dt, B, C) + D * x
-//   out          = out_proj(rms_norm(y * silu(gate)))
-// Runs on the CPU in float32.
-#include <algorithm>
+// The mixers of Hugging Face Mamba2ForCausalLM checkpoints (ssm/mamba2_mixer.hpp), read from
+// their config.json, in the shared backbone.
 #include <cmath>
 #include <vector>
 
-#include "conv/causal_conv1d.hpp"
 #include "core/check.hpp"
-#include "core/dense.hpp"
-#include "core/math.hpp"
 #include "ssm/backbone.hpp"
-#include "ssm/ssd.hpp"
+#include "ssm/mamba2_mixer.hpp"
 
 namespace subq::ssm {
 
@@ -25,6 +16,11 @@ struct Mamba2Config {
       chunk_size, num_layers;
   double layer_norm_epsilon, time_step_min, time_step_max;  // the last two: the clamp of dt
   bool use_bias, use_conv_bias, tie_word_embeddings;
+
+  Mamba2MixerConfig mixer() const {
+    return {hidden_size, intermediate_size, state_size,         conv_kernel,   num_heads, head_dim,
+            n_groups,    chunk_size,        layer_norm_epsilon, time_step_min, time_step_max, use_bias, use_conv_bias};
+  }
 };
 
 Mamba2Config read_config(const JsonConfig& c) {
@@ -58,88 +54,24 @@ Mamba2Config read_config(const JsonConfig& c) {
   return m;
 }
 
-struct MixerWeights {
-  Tensor in_proj, in_proj_bias, conv, conv_bias, dt_bias, A, D, norm, out_proj, out_proj_bias;
-};
-
-std::int64_t conv_channels(const Mamba2Config& c) { return c.intermediate_size + 2 * c.n_groups * c.state_size; }
-
-MixerWeights load_mixer(Checkpoint& ck, const Mamba2Config& c, int layer) {
-  const std::int64_t H = c.hidden_size, I = c.intermediate_size, heads = c.num_heads, CD = conv_channels(c);
-  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(mixer_tensor(layer, name), shape); };
-  MixerWeights w;
-  w.in_proj = take("in_proj.weight", {I + CD + heads, H});
-  if (c.use_bias) w.in_proj_bias = take("in_proj.bias", {I + CD + heads});
-  w.conv = take("conv1d.weight", {CD, 1, c.conv_kernel}).view({CD, c.conv_kernel});
-  if (c.use_conv_bias) w.conv_bias = take("conv1d.bias", {CD});
-  w.dt_bias = take("dt_bias", {heads});
-  w.A = take("A_log", {heads}).clone();
-  for (std::int64_t h = 0; h < heads; ++h) w.A.data<float>()[h] = -std::exp(w.A.data<float>()[h]);
-  w.D = take("D", {heads});
-  w.norm = take("norm.weight", {I});
-  w.out_proj = take("out_proj.weight", {H, I});
-  if (c.use_bias) w.out_proj_bias = take("out_proj.bias", {H});
-  return w;
-}
-
 class Mamba2Mixers final : public Mixers {
  public:
-  Mamba2Mixers(const Mamba2Config& config, std::vector<MixerWeights> weights)
-      : config_(config), weights_(std::move(weights)) {}
-
+  explicit Mamba2Mixers(std::vector<Mamba2Mixer> layers) : layers_(std::move(layers)) {}
   Tensor mix(int layer, const Tensor& h, std::vector<Tensor>* state) const override {
-    const MixerWeights& w = weights_[std::size_t(layer)];
-    const Mamba2Config& c = config_;
-    const std::int64_t batch = h.size(0), L = h.size(1), I = c.intermediate_size, heads = c.num_heads,
-                       P = c.head_dim, G = c.n_groups, N = c.state_size, CD = conv_channels(c);
-    const Tensor proj = linear(h, w.in_proj, w.in_proj_bias);  // (batch, L, I + CD + heads)
-    const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
-    const conv::CausalConv1dResult conv = conv::causal_conv1d(proj.slice(2, I, I + CD).transpose(1, 2), w.conv,
-                                                              w.conv_bias, conv::Activation::Silu, conv_state);
-    const Tensor xbc = conv.out.transpose(1, 2).contiguous();  // (batch, L, CD)
-    const Tensor x = xbc.slice(2, 0, I).contiguous();          // (batch, L, I) = (batch, L, heads, P)
-    const Tensor dt = time_steps(proj.slice(2, I + CD, I + CD + heads), w);
-    Tensor x_dt = Tensor::empty({batch, L, heads, P}, DType::F32), a_dt = Tensor::empty({batch, L, heads}, DType::F32);
-    for (std::int64_t i = 0; i < batch * L * heads; ++i) {
-      const float step = dt.data<float>()[i];
-      a_dt.data<float>()[i] = w.A.data<float>()[i % heads] * step;
-      for (std::int64_t p = 0; p < P; ++p) x_dt.data<float>()[i * P + p] = x.data<float>()[i * P + p] * step;
-    }
-    SsdOptions options;
-    options.chunk_length = c.chunk_size;
-    if (state) options.initial_state = (*state)[kScanState];
-    const SsdResult s = ssd(x_dt, a_dt, xbc.slice(2, I, I + G * N).contiguous().view({batch, L, G, N}),
-                            xbc.slice(2, I + G * N, CD).contiguous().view({batch, L, G, N}), options);
-    float* y = s.Y.data<float>();  // (batch, L, heads, P) = (batch, L, I)
-    for (std::int64_t i = 0; i < batch * L * I; ++i) y[i] += w.D.data<float>()[(i / P) % heads] * x.data<float>()[i];
-    if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = s.final_state;
-    const Tensor normed = rms_norm(s.Y.view({batch, L, I}), w.norm, c.layer_norm_epsilon, proj.slice(2, 0, I));
-    return linear(normed, w.out_proj, w.out_proj_bias);
+    return layers_[std::size_t(layer)].forward(h, state);
   }
 
  private:
-  // dt_raw (batch, length, heads) -> clamp(softplus(dt_raw + dt_bias)), contiguous.
-  Tensor time_steps(const Tensor& dt_raw, const MixerWeights& w) const {
-    Tensor dt = dt_raw.contiguous().clone();
-    float* p = dt.data<float>();
-    const std::int64_t heads = config_.num_heads;
-    for (std::int64_t i = 0; i < dt.numel(); ++i)
-      p[i] = float(std::clamp<double>(softplus(p[i] + w.dt_bias.data<float>()[i % heads]), config_.time_step_min,
-                                      config_.time_step_max));
-    return dt;
-  }
-
-  Mamba2Config config_;
-  std::vector<MixerWeights> weights_;
+  std::vector<Mamba2Mixer> layers_;
 };
 
 }  // namespace
 
 LoadedMixers load_mamba2_mixers(Checkpoint& checkpoint) {
   const Mamba2Config c = read_config(checkpoint.config());
-  std::vector<MixerWeights> weights;
-  for (int i = 0; i < c.num_layers; ++i) weights.push_back(load_mixer(checkpoint, c, i));
-  return {std::make_unique<Mamba2Mixers>(c, std::move(weights)),
+  std::vector<Mamba2Mixer> layers;
+  for (int i = 0; i < c.num_layers; ++i) layers.push_back(Mamba2Mixer::load(checkpoint, mixer_tensor(i, ""), c.mixer()));
+  return {std::make_unique<Mamba2Mixers>(std::move(layers)),
           {c.vocab_size, c.hidden_size, c.num_layers, c.layer_norm_epsilon, c.tie_word_embeddings}};
 }
 
