@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "core/check.hpp"
 #include "core/dense.hpp"
+#include "core/math.hpp"
 #include "hybrid/architecture.hpp"
 
 namespace subq::recurrent {
@@ -54,6 +56,15 @@ Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c) {
   const float *ap = a.data<float>(), *bp = b.data<float>(), *cp = c.data<float>();
   for (std::int64_t i = 0; i < a.numel(); ++i) yp[i] = ap[i] + bp[i] * cp[i % n];
   return y;
+}
+
+Tensor swish_product(Tensor a, const Tensor& b) {
+  check_shape("swish_product", "b", b, a.shape());
+  const Tensor bc = b.contiguous();
+  float* p = a.data<float>();
+  const float* q = bc.data<float>();
+  for (std::int64_t i = 0; i < a.numel(); ++i) p[i] = silu(p[i]) * q[i];
+  return a;
 }
 
 }  // namespace subq::recurrent

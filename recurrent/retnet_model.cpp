@@ -1,16 +1,16 @@
 // RetNet language models from fla RetNetForCausalLM checkpoints (config.json +
 // model.safetensors). Each layer, on h (batch, length, hidden):
-//   h += o_proj(rms_norm_per_head(retention(rotary(q), rotary(k), v)) * swish(g_proj(x))),  x = attn_norm(h)
-//   h += down_proj(swish(gate_proj(x)) * up_proj(x)),                                   x = mlp_norm(h)
-// with q, k, v, g projections of x, then the final norm and lm_head. Prefill runs the chunkwise
-// form; decoding carries each layer's (heads, d_v, d_k) state and the position. CPU, float32.
+//   h += retention_mixer(attn_norm(h))                              (recurrent/retention_mixer.hpp)
+//   h += down_proj(swish(gate_proj(x)) * up_proj(x)),  x = mlp_norm(h)
+// then the final norm and lm_head. Decoding carries each layer's retention state and the position.
+// CPU, float32.
 #include <cmath>
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
 #include "core/math.hpp"
 #include "hybrid/architecture.hpp"
-#include "recurrent/retention.hpp"
+#include "recurrent/retention_mixer.hpp"
 #include "recurrent/layer_ops.hpp"
 
 namespace subq::recurrent {
@@ -18,9 +18,10 @@ namespace subq::recurrent {
 namespace {
 
 struct Config {
-  std::int64_t vocab, hidden, heads, key_dim, value_dim, layers;
+  std::int64_t vocab, hidden, layers;
   double eps;
-  bool output_gate, tie_embeddings;
+  bool tie_embeddings;
+  RetentionMixerConfig retention;
 };
 
 Config read_config(const JsonConfig& c) {
@@ -38,13 +39,15 @@ Config read_config(const JsonConfig& c) {
   SUBQ_CHECK(std::floor(key_dim) == key_dim && std::floor(value_dim) == value_dim && std::int64_t(key_dim) % heads == 0 &&
                  std::int64_t(value_dim) % heads == 0,
              "{}: hidden_size * expand_k and * expand_v must be whole multiples of num_heads", src);
-  return {c.get_int("vocab_size"), hidden, heads, std::int64_t(key_dim), std::int64_t(value_dim),
-          c.get_int("num_hidden_layers"), c.get_double("norm_eps"), c.get_bool("use_output_gate", true),
-          c.get_bool("tie_word_embeddings", false)};
+  const double eps = c.get_double("norm_eps");
+  return {c.get_int("vocab_size"), hidden, c.get_int("num_hidden_layers"), eps, c.get_bool("tie_word_embeddings", false),
+          {hidden, heads, std::int64_t(key_dim), std::int64_t(value_dim), eps, c.get_bool("use_output_gate", true)}};
 }
 
 struct LayerWeights {
-  Tensor attn_norm, q, k, v, g, g_norm, o, mlp_norm, gate, up, down;
+  Tensor attn_norm;
+  RetentionMixer retention;
+  Tensor mlp_norm, gate, up, down;
 };
 
 LayerWeights load_layer(Checkpoint& ck, const Config& c, int i) {
@@ -54,12 +57,7 @@ LayerWeights load_layer(Checkpoint& ck, const Config& c, int i) {
   const std::int64_t H = c.hidden;
   LayerWeights w;
   w.attn_norm = take("attn_norm.weight", {H});
-  w.q = take("attn.q_proj.weight", {c.key_dim, H});
-  w.k = take("attn.k_proj.weight", {c.key_dim, H});
-  w.v = take("attn.v_proj.weight", {c.value_dim, H});
-  if (c.output_gate) w.g = take("attn.g_proj.weight", {c.value_dim, H});
-  w.g_norm = take("attn.g_norm.weight", {c.value_dim / c.heads});
-  w.o = take("attn.o_proj.weight", {H, c.value_dim});
+  w.retention = RetentionMixer::load(ck, fmt::format("model.layers.{}.attn.", i), c.retention);
   w.mlp_norm = take("mlp_norm.weight", {H});
   // The MLP width is the checkpoint's: fla derives it from hidden_ratio, rounded to 256.
   const std::string gate = fmt::format("model.layers.{}.mlp.gate_proj.weight", i);
@@ -68,11 +66,6 @@ LayerWeights load_layer(Checkpoint& ck, const Config& c, int i) {
   w.up = take("mlp.up_proj.weight", {F, H});
   w.down = take("mlp.down_proj.weight", {H, F});
   return w;
-}
-
-Tensor swish_product(Tensor a, const Tensor& b) {  // silu(a) * b, in place in a
-  for (std::int64_t i = 0; i < a.numel(); ++i) a.data<float>()[i] = silu(a.data<float>()[i]) * b.data<float>()[i];
-  return a;
 }
 
 class RetNet final : public hybrid::Architecture {
@@ -94,7 +87,7 @@ class RetNet final : public hybrid::Architecture {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const LayerWeights& w = layers_[i];
       std::vector<Tensor>* state = hybrid::layer_cache(cache, layers_.size(), i, 1);
-      add_into(h, retention_block(w, rms_norm(h, w.attn_norm, c.eps), state, position));
+      add_into(h, w.retention.forward(rms_norm(h, w.attn_norm, c.eps), state, position));
       const Tensor x = rms_norm(h, w.mlp_norm, c.eps);
       add_into(h, linear(swish_product(linear(x, w.gate), linear(x, w.up)), w.down));
     }
@@ -102,20 +95,6 @@ class RetNet final : public hybrid::Architecture {
   }
 
  private:
-  // x (batch, length, hidden) -> the retention branch's output; state: {(batch, heads, d_v, d_k)}.
-  Tensor retention_block(const LayerWeights& w, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
-    const std::int64_t B = x.size(0), L = x.size(1), heads = config_.heads, dk = config_.key_dim / heads,
-                       dv = config_.value_dim / heads;
-    const Tensor q = rotary(linear(x, w.q).view({B, L, heads, dk}), position);
-    const Tensor k = rotary(linear(x, w.k).view({B, L, heads, dk}), position);
-    const Tensor v = linear(x, w.v).view({B, L, heads, dv});
-    const RetentionResult r = retention(q, k, v, state ? (*state)[0] : Tensor{});
-    if (state) (*state)[0] = r.final_state;
-    Tensor o = rms_norm(r.o, w.g_norm, config_.eps).view({B, L, config_.value_dim});
-    if (config_.output_gate) o = swish_product(linear(x, w.g), o);
-    return linear(o, w.o);
-  }
-
   Config config_;
   Tensor embeddings_, norm_, lm_head_;
   std::vector<LayerWeights> layers_;

@@ -1,0 +1,35 @@
+#include "recurrent/retention_mixer.hpp"
+
+#include "core/dense.hpp"
+#include "recurrent/layer_ops.hpp"
+#include "recurrent/retention.hpp"
+
+namespace subq::recurrent {
+
+RetentionMixer RetentionMixer::load(Checkpoint& ck, const std::string& prefix, const RetentionMixerConfig& c) {
+  RetentionMixer m;
+  m.config_ = c;
+  const std::int64_t H = c.hidden;
+  m.q_ = ck.take(prefix + "q_proj.weight", {c.key_dim, H});
+  m.k_ = ck.take(prefix + "k_proj.weight", {c.key_dim, H});
+  m.v_ = ck.take(prefix + "v_proj.weight", {c.value_dim, H});
+  if (c.output_gate) m.g_ = ck.take(prefix + "g_proj.weight", {c.value_dim, H});
+  m.g_norm_ = ck.take(prefix + "g_norm.weight", {c.value_dim / c.heads});
+  m.o_ = ck.take(prefix + "o_proj.weight", {H, c.value_dim});
+  return m;
+}
+
+Tensor RetentionMixer::forward(const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
+  const RetentionMixerConfig& c = config_;
+  const std::int64_t B = x.size(0), L = x.size(1), dk = c.key_dim / c.heads, dv = c.value_dim / c.heads;
+  const Tensor q = rotary(linear(x, q_).view({B, L, c.heads, dk}), position);
+  const Tensor k = rotary(linear(x, k_).view({B, L, c.heads, dk}), position);
+  const Tensor v = linear(x, v_).view({B, L, c.heads, dv});
+  const RetentionResult r = retention(q, k, v, state ? (*state)[0] : Tensor{});
+  if (state) (*state)[0] = r.final_state;
+  Tensor o = rms_norm(r.o, g_norm_, c.eps).view({B, L, c.value_dim});
+  if (c.output_gate) o = swish_product(linear(x, g_), o);
+  return linear(o, o_);
+}
+
+}  // namespace subq::recurrent

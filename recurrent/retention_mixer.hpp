@@ -1,0 +1,36 @@
+#pragma once
+// Internal: RetNet's multi-scale retention as a layer, as fla's MultiScaleRetention defines it,
+// on x (batch, length, hidden):
+//   o = o_proj(rms_norm_per_head(retention(rotary(q_proj(x)), rotary(k_proj(x)), v_proj(x))) * swish(g_proj(x)))
+// with rotary positions counted from the cache's position. Prefill runs the chunkwise form;
+// decoding carries the (batch, heads, d_v, d_k) state. CPU, float32.
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.hpp"
+#include "core/tensor.hpp"
+
+namespace subq::recurrent {
+
+struct RetentionMixerConfig {
+  std::int64_t hidden, heads, key_dim, value_dim;  // key_dim, value_dim: over all heads
+  double eps;                                      // of the per-head RMSNorm
+  bool output_gate;
+};
+
+class RetentionMixer {
+ public:
+  /// Takes <prefix>q_proj.weight, k_proj.weight, v_proj.weight, g_proj.weight (with the output
+  /// gate), g_norm.weight, o_proj.weight.
+  static RetentionMixer load(Checkpoint& checkpoint, const std::string& prefix, const RetentionMixerConfig& config);
+
+  /// x (batch, length, hidden) -> (batch, length, hidden); position: of x's first token. With a
+  /// state (one slot; undefined: zeros), starts from it and leaves the state after the last token.
+  Tensor forward(const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const;
+
+ private:
+  RetentionMixerConfig config_{};
+  Tensor q_, k_, v_, g_, g_norm_, o_;
+};
+
+}  // namespace subq::recurrent
