@@ -1,15 +1,19 @@
-// Jamba-style hybrids: a stack of pre-norm residual layers, each with attention or Mamba as its
-// mixer and a SwiGLU MLP or a mixture of SwiGLU experts as its feed-forward. Hugging Face
-// JambaForCausalLM checkpoints place attention every attn_layer_period layers (at
-// attn_layer_offset) and experts every expert_layer_period layers (at expert_layer_offset);
-// model_type "subq_hybrid" describes any stack with one letter per layer instead:
-//   "layer_pattern": "MMAMMMAM"  (A attention, M Mamba), "feed_forward_pattern": "DEDEDEDE"
-//   (D dense MLP, E experts), and "rope_theta" for rotary positions in attention (none by
-//   default, as in Jamba), with Jamba's other keys and tensor names. Each layer:
+// Jamba-style hybrids: a stack of pre-norm residual layers, each with a sequence mixer and a
+// SwiGLU MLP or a mixture of SwiGLU experts as its feed-forward. Hugging Face JambaForCausalLM
+// checkpoints place attention every attn_layer_period layers (at attn_layer_offset), Mamba
+// elsewhere, and experts every expert_layer_period layers (at expert_layer_offset); model_type
+// "subq_hybrid" describes any stack with one letter per layer instead:
+//   "layer_pattern": "MSAR..."   A attention       model.layers.{i}.self_attn.{q,k,v,o}_proj
+//                                M Mamba           model.layers.{i}.mamba.*     (Jamba's mamba_* keys)
+//                                S Mamba-2 (SSD)   model.layers.{i}.mamba2.*    (mamba2_* keys)
+//                                R RetNet          model.layers.{i}.retention.* (retention_* keys)
+//   "feed_forward_pattern": "DEDE..." (D dense MLP, E experts), and "rope_theta" for rotary
+//   positions in attention (none by default, as in Jamba), with Jamba's other keys. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
-// then final_layernorm and lm_head. Attention has no positional encoding (Mamba layers carry
-// order). Attention layers cache their keys and values; Mamba layers their conv and scan states.
+// then final_layernorm and lm_head. Attention layers cache their keys and values, Mamba and
+// Mamba-2 layers their conv and scan states, RetNet layers their retention state.
 #include <cmath>
+#include <variant>
 #include <vector>
 
 #include "core/check.hpp"
@@ -17,6 +21,8 @@
 #include "hybrid/architecture.hpp"
 #include "hybrid/attention.hpp"
 #include "hybrid/moe.hpp"
+#include "recurrent/retention_mixer.hpp"
+#include "ssm/mamba2_mixer.hpp"
 #include "ssm/mamba_mixer.hpp"
 
 namespace subq::hybrid {
@@ -25,13 +31,15 @@ namespace {
 
 struct Config {
   std::int64_t vocab, hidden, intermediate, layers, heads, kv_heads, experts, top_k;
-  std::string mixers, feed_forwards;  // per layer: 'A' attention or 'M' Mamba; 'E' experts or 'D' dense MLP
+  std::string mixers, feed_forwards;  // per layer: a mixer letter (A, M, S, R); 'E' experts or 'D' dense MLP
   double eps;
   double rope_theta;  // > 0: rotary positions on attention's queries and keys (subq_hybrid only)
   bool tie_embeddings;
   ssm::MambaMixerConfig mamba;
+  ssm::Mamba2MixerConfig mamba2;
+  recurrent::RetentionMixerConfig retention;
 
-  bool attention(std::int64_t i) const { return mixers[std::size_t(i)] == 'A'; }
+  char mixer(std::int64_t i) const { return mixers[std::size_t(i)]; }
   bool moe(std::int64_t i) const { return feed_forwards[std::size_t(i)] == 'E'; }
 };
 
@@ -50,8 +58,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AM") == std::string::npos,
-             "{}: layer_pattern '{}': expected letters A (attention) and M (Mamba), one per layer", src, k.mixers);
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSR") == std::string::npos,
+             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2) or R (RetNet), one per layer",
+             src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -59,6 +68,29 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
              k.layers, k.mixers.size());
   SUBQ_CHECK(k.experts > 1 || k.feed_forwards.find('E') == std::string::npos,
              "{}: feed_forward_pattern asks for experts but num_experts is {}", src, k.experts);
+}
+
+// subq_hybrid's Mamba-2 layers: mamba2_num_heads x mamba2_head_dim inner width (default: the
+// hidden size doubled, in heads of 64), mamba2_d_state (64), mamba2_n_groups (1), mamba2_d_conv (4),
+// mamba2_chunk_size (256); no dt clamp, conv bias, no projection biases.
+ssm::Mamba2MixerConfig read_mamba2(const JsonConfig& c, const Config& k) {
+  const std::int64_t head_dim = c.get_int("mamba2_head_dim", 64);
+  const std::int64_t heads = c.get_int("mamba2_num_heads", 2 * k.hidden / head_dim), groups = c.get_int("mamba2_n_groups", 1);
+  SUBQ_CHECK(heads >= 1 && head_dim >= 1 && groups >= 1 && heads % groups == 0,
+             "{}: mamba2_num_heads {} must be a positive multiple of mamba2_n_groups {}", c.source(), heads, groups);
+  return {k.hidden, heads * head_dim, c.get_int("mamba2_d_state", 64), c.get_int("mamba2_d_conv", 4), heads, head_dim,
+          groups, c.get_int("mamba2_chunk_size", 256), k.eps, 0.0, INFINITY, false, true};
+}
+
+// subq_hybrid's RetNet layers: retention_num_heads (num_attention_heads), key and value widths
+// hidden * retention_expand_k (1) and * retention_expand_v (2), the swish output gate.
+recurrent::RetentionMixerConfig read_retention(const JsonConfig& c, const Config& k) {
+  const std::int64_t heads = c.get_int("retention_num_heads", k.heads);
+  const std::int64_t key = k.hidden * c.get_int("retention_expand_k", 1), value = k.hidden * c.get_int("retention_expand_v", 2);
+  SUBQ_CHECK(heads >= 1 && key % heads == 0 && value % heads == 0 && (key / heads) % 2 == 0,
+             "{}: retention_num_heads {} must divide the key width {} into even head widths, and the value width {}",
+             c.source(), heads, key, value);
+  return {k.hidden, heads, key, value, k.eps, true};
 }
 
 Config read_config(const JsonConfig& c) {
@@ -81,6 +113,8 @@ Config read_config(const JsonConfig& c) {
   k.mamba = {k.hidden, intermediate, c.get_int("mamba_d_state", 16), c.get_int("mamba_d_conv", 4),
              c.is_null("mamba_dt_rank") ? (k.hidden + 15) / 16 : c.get_int("mamba_dt_rank"),
              c.get_bool("mamba_proj_bias", false), c.get_bool("mamba_conv_bias", true), k.eps};
+  if (k.mixers.find('S') != std::string::npos) k.mamba2 = read_mamba2(c, k);
+  if (k.mixers.find('R') != std::string::npos) k.retention = read_retention(c, k);
   return k;
 }
 
@@ -88,13 +122,13 @@ struct AttentionWeights {
   Tensor q, k, v, o;
 };
 
+using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer>;
+
 struct Layer {
   Tensor input_norm, ff_norm;
-  bool attention = false;
-  AttentionWeights attn;
-  std::vector<ssm::MambaMixer> mamba;  // one, for Mamba layers
-  Tensor router;                       // defined for MoE layers
-  std::vector<SwiGlu> experts;         // one (the MLP) or num_experts
+  Mixer mixer;
+  Tensor router;                // defined for MoE layers
+  std::vector<SwiGlu> experts;  // one (the MLP) or num_experts
 };
 
 SwiGlu load_swiglu(Checkpoint& ck, const std::string& prefix, std::int64_t H, std::int64_t F) {
@@ -108,12 +142,17 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
   Layer l;
   l.input_norm = ck.take(p + "input_layernorm.weight", {H});
   l.ff_norm = ck.take(p + "pre_ff_layernorm.weight", {H});
-  l.attention = c.attention(i);
-  if (l.attention)
-    l.attn = {ck.take(p + "self_attn.q_proj.weight", {c.heads * d, H}), ck.take(p + "self_attn.k_proj.weight", {c.kv_heads * d, H}),
-              ck.take(p + "self_attn.v_proj.weight", {c.kv_heads * d, H}), ck.take(p + "self_attn.o_proj.weight", {H, c.heads * d})};
-  else
-    l.mamba.push_back(ssm::MambaMixer::load(ck, p + "mamba.", c.mamba));
+  switch (c.mixer(i)) {
+    case 'A':
+      l.mixer = AttentionWeights{ck.take(p + "self_attn.q_proj.weight", {c.heads * d, H}),
+                                 ck.take(p + "self_attn.k_proj.weight", {c.kv_heads * d, H}),
+                                 ck.take(p + "self_attn.v_proj.weight", {c.kv_heads * d, H}),
+                                 ck.take(p + "self_attn.o_proj.weight", {H, c.heads * d})};
+      break;
+    case 'M': l.mixer = ssm::MambaMixer::load(ck, p + "mamba.", c.mamba); break;
+    case 'S': l.mixer = ssm::Mamba2Mixer::load(ck, p + "mamba2.", c.mamba2); break;
+    default: l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
+  }
   if (c.moe(i)) {
     l.router = ck.take(p + "feed_forward.router.weight", {c.experts, H});
     for (std::int64_t e = 0; e < c.experts; ++e)
@@ -137,7 +176,8 @@ Tensor append_time(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Cache slots: attention layers {keys, values}, Mamba layers {conv, scan}.
+// Cache slots: attention layers {keys, values}, Mamba and Mamba-2 layers {conv, scan}, RetNet
+// layers {state}.
 constexpr std::size_t kSlots = 2;
 
 class Jamba final : public Architecture {
@@ -157,7 +197,7 @@ class Jamba final : public Architecture {
       const Layer& l = layers_[i];
       std::vector<Tensor>* state = layer_cache(cache, layers_.size(), i, kSlots);
       const Tensor x = rms_norm(h, l.input_norm, config_.eps);
-      add_into(h, l.attention ? attend(l.attn, x, state, cache ? cache->position : 0) : l.mamba[0].forward(x, state));
+      add_into(h, mix(l.mixer, x, state, cache ? cache->position : 0));
       const Tensor y = rms_norm(h, l.ff_norm, config_.eps);
       add_into(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
     }
@@ -165,6 +205,14 @@ class Jamba final : public Architecture {
   }
 
  private:
+  // x (batch, length, hidden) -> the mixer's output; position: of x's first token.
+  Tensor mix(const Mixer& mixer, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
+    if (const auto* attention = std::get_if<AttentionWeights>(&mixer)) return attend(*attention, x, state, position);
+    if (const auto* mamba = std::get_if<ssm::MambaMixer>(&mixer)) return mamba->forward(x, state);
+    if (const auto* mamba2 = std::get_if<ssm::Mamba2Mixer>(&mixer)) return mamba2->forward(x, state);
+    return std::get<recurrent::RetentionMixer>(mixer).forward(x, state, position);
+  }
+
   // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.
   // position: of x's first token in the sequence (for the rotary positions).
   Tensor attend(const AttentionWeights& w, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {

@@ -146,5 +146,39 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   // Patterns are checked.
   std::string bad_spec = spec.str();
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A"));
+  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2) or R (RetNet)"));
+}
+
+TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet and attention layers decodes as it scores",
+          "[hybrid][model]") {
+  std::ifstream in(source_dir() / "examples/hybrid_all_mixers.json");
+  std::stringstream spec;
+  spec << in.rdbuf();
+  const fs::path dir = fs::temp_directory_path() / "subq_test_all_mixers";
+  fs::remove_all(dir);
+  const LanguageModel model = LanguageModel::random(spec.str(), 11, dir);
+  std::vector<std::int64_t> text;
+  for (const char c : std::string("Call me Ishmael. Some years ago, never mind how long")) text.push_back(c);
+  const Tensor ids = Tensor::from_vector<std::int64_t>(text, {1, std::int64_t(text.size())});
+  const Tensor logits = model.forward(ids);
+  int bad = 0;
+  for (std::int64_t i = 0; i < logits.numel(); ++i) bad += !std::isfinite(logits.data<float>()[i]);
+  CHECK(bad == 0);
+  CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
+  // Prompts within, at and across the Mamba-2 chunks of 16.
+  for (const std::int64_t prompt : {1, 16, 21}) {
+    INFO("prompt " << prompt);
+    ModelCache cache;
+    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), logits.slice(1, 0, prompt)) < 1e-5);
+    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+      INFO("position " << t);
+      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), logits.select(1, t)) < 1e-5);
+    }
+  }
+  // Each mixer's tensors are where the pattern says.
+  const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
+  CHECK(saved.contains("model.layers.0.mamba.A_log"));
+  CHECK(saved.contains("model.layers.1.mamba2.A_log"));
+  CHECK(saved.contains("model.layers.2.retention.g_norm.weight"));
+  CHECK(saved.contains("model.layers.3.self_attn.q_proj.weight"));
 }
