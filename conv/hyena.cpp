@@ -1,5 +1,6 @@
 #include "conv/hyena.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -47,46 +48,59 @@ HyenaOperator::~HyenaOperator() = default;
 HyenaOperator::HyenaOperator(HyenaOperator&&) noexcept = default;
 HyenaOperator& HyenaOperator::operator=(HyenaOperator&&) noexcept = default;
 
-HyenaOperator HyenaOperator::load(const SafetensorsFile& w, const Options& options) {
+namespace {
+
+// The sizes Options leaves at 0, from the stored tensors.
+HyenaOperator::Options stored_sizes(Checkpoint& ck, const std::string& prefix, HyenaOperator::Options o) {
+  const Shape& out = ck.shape(prefix + "out_proj.weight");
+  SUBQ_CHECK(out.size() == 2 && out[0] == out[1], "{}: {}out_proj.weight: expected (d_model, d_model), found {}",
+             ck.dir().string(), prefix, to_string(out));
+  const Shape& z = ck.shape(prefix + "filter_fn.pos_emb.z");
+  SUBQ_CHECK(z.size() == 3 && z[0] == 1, "{}: {}filter_fn.pos_emb.z: expected (1, l_max, emb_dim), found {}",
+             ck.dir().string(), prefix, to_string(z));
+  const Shape& first = ck.shape(prefix + "filter_fn.implicit_filter.0.weight");
+  SUBQ_CHECK(first.size() == 2, "{}: {}filter_fn.implicit_filter.0.weight: expected (width, emb_dim), found {}",
+             ck.dir().string(), prefix, to_string(first));
+  o.d_model = out[0], o.emb_dim = z[2], o.filter_width = first[0];
+  o.l_max = o.l_max > 0 ? std::min(o.l_max, z[1]) : z[1];
+  o.sine_stages = 0;  // Linear + Sin pairs: implicit_filter.{2i}.weight with .{2i+1}.freq
+  while (ck.contains(prefix + "filter_fn.implicit_filter." + std::to_string(2 * o.sine_stages + 1) + ".freq"))
+    ++o.sine_stages;
+  return o;
+}
+
+}  // namespace
+
+HyenaOperator HyenaOperator::load(Checkpoint& ck, const std::string& prefix, const Options& options) {
   SUBQ_CHECK(options.order >= 2, "HyenaOperator: order must be >= 2, found {}", options.order);
+  const Options o = options.d_model > 0 ? options : stored_sizes(ck, prefix, options);
+  SUBQ_CHECK(o.d_model > 0 && o.emb_dim > 0 && o.filter_width > 0 && o.sine_stages > 0 && o.l_max > 0,
+             "HyenaOperator: d_model, emb_dim, filter_width, sine_stages and l_max must all be > 0");
+  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape, DType::F64); };
   auto impl = std::make_unique<Impl>();
-  const Tensor out_proj = w.get("out_proj.weight", DType::F64);
-  SUBQ_CHECK(out_proj.dim() == 2 && out_proj.size(0) == out_proj.size(1), "{}: out_proj.weight: expected (d_model, d_model), found {}",
-             w.source(), to_string(out_proj.shape()));
-  const std::int64_t D = out_proj.size(0), N = options.order, inner = D * (N + 1), filtered = D * (N - 1);
-  impl->d_model = D, impl->order = N;
-  impl->out_proj = out_proj;
-  impl->out_bias = w.require("out_proj.bias", {D}, DType::F64);
-  impl->in_proj = w.require("in_proj.weight", {inner, D}, DType::F64);
-  impl->in_bias = w.require("in_proj.bias", {inner}, DType::F64);
-  impl->short_filter = w.require("short_filter.weight", {inner, 1, 3}, DType::F64).contiguous().view({inner, 3});
-  impl->short_bias = w.require("short_filter.bias", {inner}, DType::F64);
-  const Tensor z = w.get("filter_fn.pos_emb.z", DType::F64);
-  SUBQ_CHECK(z.dim() == 3 && z.size(0) == 1, "{}: filter_fn.pos_emb.z: expected (1, l_max, emb_dim), found {}", w.source(),
-             to_string(z.shape()));
-  const std::int64_t l_max = z.size(1), emb = z.size(2);
-  impl->l_max = options.l_max > 0 ? std::min(options.l_max, l_max) : l_max;
-  impl->z = z.contiguous().view({l_max, emb});
-  impl->t = w.require("filter_fn.pos_emb.t", {1, l_max, 1}, DType::F64).contiguous();
-  impl->deltas = w.require("filter_fn.modulation.deltas", {1, 1, filtered}, DType::F64).contiguous();
-  impl->skip = w.require("filter_fn.bias", {filtered}, DType::F64).contiguous();
-  // implicit_filter: Linear, Sin, (Linear, Sin)*, Linear without bias.
-  std::int64_t in = emb;
-  for (int i = 0;; i += 2) {
-    const std::string p = "filter_fn.implicit_filter." + std::to_string(i) + ".";
-    if (!w.contains(p + "weight")) break;
-    const Tensor weight = w.get(p + "weight", DType::F64);
-    SUBQ_CHECK(weight.dim() == 2 && weight.size(1) == in, "{}: {}weight: expected (width, {}), found {}", w.source(), p, in,
-               to_string(weight.shape()));
-    const std::string sin = "filter_fn.implicit_filter." + std::to_string(i + 1) + ".freq";
-    FilterStage s{weight, w.contains(p + "bias") ? w.require(p + "bias", {weight.size(0)}, DType::F64) : Tensor{},
-                  w.contains(sin) ? w.require(sin, {1, weight.size(0)}, DType::F64).contiguous() : Tensor{}};
-    in = weight.size(0);
-    impl->mlp.push_back(s);
-    if (!s.freq.defined()) break;
+  const std::int64_t D = o.d_model, N = o.order, inner = D * (N + 1), filtered = D * (N - 1);
+  // The positional embedding's stored length, which l_max may cut.
+  const std::int64_t stored_l = options.d_model > 0 ? o.l_max : ck.shape(prefix + "filter_fn.pos_emb.z")[1];
+  impl->d_model = D, impl->order = N, impl->l_max = o.l_max;
+  impl->in_proj = take("in_proj.weight", {inner, D});
+  impl->in_bias = take("in_proj.bias", {inner});
+  impl->short_filter = take("short_filter.weight", {inner, 1, 3}).contiguous().view({inner, 3});
+  impl->short_bias = take("short_filter.bias", {inner});
+  impl->out_proj = take("out_proj.weight", {D, D});
+  impl->out_bias = take("out_proj.bias", {D});
+  impl->z = take("filter_fn.pos_emb.z", {1, stored_l, o.emb_dim}).contiguous().view({stored_l, o.emb_dim});
+  impl->t = take("filter_fn.pos_emb.t", {1, stored_l, 1}).contiguous();
+  // implicit_filter: (Linear, Sin) * sine_stages, then a Linear without bias to the filters.
+  for (std::int64_t i = 0; i <= o.sine_stages; ++i) {
+    const std::string p = "filter_fn.implicit_filter." + std::to_string(2 * i) + ".";
+    const bool sine = i < o.sine_stages;
+    const std::int64_t in = i == 0 ? o.emb_dim : o.filter_width, out = sine ? o.filter_width : filtered;
+    impl->mlp.push_back({take(p + "weight", {out, in}), sine ? take(p + "bias", {out}) : Tensor{},
+                         sine ? take("filter_fn.implicit_filter." + std::to_string(2 * i + 1) + ".freq", {1, out}).contiguous()
+                              : Tensor{}});
   }
-  SUBQ_CHECK(!impl->mlp.empty() && !impl->mlp.back().freq.defined() && in == filtered,
-             "{}: filter_fn.implicit_filter: expected sine stages ending in a linear layer to {} channels", w.source(), filtered);
+  impl->deltas = take("filter_fn.modulation.deltas", {1, 1, filtered}).contiguous();
+  impl->skip = take("filter_fn.bias", {filtered}).contiguous();
   return HyenaOperator(std::move(impl));
 }
 

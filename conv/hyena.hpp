@@ -8,7 +8,9 @@
 // a positional embedding z(t), times an exponential decay exp(-t |delta|).
 #include <memory>
 
-#include "../core/safetensors.hpp"
+#include <string>
+
+#include "../core/checkpoint.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq::conv {
@@ -18,10 +20,14 @@ class HyenaOperator {
   struct Options {
     std::int64_t order = 2;  // depth of the gating recurrence (N)
     std::int64_t l_max = 0;  // longest input; 0 takes the positional embedding's length
+    /// The sizes, for a checkpoint that does not store them (a generated one); 0 reads them from
+    /// the stored tensors. The filter MLP: Linear(emb_dim, filter_width) and Sin, then
+    /// sine_stages - 1 times Linear(filter_width, filter_width) and Sin, then a Linear to the filters.
+    std::int64_t d_model = 0, emb_dim = 0, filter_width = 0, sine_stages = 0;
   };
-  /// From safari's state-dict names: in_proj, short_filter, out_proj and filter_fn.{pos_emb.z,
-  /// pos_emb.t, implicit_filter.*, modulation.deltas, bias}.
-  static HyenaOperator load(const SafetensorsFile& weights, const Options& options);
+  /// From safari's state-dict names under prefix: in_proj, short_filter, out_proj and
+  /// filter_fn.{pos_emb.z, pos_emb.t, implicit_filter.*, modulation.deltas, bias}.
+  static HyenaOperator load(Checkpoint& checkpoint, const std::string& prefix, const Options& options);
   ~HyenaOperator();
   HyenaOperator(HyenaOperator&&) noexcept;
   HyenaOperator& operator=(HyenaOperator&&) noexcept;

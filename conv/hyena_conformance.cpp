@@ -8,8 +8,9 @@ namespace subq::conv {
 check::Outputs run_hyena_operator_case(const check::Case& c, Device device) {
   SUBQ_CHECK(device.is_cpu(), "{}: the Hyena operator runs on the CPU only", c.name);
   const JsonConfig params = c.meta.child("params");
-  const HyenaOperator op = HyenaOperator::load(SafetensorsFile::open(c.dir / "model.safetensors"),
-                                               {params.get_int("order"), params.get_int("l_max")});
+  Checkpoint weights = Checkpoint::open_tensors(c.dir / "model.safetensors");
+  const HyenaOperator op = HyenaOperator::load(weights, "", {params.get_int("order"), params.get_int("l_max")});
+  weights.finish();
   return {{"y", op.forward(c.io.get("x"))}};
 }
 

@@ -17,7 +17,10 @@ namespace {
 HyenaOperator fixture_operator(int index) {
   const auto dir = source_dir() / ("tests/conformance/hyena/operator_" + std::to_string(index));
   const JsonConfig params = JsonConfig::load(dir / "meta.json").child("params");
-  return HyenaOperator::load(SafetensorsFile::open(dir / "model.safetensors"), {params.get_int("order"), params.get_int("l_max")});
+  Checkpoint weights = Checkpoint::open_tensors(dir / "model.safetensors");
+  HyenaOperator op = HyenaOperator::load(weights, "", {params.get_int("order"), params.get_int("l_max")});
+  weights.finish();
+  return op;
 }
 
 }  // namespace
@@ -51,6 +54,13 @@ TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
   CHECK_THROWS_WITH(op.filters(129), Catch::Contains("length 129 outside [1, l_max = 128]"));
   CHECK_THROWS_WITH(op.forward(Tensor::zeros({1, 5, 16}, DType::F32)), Catch::Contains("u: expected (batch, length, 32)"));
   // The S4 fixture's weights: no Hyena operator in them.
-  const auto s4 = SafetensorsFile::open(source_dir() / "tests/conformance/s4/block_0/model.safetensors");
-  CHECK_THROWS_WITH(HyenaOperator::load(s4, {}), Catch::Contains("out_proj.weight"));
+  Checkpoint s4 = Checkpoint::open_tensors(source_dir() / "tests/conformance/s4/block_0/model.safetensors");
+  CHECK_THROWS_WITH(HyenaOperator::load(s4, "", {}), Catch::Contains("tensor 'out_proj.weight' is missing"));
+  // Sizes for a generated checkpoint must all be given.
+  Checkpoint generated = Checkpoint::generated(JsonConfig::parse("{}", "test"), [](const std::string&, const Shape& shape) {
+    return Tensor::zeros(shape, DType::F32);
+  });
+  HyenaOperator::Options partial;
+  partial.d_model = 8;
+  CHECK_THROWS_WITH(HyenaOperator::load(generated, "", partial), Catch::Contains("must all be > 0"));
 }

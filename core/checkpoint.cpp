@@ -49,6 +49,15 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
   return c;
 }
 
+Checkpoint Checkpoint::open_tensors(const std::filesystem::path& safetensors_file) {
+  Checkpoint c;
+  c.dir_ = safetensors_file;
+  c.config_ = JsonConfig::parse("{}", safetensors_file.string());
+  c.shards_.push_back(SafetensorsFile::open(safetensors_file));
+  for (const std::string& name : c.shards_.back().names()) c.shard_of_[name] = 0;
+  return c;
+}
+
 const Shape& Checkpoint::shape(const std::string& name) const {
   SUBQ_CHECK(!generate_, "generated checkpoint: the architecture reads the size of '{}' from a checkpoint file, which a "
              "generated one does not have", name);

@@ -20,6 +20,9 @@ class Checkpoint {
   /// Opens dir/config.json and the safetensors file(s); errors name the file.
   static Checkpoint open(const std::filesystem::path& dir);
 
+  /// One safetensors file and no config (a layer's weights, as the conformance fixtures store them).
+  static Checkpoint open_tensors(const std::filesystem::path& safetensors_file);
+
   using Generator = std::function<Tensor(const std::string& name, const Shape& shape)>;
   /// A checkpoint without files: each take() makes its tensor with `generate` (say, a random
   /// initialisation) and keeps it, so that save() can write what a loader asked for.
