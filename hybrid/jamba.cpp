@@ -7,16 +7,19 @@
 //                                M Mamba           model.layers.{i}.mamba.*     (Jamba's mamba_* keys)
 //                                S Mamba-2 (SSD)   model.layers.{i}.mamba2.*    (mamba2_* keys)
 //                                R RetNet          model.layers.{i}.retention.* (retention_* keys)
+//                                H Hyena           model.layers.{i}.hyena.*     (hyena_* keys)
 //   "feed_forward_pattern": "DEDE..." (D dense MLP, E experts), and "rope_theta" for rotary
 //   positions in attention (none by default, as in Jamba), with Jamba's other keys. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention layers cache their keys and values, Mamba and
-// Mamba-2 layers their conv and scan states, RetNet layers their retention state.
+// Mamba-2 layers their conv and scan states, RetNet layers their retention state, Hyena layers
+// their inputs so far (Hyena has no recurrent form: a new token reruns it over the history).
 #include <cmath>
 #include <variant>
 #include <vector>
 
 #include "core/check.hpp"
+#include "conv/hyena.hpp"
 #include "core/dense.hpp"
 #include "hybrid/architecture.hpp"
 #include "hybrid/attention.hpp"
@@ -38,6 +41,7 @@ struct Config {
   ssm::MambaMixerConfig mamba;
   ssm::Mamba2MixerConfig mamba2;
   recurrent::RetentionMixerConfig retention;
+  conv::HyenaOperator::Options hyena;
 
   char mixer(std::int64_t i) const { return mixers[std::size_t(i)]; }
   bool moe(std::int64_t i) const { return feed_forwards[std::size_t(i)] == 'E'; }
@@ -58,9 +62,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSR") == std::string::npos,
-             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2) or R (RetNet), one per layer",
-             src, k.mixers);
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRH") == std::string::npos,
+             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet) or H (Hyena), "
+             "one per layer", src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -93,6 +97,16 @@ recurrent::RetentionMixerConfig read_retention(const JsonConfig& c, const Config
   return {k.hidden, heads, key, value, k.eps, true};
 }
 
+// subq_hybrid's Hyena layers: hyena_order (2), hyena_l_max (2048: the longest sequence),
+// hyena_emb_dim (3), hyena_filter_order (64: the filter MLP's width), hyena_num_inner_mlps (2).
+conv::HyenaOperator::Options read_hyena(const JsonConfig& c, const Config& k) {
+  conv::HyenaOperator::Options o;
+  o.order = c.get_int("hyena_order", 2), o.l_max = c.get_int("hyena_l_max", 2048), o.d_model = k.hidden;
+  o.emb_dim = c.get_int("hyena_emb_dim", 3), o.filter_width = c.get_int("hyena_filter_order", 64);
+  o.sine_stages = c.get_int("hyena_num_inner_mlps", 2) + 1;
+  return o;
+}
+
 Config read_config(const JsonConfig& c) {
   const std::string& src = c.source();
   SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
@@ -115,6 +129,7 @@ Config read_config(const JsonConfig& c) {
              c.get_bool("mamba_proj_bias", false), c.get_bool("mamba_conv_bias", true), k.eps};
   if (k.mixers.find('S') != std::string::npos) k.mamba2 = read_mamba2(c, k);
   if (k.mixers.find('R') != std::string::npos) k.retention = read_retention(c, k);
+  if (k.mixers.find('H') != std::string::npos) k.hyena = read_hyena(c, k);
   return k;
 }
 
@@ -122,7 +137,8 @@ struct AttentionWeights {
   Tensor q, k, v, o;
 };
 
-using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer>;
+using Mixer =
+    std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer, conv::HyenaOperator>;
 
 struct Layer {
   Tensor input_norm, ff_norm;
@@ -151,7 +167,8 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
       break;
     case 'M': l.mixer = ssm::MambaMixer::load(ck, p + "mamba.", c.mamba); break;
     case 'S': l.mixer = ssm::Mamba2Mixer::load(ck, p + "mamba2.", c.mamba2); break;
-    default: l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
+    case 'R': l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
+    default: l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
   }
   if (c.moe(i)) {
     l.router = ck.take(p + "feed_forward.router.weight", {c.experts, H});
@@ -163,11 +180,13 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
   return l;
 }
 
-// a then b along dimension 1 (time), either possibly undefined.
+// a then b along dimension 1 (time), a possibly undefined; (batch, time, ...) float32.
 Tensor append_time(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b.contiguous();
   const std::int64_t B = a.size(0), La = a.size(1), Lb = b.size(1), row = a.numel() / (B * La);
-  Tensor out = Tensor::empty({B, La + Lb, a.size(2), a.size(3)}, DType::F32);
+  Shape shape = a.shape();
+  shape[1] = La + Lb;
+  Tensor out = Tensor::empty(shape, DType::F32);
   const Tensor ac = a.contiguous(), bc = b.contiguous();
   for (std::int64_t i = 0; i < B; ++i) {
     std::copy_n(ac.data<float>() + i * La * row, La * row, out.data<float>() + i * (La + Lb) * row);
@@ -210,7 +229,16 @@ class Jamba final : public Architecture {
     if (const auto* attention = std::get_if<AttentionWeights>(&mixer)) return attend(*attention, x, state, position);
     if (const auto* mamba = std::get_if<ssm::MambaMixer>(&mixer)) return mamba->forward(x, state);
     if (const auto* mamba2 = std::get_if<ssm::Mamba2Mixer>(&mixer)) return mamba2->forward(x, state);
-    return std::get<recurrent::RetentionMixer>(mixer).forward(x, state, position);
+    if (const auto* retention = std::get_if<recurrent::RetentionMixer>(&mixer)) return retention->forward(x, state, position);
+    return hyena(std::get<conv::HyenaOperator>(mixer), x, state);
+  }
+
+  // Hyena over the inputs so far (state {inputs}), the outputs of x's tokens.
+  static Tensor hyena(const conv::HyenaOperator& op, const Tensor& x, std::vector<Tensor>* state) {
+    if (!state) return op.forward(x);
+    const Tensor history = (*state)[0] = append_time((*state)[0], x);
+    const std::int64_t T = history.size(1);
+    return op.forward(history).slice(1, T - x.size(1), T).contiguous();
   }
 
   // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.

@@ -1,6 +1,7 @@
 #include "hybrid/language_model.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -39,7 +40,9 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
 
 // The usual initialisation of these architectures, by tensor name: norms and D at one, biases
 // at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
-// [1e-3, 1e-1], every other weight normal with standard deviation 0.02.
+// [1e-3, 1e-1]; Hyena's as safari's: positions t in [0, 1), sine frequencies 1, decay rates
+// spread over [3, 15], a unit-scale positional embedding; every other weight normal with
+// standard deviation 0.02.
 Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_64& rng) {
   auto ends = [&](const char* suffix) {
     const std::string s(suffix);
@@ -53,6 +56,14 @@ Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_6
   for (std::int64_t i = 0; i < n; ++i) {
     if (ends("norm.weight") || ends(".D") || ends("layernorm.weight"))
       p[i] = 1.0f;
+    else if (ends("pos_emb.t"))
+      p[i] = float(i) / float(n);
+    else if (ends(".freq"))
+      p[i] = 1.0f;
+    else if (ends("modulation.deltas"))
+      p[i] = -float(3.0 + 12.0 * double(i) / double(std::max<std::int64_t>(n - 1, 1)));
+    else if (ends("pos_emb.z"))
+      p[i] = 50.0f * normal(rng);
     else if (ends("A_log"))
       p[i] = float(std::log(double(i % last + 1)));
     else if (ends("dt_proj.bias") || ends("dt_bias")) {
