@@ -8,11 +8,13 @@
 //                                S Mamba-2 (SSD)   model.layers.{i}.mamba2.*    (mamba2_* keys)
 //                                R RetNet          model.layers.{i}.retention.* (retention_* keys)
 //                                H Hyena           model.layers.{i}.hyena.*     (hyena_* keys)
+//                                W RWKV-6          model.layers.{i}.rwkv6.*     (rwkv6_* keys)
 //   "feed_forward_pattern": "DEDE..." (D dense MLP, E experts), and "rope_theta" for rotary
 //   positions in attention (none by default, as in Jamba), with Jamba's other keys. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention layers cache their keys and values, Mamba and
-// Mamba-2 layers their conv and scan states, RetNet layers their retention state, Hyena layers
+// Mamba-2 layers their conv and scan states, RetNet layers their retention state, RWKV-6 layers
+// their token shift and WKV state, Hyena layers
 // their inputs so far (Hyena has no recurrent form: a new token reruns it over the history).
 #include <cmath>
 #include <variant>
@@ -25,6 +27,7 @@
 #include "hybrid/attention.hpp"
 #include "hybrid/moe.hpp"
 #include "recurrent/retention_mixer.hpp"
+#include "recurrent/rwkv6_mixer.hpp"
 #include "ssm/mamba2_mixer.hpp"
 #include "ssm/mamba_mixer.hpp"
 
@@ -42,6 +45,7 @@ struct Config {
   ssm::Mamba2MixerConfig mamba2;
   recurrent::RetentionMixerConfig retention;
   conv::HyenaOperator::Options hyena;
+  recurrent::Rwkv6MixerConfig rwkv6;
 
   char mixer(std::int64_t i) const { return mixers[std::size_t(i)]; }
   bool moe(std::int64_t i) const { return feed_forwards[std::size_t(i)] == 'E'; }
@@ -62,9 +66,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRH") == std::string::npos,
-             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet) or H (Hyena), "
-             "one per layer", src, k.mixers);
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHW") == std::string::npos,
+             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena) or "
+             "W (RWKV-6), one per layer", src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -107,6 +111,19 @@ conv::HyenaOperator::Options read_hyena(const JsonConfig& c, const Config& k) {
   return o;
 }
 
+// subq_hybrid's RWKV-6 layers: rwkv6_num_heads (num_attention_heads), key and value widths
+// hidden * rwkv6_expand_k (0.5) and * rwkv6_expand_v (1), the lerp and decay LoRA ranks
+// rwkv6_proj_low_rank_dim (32) and rwkv6_gate_low_rank_dim (64).
+recurrent::Rwkv6MixerConfig read_rwkv6(const JsonConfig& c, const Config& k) {
+  const std::int64_t heads = c.get_int("rwkv6_num_heads", k.heads);
+  const auto key = std::int64_t(double(k.hidden) * c.get_double("rwkv6_expand_k", 0.5));
+  const auto value = std::int64_t(double(k.hidden) * c.get_double("rwkv6_expand_v", 1.0));
+  SUBQ_CHECK(heads >= 1 && key > 0 && value > 0 && key % heads == 0 && value % heads == 0,
+             "{}: rwkv6_num_heads {} must divide the key width {} and the value width {}", c.source(), heads, key, value);
+  return {k.hidden, heads, key, value, c.get_int("rwkv6_proj_low_rank_dim", 32), c.get_int("rwkv6_gate_low_rank_dim", 64),
+          k.eps};
+}
+
 Config read_config(const JsonConfig& c) {
   const std::string& src = c.source();
   SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
@@ -130,6 +147,7 @@ Config read_config(const JsonConfig& c) {
   if (k.mixers.find('S') != std::string::npos) k.mamba2 = read_mamba2(c, k);
   if (k.mixers.find('R') != std::string::npos) k.retention = read_retention(c, k);
   if (k.mixers.find('H') != std::string::npos) k.hyena = read_hyena(c, k);
+  if (k.mixers.find('W') != std::string::npos) k.rwkv6 = read_rwkv6(c, k);
   return k;
 }
 
@@ -137,8 +155,8 @@ struct AttentionWeights {
   Tensor q, k, v, o;
 };
 
-using Mixer =
-    std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer, conv::HyenaOperator>;
+using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer,
+                           conv::HyenaOperator, recurrent::Rwkv6TimeMix>;
 
 struct Layer {
   Tensor input_norm, ff_norm;
@@ -168,7 +186,8 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
     case 'M': l.mixer = ssm::MambaMixer::load(ck, p + "mamba.", c.mamba); break;
     case 'S': l.mixer = ssm::Mamba2Mixer::load(ck, p + "mamba2.", c.mamba2); break;
     case 'R': l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
-    default: l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
+    case 'H': l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
+    default: l.mixer = recurrent::Rwkv6TimeMix::load(ck, p + "rwkv6.", c.rwkv6); break;
   }
   if (c.moe(i)) {
     l.router = ck.take(p + "feed_forward.router.weight", {c.experts, H});
@@ -196,7 +215,7 @@ Tensor append_time(const Tensor& a, const Tensor& b) {
 }
 
 // Cache slots: attention layers {keys, values}, Mamba and Mamba-2 layers {conv, scan}, RetNet
-// layers {state}.
+// layers {state}, RWKV-6 layers {shift, wkv}, Hyena layers {inputs}.
 constexpr std::size_t kSlots = 2;
 
 class Jamba final : public Architecture {
@@ -230,6 +249,7 @@ class Jamba final : public Architecture {
     if (const auto* mamba = std::get_if<ssm::MambaMixer>(&mixer)) return mamba->forward(x, state);
     if (const auto* mamba2 = std::get_if<ssm::Mamba2Mixer>(&mixer)) return mamba2->forward(x, state);
     if (const auto* retention = std::get_if<recurrent::RetentionMixer>(&mixer)) return retention->forward(x, state, position);
+    if (const auto* rwkv6 = std::get_if<recurrent::Rwkv6TimeMix>(&mixer)) return rwkv6->forward(x, state);
     return hyena(std::get<conv::HyenaOperator>(mixer), x, state);
   }
 

@@ -1,7 +1,7 @@
 #include "hybrid/language_model.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 

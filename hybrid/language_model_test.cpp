@@ -146,10 +146,10 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   // Patterns are checked.
   std::string bad_spec = spec.str();
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet) or H (Hyena)"));
+  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena) or W (RWKV-6)"));
 }
 
-TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet, Hyena and attention layers decodes as it scores",
+TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet, Hyena, RWKV-6 and attention layers decodes as it scores",
           "[hybrid][model]") {
   std::ifstream in(source_dir() / "examples/hybrid_all_mixers.json");
   std::stringstream spec;
@@ -181,5 +181,6 @@ TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet, Hyena and attent
   CHECK(saved.contains("model.layers.1.mamba2.A_log"));
   CHECK(saved.contains("model.layers.2.retention.g_norm.weight"));
   CHECK(saved.contains("model.layers.3.hyena.filter_fn.pos_emb.z"));
+  CHECK(saved.contains("model.layers.4.rwkv6.bonus"));
   CHECK(saved.contains("model.layers.7.self_attn.q_proj.weight"));
 }

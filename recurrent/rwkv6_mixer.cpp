@@ -1,0 +1,64 @@
+#include "recurrent/rwkv6_mixer.hpp"
+
+#include <cmath>
+
+#include "core/dense.hpp"
+#include "core/math.hpp"
+#include "recurrent/layer_ops.hpp"
+#include "recurrent/wkv6.hpp"
+
+namespace subq::recurrent {
+
+Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv6MixerConfig& c) {
+  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
+  const std::int64_t H = c.hidden, K = c.key_dim, V = c.value_dim, R = c.proj_rank, G = c.gate_rank;
+  Rwkv6TimeMix m;
+  m.config_ = c;
+  m.mu_ = take("x_proj.0.mu", {H});
+  m.lerp_down_ = take("x_proj.0.linear.weight", {5 * R, H});
+  m.lerp_up_ = take("x_proj.2.weight", {H, 5 * R});
+  m.x_bias_ = take("x_bias", {5, H});
+  m.r_ = take("r_proj.linear.weight", {K, H});
+  m.w_down_ = take("w_proj.linear.lora.0.weight", {G, H});
+  m.w_up_ = take("w_proj.linear.lora.2.weight", {K, G});
+  m.w_bias_ = take("w_proj.linear.lora.2.bias", {K});
+  m.k_ = take("k_proj.linear.weight", {K, H});
+  m.v_ = take("v_proj.linear.weight", {V, H});
+  m.g_ = take("g_proj.linear.weight", {V, H});
+  m.bonus_ = take("bonus", {c.heads, K / c.heads});
+  m.g_norm_weight_ = take("g_norm.weight", {V});
+  m.g_norm_bias_ = take("g_norm.bias", {V});
+  m.o_ = take("o_proj.weight", {H, V});
+  return m;
+}
+
+std::vector<Tensor> Rwkv6TimeMix::lerp_coefficients(const Tensor& x, const Tensor& d) const {
+  const std::int64_t R = config_.proj_rank;
+  const Tensor low = map_elements(linear(add_scaled(x, d, mu_), lerp_down_), [](float z) { return std::tanh(z); });
+  std::vector<Tensor> m;
+  for (std::int64_t n = 0; n < 5; ++n)
+    m.push_back(linear(low.slice(2, n * R, (n + 1) * R), lerp_up_.slice(1, n * R, (n + 1) * R), x_bias_.select(0, n)));
+  return m;
+}
+
+Tensor Rwkv6TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const {
+  const Rwkv6MixerConfig& c = config_;
+  const std::int64_t B = x.size(0), L = x.size(1), heads = c.heads, dk = c.key_dim / heads, dv = c.value_dim / heads;
+  const Tensor d = token_delta(x, state ? &(*state)[kShiftState] : nullptr);
+  const std::vector<Tensor> m = lerp_coefficients(x, d);
+  auto input = [&](int n) { return add_scaled(x, d, m[std::size_t(n)]); };  // x + d * m_n
+  const Tensor r = linear(input(0), r_).view({B, L, heads, dk});
+  const Tensor decay_low = map_elements(linear(input(1), w_down_), [](float z) { return std::tanh(z); });
+  const Tensor log_decay = map_elements(linear(decay_low, w_up_, w_bias_), [](float z) { return -std::exp(z); });
+  const Tensor k = linear(input(2), k_).view({B, L, heads, dk});
+  const Tensor v = linear(input(3), v_).view({B, L, heads, dv});
+  const Tensor g = map_elements(linear(input(4), g_), [](float z) { return silu(z); });
+  const Tensor carried = state ? (*state)[kWkvState] : Tensor{};
+  const Wkv6Result wkv = L == 1 && state ? wkv6_recurrent(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried)
+                                         : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried);
+  if (state) (*state)[kWkvState] = wkv.final_state;
+  const Tensor o = group_norm(wkv.o.view({B, L, c.value_dim}), heads, g_norm_weight_, g_norm_bias_, c.eps);
+  return linear(multiply(o, g), o_);
+}
+
+}  // namespace subq::recurrent
