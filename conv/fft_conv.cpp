@@ -1,9 +1,10 @@
 #include "conv/fft_conv.hpp"
 
+#include <algorithm>
 #include <complex>
-#include <unsupported/Eigen/FFT>
 #include <vector>
 
+#include "conv/real_fft.hpp"
 #include "core/check.hpp"
 #include "core/thread_pool.hpp"
 
@@ -20,38 +21,6 @@ std::int64_t fast_fft_size(std::int64_t n) {
     if (r == 1) return m;
   }
 }
-
-// One thread's FFTs of a fixed length n over half spectra (n/2 + 1 bins); Eigen's plans are
-// cached per object and are not shared between threads.
-template <class T>
-class RealFft {
- public:
-  explicit RealFft(std::int64_t n) : n_(n), time_(static_cast<std::size_t>(n)) { fft_.SetFlag(Eigen::FFT<T>::HalfSpectrum); }
-  std::int64_t bins() const { return n_ / 2 + 1; }
-
-  // `count` samples x[0], x[step], ..., zero-padded to n.
-  void forward(const T* x, std::int64_t step, std::int64_t count, std::complex<T>* spectrum) {
-    std::fill(time_.begin(), time_.end(), T(0));
-    for (std::int64_t i = 0; i < std::min(count, n_); ++i) time_[i] = x[i * step];
-    if (n_ == 1) {  // Eigen's kissfft does not take length 1
-      spectrum[0] = time_[0];
-      return;
-    }
-    fft_.fwd(spectrum, time_.data(), n_);
-  }
-  void inverse(const std::complex<T>* spectrum, T* out) {
-    if (n_ == 1) {
-      out[0] = spectrum[0].real();
-      return;
-    }
-    fft_.inv(out, spectrum, n_);
-  }
-
- private:
-  std::int64_t n_;
-  std::vector<T> time_;
-  Eigen::FFT<T> fft_;
-};
 
 template <class T>
 Tensor fft_causal_conv_typed(const Tensor& x, const Tensor& k) {

@@ -109,40 +109,6 @@ TEST_CASE("s4: the DPLR kernel equals C dA^l dB of the dense bilinear system", "
   }
 }
 
-TEST_CASE("fft causal conv: equals the direct sum, for kernels shorter and longer than x", "[conv]") {
-  std::mt19937 rng(3);
-  for (const std::int64_t L : {1, 7, 64})
-    for (const std::int64_t Lk : {1, 5, 100}) {
-      const Tensor x = random_tensor({2, 3, L}, DType::F64, rng, -1, 1), k = random_tensor({2, 3, Lk}, DType::F64, rng, -1, 1);
-      const Tensor y = conv::fft_causal_conv(x, k);
-      REQUIRE(y.shape() == Shape{2, 2, 3, L});
-      for (std::int64_t b = 0; b < 2; ++b)
-        for (std::int64_t c = 0; c < 2; ++c)
-          for (std::int64_t h = 0; h < 3; ++h)
-            for (std::int64_t t = 0; t < L; ++t) {
-              double want = 0;
-              for (std::int64_t s = 0; s <= t && s < Lk; ++s)
-                want += k.data<double>()[(c * 3 + h) * Lk + s] * x.data<double>()[(b * 3 + h) * L + t - s];
-              CHECK(y.data<double>()[((b * 2 + c) * 3 + h) * L + t] == Approx(want).margin(1e-12));
-            }
-    }
-}
-
-TEST_CASE("irfft: equals the inverse DFT of the Hermitian extension", "[conv]") {
-  std::mt19937 rng(4);
-  for (const std::int64_t n : {1, 6, 7, 12}) {
-    const Tensor spectrum = random_tensor({n / 2 + 1}, DType::C128, rng, -1, 1);
-    const Tensor x = conv::irfft(spectrum, n);
-    for (std::int64_t t = 0; t < n; ++t) {
-      double want = at(spectrum, 0).real();
-      for (std::int64_t k = 1; k < (n + 1) / 2; ++k)
-        want += 2 * (at(spectrum, k) * std::polar(1.0, 2 * M_PI * double(k * t) / double(n))).real();
-      if (n % 2 == 0 && n > 1) want += at(spectrum, n / 2).real() * (t % 2 ? -1 : 1);
-      CHECK(x.data<double>()[t] == Approx(want / double(n)).margin(1e-12));
-    }
-  }
-}
-
 TEST_CASE("hippo nplr: V diag(w) V^* reconstructs the normal part of LegS", "[ssm][hippo]") {
   const std::int64_t N = 16, half = N / 2;
   const HippoNplr nplr = hippo_nplr(HippoMeasure::LegS, N);

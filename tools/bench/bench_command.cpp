@@ -10,6 +10,8 @@
 #include <random>
 
 #include "conv/fft_conv.hpp"
+#include "conv/real_fft.hpp"
+#include "core/thread_pool.hpp"
 #include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv6.hpp"
@@ -164,6 +166,7 @@ int run_bench(const BenchOptions& o) {
       o.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{1024, 4096, 16384, 65536, 262144, 1048576};
   const double budget = o.quick ? 4.0 : 60.0;  // a mixer stops growing L once one prefill takes longer
   std::vector<Row> rows;
+  fmt::print("CPU, {} threads, FFT backend {}\n", ThreadPool::global().size(), conv::RealFft<float>::backend());
   fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
              bench::peak_memory_is_per_run() ? "peak MiB" : "proc. MiB");
   for (const Mixer& m : mixers()) {
