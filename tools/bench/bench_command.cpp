@@ -200,8 +200,7 @@ int run_bench(const BenchOptions& o) {
   std::ofstream csv(o.out + ".csv");
   csv << "mixer,shape,length,prefill_seconds,prefill_tokens_per_second,decode_tokens_per_second,peak_rss_mib,floor_fraction\n";
   nlohmann::json json = nlohmann::json::array();
-  std::vector<Series> series;
-  std::string last;
+  std::vector<Series> prefill, decode;  // one per mixer, in the table's order
   for (const Row& r : rows) {
     csv << fmt::format("{},\"{}\",{},{:.6f},{:.1f},{:.2f},{:.1f},{:.6f}\n", r.mixer, r.shape, r.length, r.prefill_seconds,
                        r.prefill_tokens_per_second, r.decode_tokens_per_second, r.peak_rss_mib, r.floor_fraction);
@@ -209,14 +208,15 @@ int run_bench(const BenchOptions& o) {
                     {"prefill_tokens_per_second", r.prefill_tokens_per_second},
                     {"decode_tokens_per_second", r.decode_tokens_per_second}, {"peak_rss_mib", r.peak_rss_mib},
                     {"floor_fraction", r.floor_fraction}});
-    if (r.mixer != last) series.emplace_back(), last = r.mixer;
-    series.back().x.push_back(double(r.length));
-    series.back().y.push_back(std::log10(r.prefill_tokens_per_second));
+    if (prefill.empty() || prefill.back().name != r.mixer) prefill.push_back({r.mixer, {}, {}}), decode.push_back({r.mixer, {}, {}});
+    prefill.back().x.push_back(double(r.length)), prefill.back().y.push_back(std::log10(r.prefill_tokens_per_second));
+    decode.back().x.push_back(double(r.length)), decode.back().y.push_back(std::log10(r.decode_tokens_per_second));
   }
   std::ofstream(o.out + ".json") << json.dump(1) << "\n";
-  // log10(prefill tokens/s) against log length, one colour per mixer in the table's order.
-  write_line_plot(o.out + ".png", series, 800, 480, /*log_x=*/true);
-  fmt::print("wrote {0}.csv, {0}.json, {0}.png (log10 prefill tokens/s against log L, mixers in table order)\n", o.out);
+  write_line_plot(o.out + ".png", prefill, {"prefill throughput", "L (tokens)", "log10 tokens/s"}, /*log_x=*/true);
+  write_line_plot(o.out + "_decode.png", decode, {"decoding one token after L of context", "L (tokens)", "log10 tokens/s"},
+                  /*log_x=*/true);
+  fmt::print("wrote {0}.csv, {0}.json, {0}.png (prefill) and {0}_decode.png (decoding)\n", o.out);
   return 0;
 }
 

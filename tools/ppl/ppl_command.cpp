@@ -136,7 +136,7 @@ int run_ppl(const PplOptions& o) {
     }
     // The plot beside the CSV: loss (y) against position in the window (x, log scale).
     const std::string png = o.per_position.substr(0, o.per_position.rfind('.')) + ".png";
-    write_line_plot(png, {loss}, 800, 480, /*log_x=*/true);
+    write_line_plot(png, {loss}, {"mean loss by position in the window", "position (tokens)", "NLL (nats)"}, /*log_x=*/true);
     fmt::print("per-position loss: {} and {}\n", o.per_position, png);
   }
   return 0;
