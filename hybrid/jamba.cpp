@@ -9,11 +9,13 @@
 //                                R RetNet          model.layers.{i}.retention.* (retention_* keys)
 //                                H Hyena           model.layers.{i}.hyena.*     (hyena_* keys)
 //                                W RWKV-6          model.layers.{i}.rwkv6.*     (rwkv6_* keys)
+//                                V RWKV-7          model.layers.{i}.rwkv7.*     (rwkv7_* keys; the
+//                                                  first V layer's values are the later ones' residual)
 //   "feed_forward_pattern": "DEDE..." (D dense MLP, E experts), and "rope_theta" for rotary
 //   positions in attention (none by default, as in Jamba), with Jamba's other keys. Each layer:
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention layers cache their keys and values, Mamba and
-// Mamba-2 layers their conv and scan states, RetNet layers their retention state, RWKV-6 layers
+// Mamba-2 layers their conv and scan states, RetNet layers their retention state, RWKV layers
 // their token shift and WKV state, Hyena layers
 // their inputs so far (Hyena has no recurrent form: a new token reruns it over the history).
 #include <cmath>
@@ -28,6 +30,7 @@
 #include "hybrid/moe.hpp"
 #include "recurrent/retention_mixer.hpp"
 #include "recurrent/rwkv6_mixer.hpp"
+#include "recurrent/rwkv7_mixer.hpp"
 #include "ssm/mamba2_mixer.hpp"
 #include "ssm/mamba_mixer.hpp"
 
@@ -46,6 +49,7 @@ struct Config {
   recurrent::RetentionMixerConfig retention;
   conv::HyenaOperator::Options hyena;
   recurrent::Rwkv6MixerConfig rwkv6;
+  recurrent::Rwkv7MixerConfig rwkv7;  // with first = false; the first V layer's is set when loading
 
   char mixer(std::int64_t i) const { return mixers[std::size_t(i)]; }
   bool moe(std::int64_t i) const { return feed_forwards[std::size_t(i)] == 'E'; }
@@ -66,9 +70,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHW") == std::string::npos,
-             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena) or "
-             "W (RWKV-6), one per layer", src, k.mixers);
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHWV") == std::string::npos,
+             "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), "
+             "W (RWKV-6) or V (RWKV-7), one per layer", src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -124,6 +128,22 @@ recurrent::Rwkv6MixerConfig read_rwkv6(const JsonConfig& c, const Config& k) {
           k.eps};
 }
 
+// subq_hybrid's RWKV-7 layers: heads of rwkv7_head_dim (64), value width rwkv7_value_dim (hidden),
+// LoRA ranks rwkv7_decay_low_rank_dim (32), rwkv7_v_low_rank_dim (32), rwkv7_a_low_rank_dim (32),
+// rwkv7_gate_low_rank_dim (64).
+recurrent::Rwkv7MixerConfig read_rwkv7(const JsonConfig& c, const Config& k) {
+  const std::int64_t head_dim = c.get_int("rwkv7_head_dim", 64), value = c.get_int("rwkv7_value_dim", k.hidden);
+  SUBQ_CHECK(head_dim >= 1 && k.hidden % head_dim == 0 && value % (k.hidden / head_dim) == 0,
+             "{}: rwkv7_head_dim {} must divide hidden_size {}, and the heads rwkv7_value_dim {}", c.source(), head_dim,
+             k.hidden, value);
+  recurrent::Rwkv7MixerConfig r{k.hidden, k.hidden / head_dim, head_dim, value, k.eps, false};
+  r.w_rank = c.get_int("rwkv7_decay_low_rank_dim", 32), r.v_rank = c.get_int("rwkv7_v_low_rank_dim", 32);
+  r.a_rank = c.get_int("rwkv7_a_low_rank_dim", 32), r.g_rank = c.get_int("rwkv7_gate_low_rank_dim", 64);
+  SUBQ_CHECK(r.w_rank > 0 && r.v_rank > 0 && r.a_rank > 0 && r.g_rank > 0, "{}: the rwkv7 LoRA ranks must be > 0",
+             c.source());
+  return r;
+}
+
 Config read_config(const JsonConfig& c) {
   const std::string& src = c.source();
   SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
@@ -148,6 +168,7 @@ Config read_config(const JsonConfig& c) {
   if (k.mixers.find('R') != std::string::npos) k.retention = read_retention(c, k);
   if (k.mixers.find('H') != std::string::npos) k.hyena = read_hyena(c, k);
   if (k.mixers.find('W') != std::string::npos) k.rwkv6 = read_rwkv6(c, k);
+  if (k.mixers.find('V') != std::string::npos) k.rwkv7 = read_rwkv7(c, k);
   return k;
 }
 
@@ -156,7 +177,7 @@ struct AttentionWeights {
 };
 
 using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer,
-                           conv::HyenaOperator, recurrent::Rwkv6TimeMix>;
+                           conv::HyenaOperator, recurrent::Rwkv6TimeMix, recurrent::Rwkv7TimeMix>;
 
 struct Layer {
   Tensor input_norm, ff_norm;
@@ -187,7 +208,12 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
     case 'S': l.mixer = ssm::Mamba2Mixer::load(ck, p + "mamba2.", c.mamba2); break;
     case 'R': l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
     case 'H': l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
-    default: l.mixer = recurrent::Rwkv6TimeMix::load(ck, p + "rwkv6.", c.rwkv6); break;
+    case 'W': l.mixer = recurrent::Rwkv6TimeMix::load(ck, p + "rwkv6.", c.rwkv6); break;
+    default: {
+      recurrent::Rwkv7MixerConfig rwkv7 = c.rwkv7;
+      rwkv7.first = std::int64_t(c.mixers.find('V')) == i;
+      l.mixer = recurrent::Rwkv7TimeMix::load(ck, p + "rwkv7.", rwkv7);
+    }
   }
   if (c.moe(i)) {
     l.router = ck.take(p + "feed_forward.router.weight", {c.experts, H});
@@ -215,7 +241,7 @@ Tensor append_time(const Tensor& a, const Tensor& b) {
 }
 
 // Cache slots: attention layers {keys, values}, Mamba and Mamba-2 layers {conv, scan}, RetNet
-// layers {state}, RWKV-6 layers {shift, wkv}, Hyena layers {inputs}.
+// layers {state}, RWKV layers {shift, wkv}, Hyena layers {inputs}.
 constexpr std::size_t kSlots = 2;
 
 class Jamba final : public Architecture {
@@ -230,12 +256,12 @@ class Jamba final : public Architecture {
   std::int64_t vocab_size() const override { return config_.vocab; }
 
   Tensor forward(const Tensor& input_ids, ModelCache* cache) const override {
-    Tensor h = embedding(embeddings_, input_ids);
+    Tensor h = embedding(embeddings_, input_ids), v_first;  // v_first: the first RWKV-7 layer's values
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer& l = layers_[i];
       std::vector<Tensor>* state = layer_cache(cache, layers_.size(), i, kSlots);
       const Tensor x = rms_norm(h, l.input_norm, config_.eps);
-      add_into(h, mix(l.mixer, x, state, cache ? cache->position : 0));
+      add_into(h, mix(l.mixer, x, state, cache ? cache->position : 0, v_first));
       const Tensor y = rms_norm(h, l.ff_norm, config_.eps);
       add_into(h, l.router.defined() ? mixture_of_experts(y, l.router, l.experts, int(config_.top_k)) : swiglu(y, l.experts[0]));
     }
@@ -244,12 +270,13 @@ class Jamba final : public Architecture {
 
  private:
   // x (batch, length, hidden) -> the mixer's output; position: of x's first token.
-  Tensor mix(const Mixer& mixer, const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const {
+  Tensor mix(const Mixer& mixer, const Tensor& x, std::vector<Tensor>* state, std::int64_t position, Tensor& v_first) const {
     if (const auto* attention = std::get_if<AttentionWeights>(&mixer)) return attend(*attention, x, state, position);
     if (const auto* mamba = std::get_if<ssm::MambaMixer>(&mixer)) return mamba->forward(x, state);
     if (const auto* mamba2 = std::get_if<ssm::Mamba2Mixer>(&mixer)) return mamba2->forward(x, state);
     if (const auto* retention = std::get_if<recurrent::RetentionMixer>(&mixer)) return retention->forward(x, state, position);
     if (const auto* rwkv6 = std::get_if<recurrent::Rwkv6TimeMix>(&mixer)) return rwkv6->forward(x, state);
+    if (const auto* rwkv7 = std::get_if<recurrent::Rwkv7TimeMix>(&mixer)) return rwkv7->forward(x, state, v_first);
     return hyena(std::get<conv::HyenaOperator>(mixer), x, state);
   }
 

@@ -146,11 +146,10 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   // Patterns are checked.
   std::string bad_spec = spec.str();
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena) or W (RWKV-6)"));
+  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), W (RWKV-6) or V (RWKV-7)"));
 }
 
-TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet, Hyena, RWKV-6 and attention layers decodes as it scores",
-          "[hybrid][model]") {
+TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[hybrid][model]") {
   std::ifstream in(source_dir() / "examples/hybrid_all_mixers.json");
   std::stringstream spec;
   spec << in.rdbuf();
@@ -178,9 +177,12 @@ TEST_CASE("language models: a hybrid of Mamba, Mamba-2, RetNet, Hyena, RWKV-6 an
   // Each mixer's tensors are where the pattern says.
   const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
   CHECK(saved.contains("model.layers.0.mamba.A_log"));
-  CHECK(saved.contains("model.layers.1.mamba2.A_log"));
-  CHECK(saved.contains("model.layers.2.retention.g_norm.weight"));
-  CHECK(saved.contains("model.layers.3.hyena.filter_fn.pos_emb.z"));
-  CHECK(saved.contains("model.layers.4.rwkv6.bonus"));
+  CHECK(saved.contains("model.layers.2.mamba2.A_log"));
+  CHECK(saved.contains("model.layers.3.retention.g_norm.weight"));
+  CHECK(saved.contains("model.layers.4.hyena.filter_fn.pos_emb.z"));
+  CHECK(saved.contains("model.layers.5.rwkv6.bonus"));
+  // The first RWKV-7 layer gives the value residual, the second mixes toward it.
+  CHECK(!saved.contains("model.layers.1.rwkv7.v_lora.lora.0.weight"));
+  CHECK(saved.contains("model.layers.6.rwkv7.v_lora.lora.0.weight"));
   CHECK(saved.contains("model.layers.7.self_attn.q_proj.weight"));
 }
