@@ -36,6 +36,20 @@ fs::path edited_copy(const std::string& name, const std::function<void(nlohmann:
   return dir;
 }
 
+// The text of examples/<name>.
+std::string example(const std::string& name) {
+  std::ifstream in(source_dir() / "examples" / name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A model with random weights from an example config, written to a fresh temporary folder.
+LanguageModel random_example(const std::string& name, std::uint64_t seed, const fs::path& dir) {
+  fs::remove_all(dir);
+  return LanguageModel::random(example(name), seed, dir);
+}
+
 }  // namespace
 
 TEST_CASE("language models: decoding token by token equals the parallel pass", "[hybrid][model]") {
@@ -115,12 +129,9 @@ TEST_CASE("language models: the tiny trained Jamba decodes as it scores", "[hybr
 }
 
 TEST_CASE("language models: a described hybrid with random weights, saved and loaded back", "[hybrid][model]") {
-  std::ifstream in(source_dir() / "examples/hybrid_8_layers.json");
-  std::stringstream spec;
-  spec << in.rdbuf();
   const fs::path dir = fs::temp_directory_path() / "subq_test_random_hybrid";
-  fs::remove_all(dir);
-  const LanguageModel model = LanguageModel::random(spec.str(), 7, dir);
+  const LanguageModel model = random_example("hybrid_8_layers.json", 7, dir);
+  const std::string spec = example("hybrid_8_layers.json");
   REQUIRE(model.architecture() == "subq_hybrid");
   const Tensor ids = Tensor::from_vector<std::int64_t>({72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100}, {1, 12});
   const Tensor logits = model.forward(ids);
@@ -134,7 +145,7 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   for (std::int64_t t = 4; t < 12; ++t)
     CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), logits.select(1, t)) < 1e-5);
   // With rotary positions in the attention layers, decoding still follows the parallel pass.
-  std::string rotary_spec = spec.str();
+  std::string rotary_spec = spec;
   rotary_spec.insert(rotary_spec.find('{') + 1, "\"rope_theta\": 10000.0,");
   const LanguageModel rotary = LanguageModel::random(rotary_spec, 7);
   const Tensor rotary_logits = rotary.forward(ids);
@@ -144,18 +155,14 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   for (std::int64_t t = 5; t < 12; ++t)
     CHECK(max_rel_diff(rotary.step(ids.select(1, t).contiguous(), rotary_cache), rotary_logits.select(1, t)) < 1e-5);
   // Patterns are checked.
-  std::string bad_spec = spec.str();
+  std::string bad_spec = spec;
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
   CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), W (RWKV-6) or V (RWKV-7)"));
 }
 
 TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[hybrid][model]") {
-  std::ifstream in(source_dir() / "examples/hybrid_all_mixers.json");
-  std::stringstream spec;
-  spec << in.rdbuf();
   const fs::path dir = fs::temp_directory_path() / "subq_test_all_mixers";
-  fs::remove_all(dir);
-  const LanguageModel model = LanguageModel::random(spec.str(), 11, dir);
+  const LanguageModel model = random_example("hybrid_all_mixers.json", 11, dir);
   std::vector<std::int64_t> text;
   for (const char c : std::string("Call me Ishmael. Some years ago, never mind how long")) text.push_back(c);
   const Tensor ids = Tensor::from_vector<std::int64_t>(text, {1, std::int64_t(text.size())});

@@ -83,23 +83,32 @@ void step(Matrix<T>& S, const T* r, const T* decay, const T* k, const T* v, cons
   }
 }
 
-template <class T>
-Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
+// Threads over (batch, head): each state runs from its entering value through the sequence,
+// advance(S, batch, head, t0, q, outputs) moving it over the q steps from t0 and writing their
+// outputs; then it is the final state.
+template <class T, class Advance>
+Wkv7Result over_heads(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q, Advance advance) {
   const Sizes& s = in.s;
-  Wkv7Result res{Tensor::zeros({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
+  Wkv7Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
   ThreadPool::global().parallel_for(s.B * s.H, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t bh = begin; bh < end; ++bh) {
       const std::int64_t bi = bh / s.H, h = bh % s.H;
       Matrix<T> S = entering_state<T>(initial_state, bh, s);
-      for (std::int64_t t = 0; t < s.L; ++t) {
-        auto row = [&](const Tensor& x) { return in.rows(x, bi, h, t, 1).data(); };
-        step(S, row(in.r), row(in.decay), row(in.k), row(in.v), row(in.a), row(in.b),
-             res.o.data<T>() + ((bi * s.L + t) * s.H + h) * s.dv);
-      }
+      for (std::int64_t t0 = 0; t0 < s.L; t0 += Q)
+        advance(S, bi, h, t0, std::min(Q, s.L - t0), res.o.data<T>() + ((bi * s.L + t0) * s.H + h) * s.dv);
       Eigen::Map<Matrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
     }
   });
   return res;
+}
+
+template <class T>
+Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
+  return over_heads(in, initial_state, 1,
+                    [&](Matrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t, std::int64_t, T* o) {
+                      auto row = [&](const Tensor& x) { return in.rows(x, bi, h, t, 1).data(); };
+                      step(S, row(in.r), row(in.decay), row(in.k), row(in.v), row(in.a), row(in.b), o);
+                    });
 }
 
 // The decays a chunk of q steps applies, with G[t] the decay from the chunk's start through t:
@@ -209,18 +218,10 @@ void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64
 
 template <class T>
 Wkv7Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
-  const Sizes& s = in.s;
-  Wkv7Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
-  ThreadPool::global().parallel_for(s.B * s.H, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t bh = begin; bh < end; ++bh) {
-      const std::int64_t bi = bh / s.H, h = bh % s.H;
-      Matrix<T> S = entering_state<T>(initial_state, bh, s);
-      for (std::int64_t t0 = 0; t0 < s.L; t0 += Q)
-        chunk_step(in, bi, h, t0, std::min(Q, s.L - t0), S, res.o.data<T>() + ((bi * s.L + t0) * s.H + h) * s.dv);
-      Eigen::Map<Matrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
-    }
-  });
-  return res;
+  return over_heads(in, initial_state, Q,
+                    [&](Matrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, T* o) {
+                      chunk_step(in, bi, h, t0, q, S, o);
+                    });
 }
 
 // chunk_length 0 runs the recurrent form.
