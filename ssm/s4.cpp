@@ -186,25 +186,41 @@ S4Block& S4Block::operator=(S4Block&&) noexcept = default;
 std::int64_t S4Block::H() const { return impl_->params.A.size(0); }
 const S4Params& S4Block::params() const { return impl_->params; }
 
-S4Block S4Block::load(const SafetensorsFile& weights, const Options& options) {
+namespace {
+
+// The sizes Options leaves at 0, from the stored tensors: H, N, channels, n_ssm.
+S4Block::Options stored_sizes(Checkpoint& ck, const std::string& prefix, S4Block::Options o) {
+  const std::string src = ck.dir().string();
+  const Shape& dt = ck.shape(prefix + "layer.kernel.inv_dt");
+  SUBQ_CHECK(dt.size() == 2 && dt[1] == 1, "{}: {}layer.kernel.inv_dt: expected (H, 1), found {}", src, prefix, to_string(dt));
+  const Shape& a = ck.shape(prefix + "layer.kernel.A_real");
+  SUBQ_CHECK(a.size() == 2 && a[0] >= 1 && dt[0] % a[0] == 0,
+             "{}: {}layer.kernel.A_real: expected (n_ssm, N) with n_ssm dividing H = {}, found {}", src, prefix, dt[0],
+             to_string(a));
+  const Shape& c = ck.shape(prefix + "layer.kernel.C");
+  SUBQ_CHECK(c.size() == 4 && c[1] == dt[0] && c[2] == a[1] && c[3] == 2,
+             "{}: {}layer.kernel.C: expected (channels, {}, {}, 2), found {}", src, prefix, dt[0], a[1], to_string(c));
+  o.d_model = dt[0], o.n_ssm = a[0], o.d_state = a[1], o.channels = c[0];
+  return o;
+}
+
+}  // namespace
+
+S4Block S4Block::load(Checkpoint& ck, const std::string& prefix, const Options& options) {
+  Options o = options.d_model > 0 ? options : stored_sizes(ck, prefix, options);
+  if (o.n_ssm == 0) o.n_ssm = o.d_model;
+  SUBQ_CHECK(o.d_model > 0 && o.d_state > 0 && o.channels > 0 && o.d_model % o.n_ssm == 0,
+             "S4Block: d_model {}, d_state {} and channels {} must be > 0, and n_ssm {} divide d_model", o.d_model,
+             o.d_state, o.channels, o.n_ssm);
+  auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape, DType::F64); };
   auto impl = std::make_unique<Impl>();
   S4Params& p = impl->params;
-  p.mode = options.mode, p.disc = options.disc;
-  const Tensor inv_dt = weights.get("layer.kernel.inv_dt", DType::F64);
-  SUBQ_CHECK(inv_dt.dim() == 2 && inv_dt.size(1) == 1, "{}: layer.kernel.inv_dt: expected (H, 1), found {}",
-             weights.source(), to_string(inv_dt.shape()));
-  const std::int64_t H = inv_dt.size(0);
-  const Tensor A_real = weights.get("layer.kernel.A_real", DType::F64);
-  SUBQ_CHECK(A_real.dim() == 2 && A_real.size(0) >= 1 && H % A_real.size(0) == 0,
-             "{}: layer.kernel.A_real: expected (n_ssm, N) with n_ssm dividing H = {}, found {}", weights.source(), H,
-             to_string(A_real.shape()));
-  const std::int64_t n_ssm = A_real.size(0), N = A_real.size(1);
-  const Tensor A_imag = weights.require("layer.kernel.A_imag", {n_ssm, N}, DType::F64);
-  const Tensor B = view_as_complex(weights.require("layer.kernel.B", {1, n_ssm, N, 2}, DType::F64).contiguous());
-  const Tensor C = view_as_complex(weights.get("layer.kernel.C", DType::F64).contiguous());
-  SUBQ_CHECK(C.dim() == 3 && C.size(1) == H && C.size(2) == N, "{}: layer.kernel.C: expected (channels, {}, {}, 2)",
-             weights.source(), H, N);
-  const std::int64_t channels = C.size(0);
+  p.mode = o.mode, p.disc = o.disc;
+  const std::int64_t H = o.d_model, n_ssm = o.n_ssm, N = o.d_state, channels = o.channels;
+  const Tensor inv_dt = take("layer.kernel.inv_dt", {H, 1}), A_real = take("layer.kernel.A_real", {n_ssm, N}),
+               A_imag = take("layer.kernel.A_imag", {n_ssm, N});
+  const Tensor B = view_as_complex(take("layer.kernel.B", {1, n_ssm, N, 2}).contiguous());
+  const Tensor C = view_as_complex(take("layer.kernel.C", {channels, H, N, 2}).contiguous());
   // s4's transforms: dt = exp(inv_dt), A = -exp(A_real) - i A_imag; SSM copies repeat over H.
   p.dt = Tensor::empty({H}, DType::F64), p.A = complex_zeros({H, N}), p.B = complex_zeros({H, N});
   for (std::int64_t h = 0; h < H; ++h) {
@@ -217,20 +233,21 @@ S4Block S4Block::load(const SafetensorsFile& weights, const Options& options) {
   }
   p.C = C.clone();
   if (p.mode == S4Mode::Dplr) {
-    const Tensor P = view_as_complex(weights.require("layer.kernel.P", {1, n_ssm, N, 2}, DType::F64).contiguous());
+    const Tensor P = view_as_complex(take("layer.kernel.P", {1, n_ssm, N, 2}).contiguous());
     p.P = complex_zeros({1, H, N});
     for (std::int64_t i = 0; i < H * N; ++i) cptr(p.P)[i] = cptr(P)[(i / N % n_ssm) * N + i % N];
-    p.l_kernel = weights.contains("layer.kernel.l_kernel") ? weights.get("layer.kernel.l_kernel", DType::I64).data<std::int64_t>()[0] : 0;
+    const std::string l_kernel = prefix + "layer.kernel.l_kernel";
+    p.l_kernel = ck.contains(l_kernel) ? ck.take(l_kernel, {}, DType::I64).data<std::int64_t>()[0] : 0;
     if (p.l_kernel == 0) {
-      SUBQ_CHECK(options.l_max >= 1, "{}: C is not yet C~ (l_kernel 0): S4Block::Options::l_max must say the kernel length",
-                 weights.source());
-      p.C = dplr_c_tilde(p, options.l_max);
-      p.l_kernel = options.l_max;
+      SUBQ_CHECK(o.l_max >= 1, "{}: C is not yet C~ (l_kernel 0): S4Block::Options::l_max must say the kernel length",
+                 ck.dir().string());
+      p.C = dplr_c_tilde(p, o.l_max);
+      p.l_kernel = o.l_max;
     }
   }
-  impl->D = weights.require("layer.D", {channels, H}, DType::F64).contiguous();
-  impl->output_weight = weights.require("output_linear.0.weight", {2 * H, channels * H}, DType::F64).contiguous();
-  impl->output_bias = weights.require("output_linear.0.bias", {2 * H}, DType::F64).contiguous();
+  impl->D = take("layer.D", {channels, H}).contiguous();
+  impl->output_weight = take("output_linear.0.weight", {2 * H, channels * H}).contiguous();
+  impl->output_bias = take("output_linear.0.bias", {2 * H}).contiguous();
   return S4Block(std::move(impl));
 }
 

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "../core/safetensors.hpp"
+#include <string>
+
+#include "../core/checkpoint.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq::ssm {
@@ -55,10 +57,13 @@ class S4Block {
     S4Mode mode = S4Mode::Diag;
     Discretization disc = Discretization::Zoh;
     std::int64_t l_max = 0;  // S4: the kernel length C~ is set up for when the file holds C (l_kernel 0)
+    /// The sizes, for a checkpoint that does not store them (a generated one); d_model 0 reads
+    /// them from the stored tensors. n_ssm 0: one SSM per feature.
+    std::int64_t d_model = 0, d_state = 0, channels = 1, n_ssm = 0;
   };
-  /// From s4's state-dict names: layer.kernel.{inv_dt, A_real, A_imag, B, C, P, l_kernel}, layer.D,
-  /// output_linear.0.{weight, bias}; view_as_real pairs for the complex tensors.
-  static S4Block load(const SafetensorsFile& weights, const Options& options);
+  /// From s4's state-dict names under prefix: layer.kernel.{inv_dt, A_real, A_imag, B, C, P,
+  /// l_kernel}, layer.D, output_linear.0.{weight, bias}; view_as_real pairs for the complex tensors.
+  static S4Block load(Checkpoint& checkpoint, const std::string& prefix, const Options& options);
 
   std::int64_t H() const;
   const S4Params& params() const;

@@ -13,7 +13,9 @@ check::Outputs run_s4_block_case(const check::Case& c, Device device) {
   options.mode = params.get_string("mode") == "s4" ? S4Mode::Dplr : S4Mode::Diag;
   options.disc = parse_discretization(params.get_string("disc"));
   options.l_max = params.get_int("L");
-  const S4Block block = S4Block::load(SafetensorsFile::open(c.dir / "model.safetensors"), options);
+  Checkpoint weights = Checkpoint::open_tensors(c.dir / "model.safetensors");
+  const S4Block block = S4Block::load(weights, "", options);
+  weights.finish();
   const Tensor x = c.io.get("x");
   return {{"y", block.forward(x)}, {"kernel", s4_kernel(block.params(), x.size(2))}};
 }

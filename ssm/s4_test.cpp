@@ -29,7 +29,10 @@ S4Block load_fixture(int index, std::int64_t* L) {
   options.mode = params.get_string("mode") == "s4" ? S4Mode::Dplr : S4Mode::Diag;
   options.disc = parse_discretization(params.get_string("disc"));
   options.l_max = *L;
-  return S4Block::load(SafetensorsFile::open(dir / "model.safetensors"), options);
+  Checkpoint weights = Checkpoint::open_tensors(dir / "model.safetensors");
+  S4Block block = S4Block::load(weights, "", options);
+  weights.finish();
+  return block;
 }
 
 }  // namespace
@@ -126,8 +129,8 @@ TEST_CASE("hippo nplr: V diag(w) V^* reconstructs the normal part of LegS", "[ss
 
 TEST_CASE("s4: weights that are not an S4 block name what is wrong", "[ssm][s4]") {
   // The Hyena fixture's weights: no S4 kernel in them.
-  const auto hyena = SafetensorsFile::open(source_dir() / "tests/conformance/hyena/operator_0/model.safetensors");
-  CHECK_THROWS_WITH(S4Block::load(hyena, {}), Catch::Contains("layer.kernel.inv_dt"));
+  Checkpoint hyena = Checkpoint::open_tensors(source_dir() / "tests/conformance/hyena/operator_0/model.safetensors");
+  CHECK_THROWS_WITH(S4Block::load(hyena, "", {}), Catch::Contains("tensor 'layer.kernel.inv_dt' is missing"));
   std::int64_t L;
   const S4Block block = load_fixture(1, &L);
   CHECK_THROWS_WITH(block.forward(Tensor::zeros({1, 3, 10}, DType::F32)), Catch::Contains("x: expected (batch, 8, length)"));
