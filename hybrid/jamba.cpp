@@ -8,6 +8,7 @@
 //                                S Mamba-2 (SSD)   model.layers.{i}.mamba2.*    (mamba2_* keys)
 //                                R RetNet          model.layers.{i}.retention.* (retention_* keys)
 //                                H Hyena           model.layers.{i}.hyena.*     (hyena_* keys)
+//                                4 S4D             model.layers.{i}.s4.*        (s4_* keys)
 //                                W RWKV-6          model.layers.{i}.rwkv6.*     (rwkv6_* keys)
 //                                V RWKV-7          model.layers.{i}.rwkv7.*     (rwkv7_* keys; the
 //                                                  first V layer's values are the later ones' residual)
@@ -16,7 +17,7 @@
 //   h += mixer(input_layernorm(h));  h += feed_forward(pre_ff_layernorm(h))
 // then final_layernorm and lm_head. Attention layers cache their keys and values, Mamba and
 // Mamba-2 layers their conv and scan states, RetNet layers their retention state, RWKV layers
-// their token shift and WKV state, Hyena layers
+// their token shift and WKV state, Hyena and S4D layers
 // their inputs so far (Hyena has no recurrent form: a new token reruns it over the history).
 #include <cmath>
 #include <variant>
@@ -32,6 +33,7 @@
 #include "recurrent/rwkv6_mixer.hpp"
 #include "recurrent/rwkv7_mixer.hpp"
 #include "ssm/mamba2_mixer.hpp"
+#include "ssm/s4.hpp"
 #include "ssm/mamba_mixer.hpp"
 
 namespace subq::hybrid {
@@ -48,6 +50,7 @@ struct Config {
   ssm::Mamba2MixerConfig mamba2;
   recurrent::RetentionMixerConfig retention;
   conv::HyenaOperator::Options hyena;
+  ssm::S4Block::Options s4;
   recurrent::Rwkv6MixerConfig rwkv6;
   recurrent::Rwkv7MixerConfig rwkv7;  // with first = false; the first V layer's is set when loading
 
@@ -70,9 +73,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHWV") == std::string::npos,
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHWV4") == std::string::npos,
              "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), "
-             "W (RWKV-6) or V (RWKV-7), one per layer", src, k.mixers);
+             "W (RWKV-6), V (RWKV-7) or 4 (S4D), one per layer", src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -144,6 +147,16 @@ recurrent::Rwkv7MixerConfig read_rwkv7(const JsonConfig& c, const Config& k) {
   return r;
 }
 
+// subq_hybrid's S4D layers: s4_d_state (64) states, one of each conjugate pair kept, as s4
+// counts them; s4_disc (zoh or bilinear); s4_channels (1).
+ssm::S4Block::Options read_s4(const JsonConfig& c, const Config& k) {
+  ssm::S4Block::Options o;
+  o.disc = ssm::parse_discretization(c.get_string("s4_disc", "zoh"));
+  o.d_model = k.hidden, o.d_state = c.get_int("s4_d_state", 64) / 2, o.channels = c.get_int("s4_channels", 1);
+  SUBQ_CHECK(o.d_state >= 1 && o.channels >= 1, "{}: s4_d_state must be >= 2 and s4_channels >= 1", c.source());
+  return o;
+}
+
 Config read_config(const JsonConfig& c) {
   const std::string& src = c.source();
   SUBQ_CHECK(c.get_string("hidden_act", "silu") == "silu", "{}: hidden_act: only silu is supported", src);
@@ -169,6 +182,7 @@ Config read_config(const JsonConfig& c) {
   if (k.mixers.find('H') != std::string::npos) k.hyena = read_hyena(c, k);
   if (k.mixers.find('W') != std::string::npos) k.rwkv6 = read_rwkv6(c, k);
   if (k.mixers.find('V') != std::string::npos) k.rwkv7 = read_rwkv7(c, k);
+  if (k.mixers.find('4') != std::string::npos) k.s4 = read_s4(c, k);
   return k;
 }
 
@@ -177,7 +191,7 @@ struct AttentionWeights {
 };
 
 using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer,
-                           conv::HyenaOperator, recurrent::Rwkv6TimeMix, recurrent::Rwkv7TimeMix>;
+                           conv::HyenaOperator, recurrent::Rwkv6TimeMix, recurrent::Rwkv7TimeMix, ssm::S4Block>;
 
 struct Layer {
   Tensor input_norm, ff_norm;
@@ -209,6 +223,7 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
     case 'R': l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
     case 'H': l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
     case 'W': l.mixer = recurrent::Rwkv6TimeMix::load(ck, p + "rwkv6.", c.rwkv6); break;
+    case '4': l.mixer = ssm::S4Block::load(ck, p + "s4.", c.s4); break;
     default: {
       recurrent::Rwkv7MixerConfig rwkv7 = c.rwkv7;
       rwkv7.first = std::int64_t(c.mixers.find('V')) == i;
@@ -277,15 +292,20 @@ class Jamba final : public Architecture {
     if (const auto* retention = std::get_if<recurrent::RetentionMixer>(&mixer)) return retention->forward(x, state, position);
     if (const auto* rwkv6 = std::get_if<recurrent::Rwkv6TimeMix>(&mixer)) return rwkv6->forward(x, state);
     if (const auto* rwkv7 = std::get_if<recurrent::Rwkv7TimeMix>(&mixer)) return rwkv7->forward(x, state, v_first);
-    return hyena(std::get<conv::HyenaOperator>(mixer), x, state);
+    if (const auto* s4 = std::get_if<ssm::S4Block>(&mixer))  // (batch, H, length) inside
+      return over_history(x, state, [&](const Tensor& u) { return s4->forward(u.transpose(1, 2)).transpose(1, 2); });
+    const auto& hyena = std::get<conv::HyenaOperator>(mixer);
+    return over_history(x, state, [&](const Tensor& u) { return hyena.forward(u); });
   }
 
-  // Hyena over the inputs so far (state {inputs}), the outputs of x's tokens.
-  static Tensor hyena(const conv::HyenaOperator& op, const Tensor& x, std::vector<Tensor>* state) {
-    if (!state) return op.forward(x);
+  // For the long convolutions, which have no state to carry here: f over the inputs so far
+  // (state {inputs}), the outputs of x's tokens.
+  template <class F>
+  static Tensor over_history(const Tensor& x, std::vector<Tensor>* state, F f) {
+    if (!state) return f(x);
     const Tensor history = (*state)[0] = append_time((*state)[0], x);
     const std::int64_t T = history.size(1);
-    return op.forward(history).slice(1, T - x.size(1), T).contiguous();
+    return f(history).slice(1, T - x.size(1), T).contiguous();
   }
 
   // x (batch, length, hidden) -> attention's output; state {keys, values} grows by the tokens.

@@ -41,8 +41,8 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
 // The usual initialisation of these architectures, by tensor name: norms and D at one, biases
 // at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
 // [1e-3, 1e-1]; Hyena's as safari's: positions t in [0, 1), sine frequencies 1, decay rates
-// spread over [3, 15], a unit-scale positional embedding; every other weight normal with
-// standard deviation 0.02.
+// spread over [3, 15], a unit-scale positional embedding; S4D-Lin for S4 (A = -1/2 + i pi n,
+// B = 1, C of unit scale, dt as Mamba's); every other weight normal with standard deviation 0.02.
 Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_64& rng) {
   auto ends = [&](const char* suffix) {
     const std::string s(suffix);
@@ -62,6 +62,16 @@ Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_6
       p[i] = 1.0f;
     else if (ends("modulation.deltas"))
       p[i] = -float(3.0 + 12.0 * double(i) / double(std::max<std::int64_t>(n - 1, 1)));
+    else if (ends("kernel.A_real"))
+      p[i] = float(std::log(0.5));
+    else if (ends("kernel.A_imag"))
+      p[i] = float(M_PI * double(i % last));
+    else if (ends("kernel.inv_dt"))
+      p[i] = float(log_dt(rng));
+    else if (ends("kernel.B"))
+      p[i] = i % 2 == 0 ? 1.0f : 0.0f;  // (real, imaginary) pairs
+    else if (ends("kernel.C"))
+      p[i] = 35.0f * normal(rng);
     else if (ends("pos_emb.z"))
       p[i] = 50.0f * normal(rng);
     else if (ends("A_log"))
