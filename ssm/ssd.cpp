@@ -17,7 +17,7 @@ namespace subq::ssm {
 namespace {
 
 constexpr const char* kOp = "ssd";
-constexpr std::int64_t kDefaultChunk = 64;
+constexpr std::int64_t kDefaultChunk = 128;
 // Below this length stepping the recurrence beats the chunked passes (decoding is length 1).
 constexpr std::int64_t kMinChunkedLength = 4;
 
