@@ -49,7 +49,8 @@ FlaRwkvLayer<Rwkv7TimeMix> load_layer(Checkpoint& ck, const Config& c, int i) {
                                   {H, c.heads, c.head_dim, c.value_dim[std::size_t(i)], c.eps, i == 0});
   const Shape& key = ck.shape(fmt::format("model.layers.{}.ffn.key.weight", i));
   const std::int64_t F = key.empty() ? 0 : key[0];
-  l.channel_mix = {take("ffn.x_k", {H}), take("ffn.key.weight", {F, H}), take("ffn.value.weight", {H, F})};
+  l.channel_mix = {take("ffn.x_k", {H}), take("ffn.key.weight", {F, H}), take("ffn.value.weight", {H, F}),
+                   /*mu_r=*/Tensor{}, /*receptance=*/Tensor{}};  // RWKV-7 has no receptance
   return l;
 }
 
