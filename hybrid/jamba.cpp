@@ -10,6 +10,7 @@
 //                                H Hyena           model.layers.{i}.hyena.*     (hyena_* keys)
 //                                4 S4D             model.layers.{i}.s4.*        (s4_* keys)
 //                                W RWKV-6          model.layers.{i}.rwkv6.*     (rwkv6_* keys)
+//                                K RWKV-4          model.layers.{i}.rwkv4.*     (rwkv4_* keys)
 //                                V RWKV-7          model.layers.{i}.rwkv7.*     (rwkv7_* keys; the
 //                                                  first V layer's values are the later ones' residual)
 //   "feed_forward_pattern": "DEDE..." (D dense MLP, E experts), and "rope_theta" for rotary
@@ -30,6 +31,7 @@
 #include "hybrid/attention.hpp"
 #include "hybrid/moe.hpp"
 #include "recurrent/retention_mixer.hpp"
+#include "recurrent/rwkv4_mixer.hpp"
 #include "recurrent/rwkv6_mixer.hpp"
 #include "recurrent/rwkv7_mixer.hpp"
 #include "ssm/mamba2_mixer.hpp"
@@ -51,6 +53,7 @@ struct Config {
   recurrent::RetentionMixerConfig retention;
   conv::HyenaOperator::Options hyena;
   ssm::S4Block::Options s4;
+  recurrent::Rwkv4MixerConfig rwkv4;
   recurrent::Rwkv6MixerConfig rwkv6;
   recurrent::Rwkv7MixerConfig rwkv7;  // with first = false; the first V layer's is set when loading
 
@@ -73,9 +76,9 @@ void read_layer_kinds(const JsonConfig& c, Config& k) {
   }
   k.mixers = c.get_string("layer_pattern");
   k.feed_forwards = c.get_string("feed_forward_pattern", std::string(k.mixers.size(), 'D'));
-  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHWV4") == std::string::npos,
+  SUBQ_CHECK(!k.mixers.empty() && k.mixers.find_first_not_of("AMSRHKWV4") == std::string::npos,
              "{}: layer_pattern '{}': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), "
-             "W (RWKV-6), V (RWKV-7) or 4 (S4D), one per layer", src, k.mixers);
+             "K (RWKV-4), W (RWKV-6), V (RWKV-7) or 4 (S4D), one per layer", src, k.mixers);
   SUBQ_CHECK(k.feed_forwards.size() == k.mixers.size() && k.feed_forwards.find_first_not_of("DE") == std::string::npos,
              "{}: feed_forward_pattern '{}': expected {} letters D (dense MLP) or E (experts)", src, k.feed_forwards,
              k.mixers.size());
@@ -180,6 +183,7 @@ Config read_config(const JsonConfig& c) {
   if (k.mixers.find('S') != std::string::npos) k.mamba2 = read_mamba2(c, k);
   if (k.mixers.find('R') != std::string::npos) k.retention = read_retention(c, k);
   if (k.mixers.find('H') != std::string::npos) k.hyena = read_hyena(c, k);
+  if (k.mixers.find('K') != std::string::npos) k.rwkv4 = {k.hidden, c.get_int("rwkv4_attention_hidden", k.hidden)};
   if (k.mixers.find('W') != std::string::npos) k.rwkv6 = read_rwkv6(c, k);
   if (k.mixers.find('V') != std::string::npos) k.rwkv7 = read_rwkv7(c, k);
   if (k.mixers.find('4') != std::string::npos) k.s4 = read_s4(c, k);
@@ -191,7 +195,8 @@ struct AttentionWeights {
 };
 
 using Mixer = std::variant<AttentionWeights, ssm::MambaMixer, ssm::Mamba2Mixer, recurrent::RetentionMixer,
-                           conv::HyenaOperator, recurrent::Rwkv6TimeMix, recurrent::Rwkv7TimeMix, ssm::S4Block>;
+                           conv::HyenaOperator, recurrent::Rwkv4TimeMix, recurrent::Rwkv6TimeMix, recurrent::Rwkv7TimeMix,
+                           ssm::S4Block>;
 
 struct Layer {
   Tensor input_norm, ff_norm;
@@ -222,6 +227,7 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
     case 'S': l.mixer = ssm::Mamba2Mixer::load(ck, p + "mamba2.", c.mamba2); break;
     case 'R': l.mixer = recurrent::RetentionMixer::load(ck, p + "retention.", c.retention); break;
     case 'H': l.mixer = conv::HyenaOperator::load(ck, p + "hyena.", c.hyena); break;
+    case 'K': l.mixer = recurrent::Rwkv4TimeMix::load(ck, p + "rwkv4.", c.rwkv4); break;
     case 'W': l.mixer = recurrent::Rwkv6TimeMix::load(ck, p + "rwkv6.", c.rwkv6); break;
     case '4': l.mixer = ssm::S4Block::load(ck, p + "s4.", c.s4); break;
     default: {
@@ -256,8 +262,9 @@ Tensor append_time(const Tensor& a, const Tensor& b) {
 }
 
 // Cache slots: attention layers {keys, values}, Mamba and Mamba-2 layers {conv, scan}, RetNet
-// layers {state}, RWKV layers {shift, wkv}, Hyena layers {inputs}.
-constexpr std::size_t kSlots = 2;
+// layers {state}, RWKV-6/7 layers {shift, wkv}, RWKV-4 layers {shift, num, den, max}, Hyena and S4D
+// layers {inputs}: at most four.
+constexpr std::size_t kSlots = 4;
 
 class Jamba final : public Architecture {
  public:
@@ -290,6 +297,7 @@ class Jamba final : public Architecture {
     if (const auto* mamba = std::get_if<ssm::MambaMixer>(&mixer)) return mamba->forward(x, state);
     if (const auto* mamba2 = std::get_if<ssm::Mamba2Mixer>(&mixer)) return mamba2->forward(x, state);
     if (const auto* retention = std::get_if<recurrent::RetentionMixer>(&mixer)) return retention->forward(x, state, position);
+    if (const auto* rwkv4 = std::get_if<recurrent::Rwkv4TimeMix>(&mixer)) return rwkv4->forward(x, state);
     if (const auto* rwkv6 = std::get_if<recurrent::Rwkv6TimeMix>(&mixer)) return rwkv6->forward(x, state);
     if (const auto* rwkv7 = std::get_if<recurrent::Rwkv7TimeMix>(&mixer)) return rwkv7->forward(x, state, v_first);
     if (const auto* s4 = std::get_if<ssm::S4Block>(&mixer))  // (batch, H, length) inside

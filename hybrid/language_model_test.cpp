@@ -157,7 +157,7 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   // Patterns are checked.
   std::string bad_spec = spec;
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), W (RWKV-6), V (RWKV-7) or 4 (S4D)"));
+  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), K (RWKV-4), W (RWKV-6), V (RWKV-7) or 4 (S4D)"));
 }
 
 TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[hybrid][model]") {
@@ -192,5 +192,6 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(!saved.contains("model.layers.1.rwkv7.v_lora.lora.0.weight"));
   CHECK(saved.contains("model.layers.6.rwkv7.v_lora.lora.0.weight"));
   CHECK(saved.contains("model.layers.7.s4.layer.kernel.A_real"));
-  CHECK(saved.contains("model.layers.8.self_attn.q_proj.weight"));
+  CHECK(saved.contains("model.layers.8.rwkv4.time_first"));
+  CHECK(saved.contains("model.layers.9.self_attn.q_proj.weight"));
 }

@@ -67,4 +67,15 @@ Tensor swish_product(Tensor a, const Tensor& b) {
   return a;
 }
 
+Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& m) {
+  const std::int64_t H = b.size(-1);
+  check_shape("lerp", "m", m, {1, 1, H});
+  Tensor y = Tensor::empty(b.shape(), DType::F32);
+  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  float* yp = y.data<float>();
+  const float *ap = ac.data<float>(), *bp = bc.data<float>(), *mp = m.data<float>();
+  for (std::int64_t i = 0; i < y.numel(); ++i) yp[i] = bp[i] * mp[i % H] + ap[i] * (1 - mp[i % H]);
+  return y;
+}
+
 }  // namespace subq::recurrent

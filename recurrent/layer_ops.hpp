@@ -36,6 +36,8 @@ Tensor map_elements(Tensor t, F f) {
 
 /// a * b element-wise, in place in a; b has a's shape or is (features), broadcast over the rows.
 Tensor multiply(Tensor a, const Tensor& b);
+/// a + (b - a) * m = b * m + a * (1 - m), RWKV-4's static token-shift mix; m (1, 1, features).
+Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& m);
 /// silu(a) * b element-wise (b of a's shape), in place in a.
 Tensor swish_product(Tensor a, const Tensor& b);
 /// a + b * c as a new tensor; c has a's shape or is (features), broadcast over the rows.

@@ -1,12 +1,10 @@
 // RWKV-4 language models from Hugging Face RwkvForCausalLM checkpoints. Each block, on h
 // (batch, length, hidden):
-//   time mix      x = ln1(h); s = x shifted one step back (the carried last x first)
-//                 k, v = key/value(x*mix + s*(1-mix)); r = sigmoid(receptance(...))
-//                 h += output(r * wkv4(time_decay, time_first, k, v))
-//   channel mix   x = ln2(h); s as above; h += sigmoid(receptance(...)) * value(relu(key(...))^2)
+//   time mix      h += rwkv4_time_mix(ln1(h))                  (recurrent/rwkv4_mixer.hpp)
+//   channel mix   x = ln2(h); s = x shifted one step back (the carried last x first)
+//                 h += sigmoid(receptance(x*mix + s*(1-mix))) * value(relu(key(...))^2)
 // with pre_ln before block 0, ln_out and the head after the last.
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/check.hpp"
@@ -14,7 +12,7 @@
 #include "core/math.hpp"
 #include "hybrid/architecture.hpp"
 #include "recurrent/layer_ops.hpp"
-#include "recurrent/wkv4.hpp"
+#include "recurrent/rwkv4_mixer.hpp"
 
 namespace subq::recurrent {
 
@@ -40,7 +38,7 @@ Config read_config(const JsonConfig& c) {
 
 struct BlockWeights {
   Norm pre_ln, ln1, ln2;  // pre_ln: block 0 only
-  Tensor att_mix_k, att_mix_v, att_mix_r, time_decay, time_first, att_key, att_value, att_receptance, att_output;
+  Rwkv4TimeMix time_mix;
   Tensor ffn_mix_k, ffn_mix_r, ffn_key, ffn_receptance, ffn_value;
 };
 
@@ -59,14 +57,6 @@ BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
   BlockWeights w;
   if (i == 0) w.pre_ln = norm("pre_ln");
   w.ln1 = norm("ln1"), w.ln2 = norm("ln2");
-  w.att_mix_k = take("attention.time_mix_key", {1, 1, H});
-  w.att_mix_v = take("attention.time_mix_value", {1, 1, H});
-  w.att_mix_r = take("attention.time_mix_receptance", {1, 1, H});
-  w.time_decay = take("attention.time_decay", {A});
-  w.time_first = take("attention.time_first", {A});
-  w.att_key = take("attention.key.weight", {A, H});
-  w.att_value = take("attention.value.weight", {A, H});
-  w.att_receptance = take("attention.receptance.weight", {A, H});
   w.ffn_mix_k = take("feed_forward.time_mix_key", {1, 1, H});
   w.ffn_mix_r = take("feed_forward.time_mix_receptance", {1, 1, H});
   w.ffn_key = take("feed_forward.key.weight", {F, H});
@@ -74,23 +64,13 @@ BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
   // Inference with rescale_every halves the residual stream every rescale_every blocks; the
   // blocks' output projections are scaled down to match, as transformers does.
   const float rescale = c.rescale_every > 0 ? std::ldexp(1.0f, -int(i / c.rescale_every)) : 1.0f;
-  w.att_output = scaled(take("attention.output.weight", {H, A}), rescale);
+  w.time_mix = Rwkv4TimeMix::load(ck, fmt::format("rwkv.blocks.{}.attention.", i), {H, A, rescale});
   w.ffn_value = scaled(take("feed_forward.value.weight", {H, F}), rescale);
   return w;
 }
 
-// x * mix + shifted * (1 - mix) = shifted + (x - shifted) * mix, mix (1, 1, hidden).
-Tensor mix(const Tensor& x, const Tensor& shifted, const Tensor& m) {
-  const std::int64_t H = x.size(2);
-  Tensor y = Tensor::empty(x.shape(), DType::F32);
-  float* yp = y.data<float>();
-  const float *xp = x.data<float>(), *sp = shifted.data<float>(), *mp = m.data<float>();
-  for (std::int64_t i = 0; i < x.numel(); ++i) yp[i] = xp[i] * mp[i % H] + sp[i] * (1 - mp[i % H]);
-  return y;
-}
-
-// A block's slots in the model cache.
-enum Rwkv4State : std::size_t { kAttentionShift, kFfnShift, kNum, kDen, kMax, kStates };
+// A block's slots in the model cache: the time mix's, then the channel mix's token shift.
+constexpr std::size_t kFfnShift = kRwkv4MixerStates, kStates = kRwkv4MixerStates + 1;
 
 class Rwkv4 final : public hybrid::Architecture {
  public:
@@ -111,7 +91,7 @@ class Rwkv4 final : public hybrid::Architecture {
       const BlockWeights& w = blocks_[i];
       std::vector<Tensor>* state = hybrid::layer_cache(cache, blocks_.size(), i, kStates);
       if (i == 0) h = layer_norm(h, w.pre_ln.weight, w.pre_ln.bias, c.eps);
-      time_mix(w, h, state);
+      add_into(h, w.time_mix.forward(layer_norm(h, w.ln1.weight, w.ln1.bias, c.eps), state));
       channel_mix(w, h, state);
       if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map_elements(h, [](float z) { return z / 2; });
     }
@@ -120,22 +100,11 @@ class Rwkv4 final : public hybrid::Architecture {
   }
 
  private:
-  void time_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
-    const Tensor x = layer_norm(h, w.ln1.weight, w.ln1.bias, config_.eps);
-    const Tensor s = token_shift(x, state ? &(*state)[kAttentionShift] : nullptr);
-    const Tensor k = linear(mix(x, s, w.att_mix_k), w.att_key), v = linear(mix(x, s, w.att_mix_v), w.att_value);
-    const Tensor r = map_elements(linear(mix(x, s, w.att_mix_r), w.att_receptance), [](float z) { return sigmoid(z); });
-    const Wkv4State carried = state ? Wkv4State{(*state)[kNum], (*state)[kDen], (*state)[kMax]} : Wkv4State{};
-    const Wkv4Result wkv = wkv4(w.time_decay, w.time_first, k, v, carried);
-    if (state) (*state)[kNum] = wkv.state.num, (*state)[kDen] = wkv.state.den, (*state)[kMax] = wkv.state.max;
-    add_into(h, linear(multiply(r, wkv.out), w.att_output));
-  }
-
   void channel_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
     const Tensor x = layer_norm(h, w.ln2.weight, w.ln2.bias, config_.eps);
     const Tensor s = token_shift(x, state ? &(*state)[kFfnShift] : nullptr);
-    const Tensor k = map_elements(linear(mix(x, s, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
-    const Tensor r = map_elements(linear(mix(x, s, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
+    const Tensor k = map_elements(linear(lerp(s, x, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
+    const Tensor r = map_elements(linear(lerp(s, x, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
     add_into(h, multiply(r, linear(k, w.ffn_value)));
   }
 
