@@ -22,7 +22,8 @@ struct LinearRecurrenceOptions {
   /// implementation choose. Results do not depend on it beyond rounding.
   std::int64_t chunk_length = 0;
   /// Where to write h, when given: (batch, channels, length), contiguous, of the state dtype, on
-  /// the inputs' device. Lets a caller reuse one buffer across calls.
+  /// the inputs' device. Lets a caller reuse one buffer across calls. On the CPU it may be b
+  /// itself (contiguous, of the state dtype): each b[t] is read before h[t] is written there.
   Tensor out;
 };
 

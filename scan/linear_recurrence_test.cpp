@@ -73,6 +73,20 @@ TEST_CASE("scan: every chunk length gives the same result", "[scan][property]") 
   }
 }
 
+TEST_CASE("scan: h written in place over b equals a separate output", "[scan]") {
+  for (const std::int64_t chunk : {0, 100}) {  // one segment per row, and segmented rows
+    const Problem p = random_problem(2, 3, 5000, DType::F64, 11);
+    LinearRecurrenceOptions options;
+    options.chunk_length = chunk;
+    const LinearRecurrenceResult separate = linear_recurrence(p.a, p.b, p.h0, options);
+    options.out = p.b.clone();
+    const LinearRecurrenceResult in_place = linear_recurrence(p.a, options.out, p.h0, options);
+    CHECK(in_place.h.raw_data() == options.out.raw_data());
+    CHECK(max_rel_diff(in_place.h, separate.h) == 0);
+    CHECK(max_rel_diff(in_place.final_state, separate.final_state) == 0);
+  }
+}
+
 TEST_CASE("scan: float32 and complex64 stay close to the float64 loop", "[scan]") {
   for (DType dtype : {DType::F32, DType::C64}) {
     const Problem p = random_problem(1, 3, 50000, dtype, 7);

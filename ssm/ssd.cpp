@@ -118,6 +118,7 @@ SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
                                             : Tensor::zeros({BH, PN}, dtype_of<T>);
   scan::LinearRecurrenceOptions scan_options;
   scan_options.pool = &pool;
+  scan_options.out = p.chunk_states;  // in place: the chunk states are the largest buffer SSD holds
   // Every state element of a head decays alike: a is the chunk decay broadcast over P * N.
   const scan::LinearRecurrenceResult passed = scan::linear_recurrence(
       p.chunk_decay.view({BH, 1, p.chunks}).expand({BH, PN, p.chunks}), p.chunk_states, h0, scan_options);
