@@ -1,18 +1,15 @@
 #include "core/dense.hpp"
 
-#include <Eigen/Core>
 #include <cmath>
 #include <cstring>
 
 #include "core/check.hpp"
+#include "core/eigen_views.hpp"
 #include "core/math.hpp"
 
 namespace subq {
 
 namespace {
-
-template <class T>
-using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 void check_float(const char* op, const char* name, const Tensor& t) {
   SUBQ_CHECK(t.defined() && t.dim() >= 1, "{}: {} is missing or has no dimensions", op, name);
@@ -35,10 +32,10 @@ Tensor linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous();
   const Tensor b = bias.defined() ? bias.to(dtype_of<T>).contiguous() : bias;
   Tensor y = Tensor::empty(with_last(x.shape(), out), dtype_of<T>);
-  const Eigen::Map<const RowMajor<T>> W(w.data<T>(), out, in);
+  const Eigen::Map<const RowMatrix<T>> W(w.data<T>(), out, in);
   auto body = [&](std::int64_t begin, std::int64_t end) {
-    const Eigen::Map<const RowMajor<T>> X(xc.data<T>() + begin * in, end - begin, in);
-    Eigen::Map<RowMajor<T>> Y(y.data<T>() + begin * out, end - begin, out);
+    const Eigen::Map<const RowMatrix<T>> X(xc.data<T>() + begin * in, end - begin, in);
+    Eigen::Map<RowMatrix<T>> Y(y.data<T>() + begin * out, end - begin, out);
     Y.noalias() = X * W.transpose();
     if (b.defined()) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b.data<T>(), out);
   };

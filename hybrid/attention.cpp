@@ -1,11 +1,11 @@
 #include "hybrid/attention.hpp"
 
-#include <Eigen/Core>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 
 namespace subq::hybrid {
@@ -14,8 +14,8 @@ namespace {
 
 constexpr std::int64_t kQueryTile = 32, kKeyTile = 64;
 
-using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Rows = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
+using Matrix = RowMatrix<float>;
+using Rows = StridedRows<float>;
 
 struct Shapes {
   std::int64_t B, L, H, d, S, Hkv;

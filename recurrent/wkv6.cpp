@@ -1,10 +1,10 @@
 #include "recurrent/wkv6.hpp"
 
-#include <Eigen/Core>
 #include <cmath>
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -15,10 +15,6 @@ namespace {
 constexpr const char* kOp = "wkv6";
 constexpr std::int64_t kDefaultChunk = 64;
 
-template <class T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
 
 struct Sizes {
   std::int64_t B, L, H, dk, dv;
@@ -94,13 +90,13 @@ template <class T>
 void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
                  T* o_rows, T* own_state, T* total_decay) {
   const std::int64_t H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+  const StridedRows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       k(in.row(in.k, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       v(in.row(in.v, b, h, t0, dv), q, dv, Eigen::OuterStride<>(H * dv)),
       decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
   const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> u(in.u.template data<T>() + h * dk, dk);
   // A[t, s] = sum_i r[t,i] k[s,i] prod_{s<m<t} exp(w[m,i]) for s < t; the bonus u on the diagonal.
-  Matrix<T> A = Matrix<T>::Zero(q, q);
+  RowMatrix<T> A = RowMatrix<T>::Zero(q, q);
   Eigen::Matrix<T, 1, Eigen::Dynamic> d(dk);
   for (std::int64_t t = 0; t < q; ++t) {
     A(t, t) = (r.row(t).array() * u.array() * k.row(t).array()).sum();
@@ -110,16 +106,16 @@ void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64
       d.array() *= decay.row(s).array();
     }
   }
-  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
+  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
   O.noalias() = A * v;
   // Own state: sum_s (k[s] * prod_{m>s} exp(w[m]))^T v[s]; total decay: prod_m exp(w[m]).
-  Matrix<T> k_decayed(q, dk);
+  RowMatrix<T> k_decayed(q, dk);
   d.setOnes();
   for (std::int64_t s = q - 1; s >= 0; --s) {
     k_decayed.row(s) = k.row(s).array() * d.array();
     d.array() *= decay.row(s).array();
   }
-  Eigen::Map<Matrix<T>>(own_state, dk, dv).noalias() = k_decayed.transpose() * v;
+  Eigen::Map<RowMatrix<T>>(own_state, dk, dv).noalias() = k_decayed.transpose() * v;
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(total_decay, dk) = d;
 }
 
@@ -128,17 +124,17 @@ template <class T>
 void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
                        const T* entering, std::int64_t stride, T* o_rows) {
   const std::int64_t H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  const Rows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+  const StridedRows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
       decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
-  Matrix<T> r_decayed(q, dk);
+  RowMatrix<T> r_decayed(q, dk);
   Eigen::Matrix<T, 1, Eigen::Dynamic> d = Eigen::Matrix<T, 1, Eigen::Dynamic>::Ones(dk);
   for (std::int64_t t = 0; t < q; ++t) {
     r_decayed.row(t) = r.row(t).array() * d.array();
     d.array() *= decay.row(t).array();
   }
-  const Eigen::Map<const Matrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> S(
+  const Eigen::Map<const RowMatrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> S(
       entering, dk, dv, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(dv * stride, stride));
-  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
+  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
   O.noalias() += r_decayed * S;
 }
 

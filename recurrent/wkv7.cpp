@@ -1,12 +1,12 @@
 #include "recurrent/wkv7.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 
 namespace subq::recurrent {
@@ -17,11 +17,7 @@ constexpr const char* kOp = "wkv7";
 constexpr std::int64_t kDefaultChunk = 16;
 
 template <class T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
 using Vector = Eigen::Array<T, 1, Eigen::Dynamic>;
-template <class T>
-using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
 
 struct Sizes {
   std::int64_t B, L, H, dk, dv;
@@ -58,21 +54,21 @@ struct Inputs {
   }
   static Tensor as(const Tensor& t) { return t.to(dtype_of<T>).contiguous(); }
   // Rows t0 .. t0+q of one (batch, head) of a key-sized (d == dk) or value-sized input.
-  Rows<T> rows(const Tensor& t, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+  StridedRows<T> rows(const Tensor& t, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q) const {
     const std::int64_t d = t.size(3);
-    return Rows<T>(t.data<T>() + ((bi * s.L + t0) * s.H + h) * d, q, d, Eigen::OuterStride<>(s.H * d));
+    return StridedRows<T>(t.data<T>() + ((bi * s.L + t0) * s.H + h) * d, q, d, Eigen::OuterStride<>(s.H * d));
   }
 };
 
 template <class T>
-Matrix<T> entering_state(const Tensor& initial_state, std::int64_t bh, const Sizes& s) {
-  if (!initial_state.defined()) return Matrix<T>::Zero(s.dv, s.dk);
-  return Eigen::Map<const Matrix<T>>(initial_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk);
+RowMatrix<T> entering_state(const Tensor& initial_state, std::int64_t bh, const Sizes& s) {
+  if (!initial_state.defined()) return RowMatrix<T>::Zero(s.dv, s.dk);
+  return Eigen::Map<const RowMatrix<T>>(initial_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk);
 }
 
 // One step: S (d_v x d_k) from the state before it; writes o[t] = S r.
 template <class T>
-void step(Matrix<T>& S, const T* r, const T* decay, const T* k, const T* v, const T* a, const T* b, T* o) {
+void step(RowMatrix<T>& S, const T* r, const T* decay, const T* k, const T* v, const T* a, const T* b, T* o) {
   const Eigen::Index dv = S.rows(), dk = S.cols();
   const Eigen::Map<const Vector<T>> rv(r, dk), dec(decay, dk), kv(k, dk), av(a, dk), bv(b, dk);
   for (Eigen::Index i = 0; i < dv; ++i) {
@@ -93,10 +89,10 @@ Wkv7Result over_heads(const Inputs<T>& in, const Tensor& initial_state, std::int
   ThreadPool::global().parallel_for(s.B * s.H, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t bh = begin; bh < end; ++bh) {
       const std::int64_t bi = bh / s.H, h = bh % s.H;
-      Matrix<T> S = entering_state<T>(initial_state, bh, s);
+      RowMatrix<T> S = entering_state<T>(initial_state, bh, s);
       for (std::int64_t t0 = 0; t0 < s.L; t0 += Q)
         advance(S, bi, h, t0, std::min(Q, s.L - t0), res.o.data<T>() + ((bi * s.L + t0) * s.H + h) * s.dv);
-      Eigen::Map<Matrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
+      Eigen::Map<RowMatrix<T>>(res.final_state.data<T>() + bh * s.dv * s.dk, s.dv, s.dk) = S;
     }
   });
   return res;
@@ -105,7 +101,7 @@ Wkv7Result over_heads(const Inputs<T>& in, const Tensor& initial_state, std::int
 template <class T>
 Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
   return over_heads(in, initial_state, 1,
-                    [&](Matrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t, std::int64_t, T* o) {
+                    [&](RowMatrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t, std::int64_t, T* o) {
                       auto row = [&](const Tensor& x) { return in.rows(x, bi, h, t, 1).data(); };
                       step(S, row(in.r), row(in.decay), row(in.k), row(in.v), row(in.a), row(in.b), o);
                     });
@@ -117,15 +113,15 @@ Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
 // [b[s] G[q-1] / G[s]; k[s] G[q-1] / G[s]], and G[q-1]. All are running products of decays <= 1.
 template <class T>
 struct ChunkDecays {
-  Matrix<T> readers, written;  // (2q, d_k) each
+  RowMatrix<T> readers, written;  // (2q, d_k) each
   Vector<T> total;             // (d_k)
 };
 
 template <class T>
-ChunkDecays<T> chunk_decays(const Rows<T>& r, const Rows<T>& decay, const Rows<T>& k, const Rows<T>& a,
-                            const Rows<T>& b) {
+ChunkDecays<T> chunk_decays(const StridedRows<T>& r, const StridedRows<T>& decay, const StridedRows<T>& k, const StridedRows<T>& a,
+                            const StridedRows<T>& b) {
   const Eigen::Index q = r.rows(), dk = r.cols();
-  ChunkDecays<T> c{Matrix<T>(2 * q, dk), Matrix<T>(2 * q, dk), Vector<T>::Ones(dk)};
+  ChunkDecays<T> c{RowMatrix<T>(2 * q, dk), RowMatrix<T>(2 * q, dk), Vector<T>::Ones(dk)};
   for (Eigen::Index t = 0; t < q; ++t) {
     c.readers.row(t) = a.row(t).array() * c.total;
     c.total *= decay.row(t).array();
@@ -145,7 +141,7 @@ ChunkDecays<T> chunk_decays(const Rows<T>& r, const Rows<T>& decay, const Rows<T
 // up to t (what o[t] sees).
 template <class T>
 struct PairProducts {
-  Matrix<T> ab, ak, rb, rk;
+  RowMatrix<T> ab, ak, rb, rk;
 };
 
 // The decay between s and t is G[t] / G[s], so the four products are one matrix product of the
@@ -157,20 +153,20 @@ constexpr T kMinChunkDecay = std::is_same_v<T, float> ? T(1e-20) : T(1e-200);
 template <class T>
 PairProducts<T> pair_products_by_matmul(const ChunkDecays<T>& c) {
   const Eigen::Index q = c.readers.rows() / 2;
-  const Matrix<T> written_from_start = c.written.array().rowwise() / c.total;
-  const Matrix<T> all = c.readers * written_from_start.transpose();
-  const auto strictly_lower = [](const auto& m) { return Matrix<T>(m.template triangularView<Eigen::StrictlyLower>()); };
-  const auto lower = [](const auto& m) { return Matrix<T>(m.template triangularView<Eigen::Lower>()); };
+  const RowMatrix<T> written_from_start = c.written.array().rowwise() / c.total;
+  const RowMatrix<T> all = c.readers * written_from_start.transpose();
+  const auto strictly_lower = [](const auto& m) { return RowMatrix<T>(m.template triangularView<Eigen::StrictlyLower>()); };
+  const auto lower = [](const auto& m) { return RowMatrix<T>(m.template triangularView<Eigen::Lower>()); };
   return {strictly_lower(all.topLeftCorner(q, q)), strictly_lower(all.topRightCorner(q, q)),
           lower(all.bottomLeftCorner(q, q)), lower(all.bottomRightCorner(q, q))};
 }
 
 // The same with the decay between s and t as a running product, for chunks that decay too much.
 template <class T>
-PairProducts<T> pair_products_by_steps(const Rows<T>& r, const Rows<T>& decay, const Rows<T>& k, const Rows<T>& a,
-                                       const Rows<T>& b) {
+PairProducts<T> pair_products_by_steps(const StridedRows<T>& r, const StridedRows<T>& decay, const StridedRows<T>& k, const StridedRows<T>& a,
+                                       const StridedRows<T>& b) {
   const Eigen::Index q = r.rows(), dk = r.cols();
-  PairProducts<T> p{Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q), Matrix<T>::Zero(q, q)};
+  PairProducts<T> p{RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q)};
   Vector<T> through(dk), r_decayed(dk), b_through(dk), k_through(dk);
   for (Eigen::Index t = 0; t < q; ++t) {
     p.rb(t, t) = r.row(t).dot(b.row(t));
@@ -195,19 +191,19 @@ PairProducts<T> pair_products_by_steps(const Rows<T>& r, const Rows<T>& decay, c
 // lower-triangular solve for U (q x d_v); then o[t] = sum_{s<=t} rb[t,s] u[s] + rk[t,s] v[s]
 // + S r[t] G[t], and S' = S diag(G[q-1]) + U^T b_written + V^T k_written.
 template <class T>
-void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, Matrix<T>& S,
+void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, RowMatrix<T>& S,
                 T* o_rows) {
   const std::int64_t dv = in.s.dv;
-  const Rows<T> r = in.rows(in.r, bi, h, t0, q), decay = in.rows(in.decay, bi, h, t0, q), k = in.rows(in.k, bi, h, t0, q),
+  const StridedRows<T> r = in.rows(in.r, bi, h, t0, q), decay = in.rows(in.decay, bi, h, t0, q), k = in.rows(in.k, bi, h, t0, q),
                 v = in.rows(in.v, bi, h, t0, q), a = in.rows(in.a, bi, h, t0, q), b = in.rows(in.b, bi, h, t0, q);
   const ChunkDecays<T> c = chunk_decays(r, decay, k, a, b);
   const PairProducts<T> p =
       c.total.minCoeff() >= kMinChunkDecay<T> ? pair_products_by_matmul(c) : pair_products_by_steps(r, decay, k, a, b);
-  Matrix<T> U = c.readers.topRows(q) * S.transpose();
+  RowMatrix<T> U = c.readers.topRows(q) * S.transpose();
   U.noalias() += p.ak * v;
-  const Matrix<T> identity_minus_ab = -p.ab;  // its unit diagonal is implied
+  const RowMatrix<T> identity_minus_ab = -p.ab;  // its unit diagonal is implied
   identity_minus_ab.template triangularView<Eigen::UnitLower>().solveInPlace(U);
-  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(in.s.H * dv));
+  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(in.s.H * dv));
   O.noalias() = c.readers.bottomRows(q) * S.transpose();
   O.noalias() += p.rb * U;
   O.noalias() += p.rk * v;
@@ -219,7 +215,7 @@ void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64
 template <class T>
 Wkv7Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
   return over_heads(in, initial_state, Q,
-                    [&](Matrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, T* o) {
+                    [&](RowMatrix<T>& S, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, T* o) {
                       chunk_step(in, bi, h, t0, q, S, o);
                     });
 }

@@ -5,11 +5,11 @@
 //   3. each chunk's outputs from the state entering it (parallel).
 #include "ssm/ssd.hpp"
 
-#include <Eigen/Core>
 #include <cmath>
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/eigen_views.hpp"
 #include "scan/linear_recurrence.hpp"
 
 namespace subq::ssm {
@@ -21,10 +21,6 @@ constexpr std::int64_t kDefaultChunk = 128;
 // Below this length stepping the recurrence beats the chunked passes (decoding is length 1).
 constexpr std::int64_t kMinChunkedLength = 4;
 
-template <class T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using Rows = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;  // rows = time steps of one chunk
 
 template <class T>
 struct Problem {
@@ -34,10 +30,10 @@ struct Problem {
   Tensor chunk_states;  // (batch * heads, P * N, chunks): each chunk's state from a zero start
   Tensor Y;             // (batch, L, heads, P)
 
-  Rows<T> x(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+  StridedRows<T> x(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
     return {X.data<T>() + ((b * L + t0) * heads + h) * P, q, P, Eigen::OuterStride<>(heads * P)};
   }
-  Rows<T> bc(const Tensor& t, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
+  StridedRows<T> bc(const Tensor& t, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
     const std::int64_t g = h / (heads / groups);
     return {t.data<T>() + ((b * L + t0) * groups + g) * N, q, N, Eigen::OuterStride<>(groups * N)};
   }
@@ -55,9 +51,9 @@ template <class T>
 void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) {
   const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0), heads_per_group = p.heads / p.groups;
   const std::int64_t first_head = g * heads_per_group;
-  const Rows<T> B = p.bc(p.B, b, first_head, t0, q), C = p.bc(p.C, b, first_head, t0, q);
-  const Matrix<T> CB = C * B.transpose();
-  Matrix<T> M(q, q);
+  const StridedRows<T> B = p.bc(p.B, b, first_head, t0, q), C = p.bc(p.C, b, first_head, t0, q);
+  const RowMatrix<T> CB = C * B.transpose();
+  RowMatrix<T> M(q, q);
   Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
   for (std::int64_t h = first_head; h < first_head + heads_per_group; ++h) {
     // Y_diag = (C B^T masked by the decay from step s to step l) X. The decay is the product of
@@ -73,14 +69,14 @@ void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) 
       }
       for (std::int64_t s = l + 1; s < q; ++s) M(l, s) = 0;
     }
-    const Rows<T> X = p.x(b, h, t0, q);
-    Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
+    const StridedRows<T> X = p.x(b, h, t0, q);
+    Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
                                                      p.P, Eigen::OuterStride<>(p.heads * p.P));
     Y.noalias() = M * X;
     // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
     const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
     for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
-    const Matrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
+    const RowMatrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
     const std::int64_t bh = b * p.heads + h;
     T* states = p.chunk_states.template data<T>() + bh * p.P * p.N * p.chunks;
     for (std::int64_t i = 0; i < p.P * p.N; ++i) states[i * p.chunks + c] = S.data()[i];
@@ -94,12 +90,12 @@ void add_state_outputs(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64
                        std::int64_t stride) {
   const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0);
   const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
-  const Rows<T> C = p.bc(p.C, b, h, t0, q);
-  const Eigen::Map<const Matrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> H(
+  const StridedRows<T> C = p.bc(p.C, b, h, t0, q);
+  const Eigen::Map<const RowMatrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> H(
       entering, p.P, p.N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(p.N * stride, stride));
   Eigen::Matrix<T, Eigen::Dynamic, 1> decay(q);
   for (std::int64_t l = 0; l < q; ++l) decay[l] = std::exp(cs[l]);
-  Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
+  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
                                                    p.P, Eigen::OuterStride<>(p.heads * p.P));
   Y.noalias() += decay.asDiagonal() * (C * H.transpose());
 }
@@ -144,11 +140,11 @@ SsdResult step_by_step(Problem<T>& p, const Tensor& initial_state, ThreadPool& p
   pool.parallel_for(p.batch * H, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t bh = begin; bh < end; ++bh) {
       const std::int64_t b = bh / H, h = bh % H;
-      Eigen::Map<Matrix<T>> S(state.template data<T>() + bh * P * N, P, N);
+      Eigen::Map<RowMatrix<T>> S(state.template data<T>() + bh * P * N, P, N);
       for (std::int64_t t = 0; t < p.L; ++t) {
-        const Rows<T> x = p.x(b, h, t, 1), B = p.bc(p.B, b, h, t, 1), C = p.bc(p.C, b, h, t, 1);
+        const StridedRows<T> x = p.x(b, h, t, 1), B = p.bc(p.B, b, h, t, 1), C = p.bc(p.C, b, h, t, 1);
         S = std::exp(p.A.template data<T>()[(b * p.L + t) * H + h]) * S + x.transpose() * B;
-        Eigen::Map<Matrix<T>>(p.Y.template data<T>() + ((b * p.L + t) * H + h) * P, 1, P).noalias() = (S * C.transpose()).transpose();
+        Eigen::Map<RowMatrix<T>>(p.Y.template data<T>() + ((b * p.L + t) * H + h) * P, 1, P).noalias() = (S * C.transpose()).transpose();
       }
     }
   });
