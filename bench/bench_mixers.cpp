@@ -38,15 +38,12 @@ Tensor uniform(const Shape& shape, float lo, float hi, std::uint32_t seed) {
 // The run's peak resident memory above what was resident when it began, inputs included.
 class PeakMemory {
  public:
-  PeakMemory() : per_run_(bench::reset_peak_memory()), resident_(bench::process_memory_bytes("VmRSS")) {}
   void report(benchmark::State& state) const {
-    const double peak = bench::peak_memory_bytes() - (per_run_ ? resident_ : 0.0);
-    state.counters[per_run_ ? "peak_MiB" : "process_peak_MiB"] = peak / double(1 << 20);
+    state.counters[run_.per_run() ? "peak_MiB" : "process_peak_MiB"] = run_.bytes() / double(1 << 20);
   }
 
  private:
-  bool per_run_;
-  double resident_;
+  bench::RunPeakMemory run_;
 };
 
 void tokens_per_second(benchmark::State& state, std::int64_t tokens) {

@@ -46,6 +46,19 @@ inline double process_memory_bytes(const std::string& field) {
 /// The peak resident bytes since the last reset_peak_memory().
 inline double peak_memory_bytes() { return process_memory_bytes("VmHWM"); }
 
+/// One run's peak resident memory: from construction on, above what was resident then (so the
+/// inputs made after it count). Where the reset is refused, the process's peak.
+class RunPeakMemory {
+ public:
+  RunPeakMemory() : per_run_(reset_peak_memory()), resident_(per_run_ ? process_memory_bytes("VmRSS") : 0.0) {}
+  bool per_run() const { return per_run_; }
+  double bytes() const { return peak_memory_bytes() - resident_; }
+
+ private:
+  bool per_run_;
+  double resident_;
+};
+
 /// Bytes the system can still give (MemAvailable), 0 where unknown.
 inline double available_memory_bytes() {
   std::ifstream meminfo("/proc/meminfo");

@@ -146,15 +146,14 @@ double decode_seconds(const Mixer& m, std::int64_t L) {
 
 // One length of one mixer: the prefill's time and peak memory (its inputs included), then decoding.
 Row measure(const Mixer& m, std::int64_t L) {
-  bench::reset_peak_memory();
-  const double resident = bench::process_memory_bytes("VmRSS");
+  const bench::RunPeakMemory memory;
   input_bytes = 0;
   const Work work = m.setup(L, 0);
   const double inputs = input_bytes;
   Tensor output;
   const double prefill = seconds([&] { output = work(); });
   const double moved = inputs + bytes_of(output);  // the floor's bytes
-  const double peak = bench::peak_memory_bytes() - (bench::peak_memory_is_per_run() ? resident : 0.0);
+  const double peak = memory.bytes();
   output = Tensor{};
   return {m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode_seconds(m, L), peak / double(1 << 20), moved};
 }
