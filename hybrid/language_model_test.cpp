@@ -195,3 +195,20 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(saved.contains("model.layers.8.rwkv4.time_first"));
   CHECK(saved.contains("model.layers.9.self_attn.q_proj.weight"));
 }
+
+TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[hybrid][model]") {
+  const nlohmann::json base = nlohmann::json::parse(example("hybrid_all_mixers.json"));
+  auto refused = [&](const char* key, const nlohmann::json& value) {
+    nlohmann::json spec = base;
+    spec[key] = value;
+    return [spec] { LanguageModel::random(spec.dump(), 1); };
+  };
+  CHECK_THROWS_WITH(refused("mamba2_n_groups", 3)(), Catch::Contains("mamba2_num_heads 8 must be a positive multiple of mamba2_n_groups 3"));
+  CHECK_THROWS_WITH(refused("retention_num_heads", 3)(), Catch::Contains("retention_num_heads 3 must divide the key width 128"));
+  CHECK_THROWS_WITH(refused("rwkv6_num_heads", 3)(), Catch::Contains("rwkv6_num_heads 3 must divide the key width 64"));
+  CHECK_THROWS_WITH(refused("rwkv7_head_dim", 48)(), Catch::Contains("rwkv7_head_dim 48 must divide hidden_size 128"));
+  CHECK_THROWS_WITH(refused("rwkv7_v_low_rank_dim", 0)(), Catch::Contains("the rwkv7 LoRA ranks must be > 0"));
+  CHECK_THROWS_WITH(refused("s4_d_state", 1)(), Catch::Contains("s4_d_state must be >= 2"));
+  CHECK_THROWS_WITH(refused("s4_disc", "euler")(), Catch::Contains("euler"));
+  CHECK_THROWS_WITH(refused("hyena_order", 1)(), Catch::Contains("order must be >= 2, found 1"));
+}
