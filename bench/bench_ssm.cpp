@@ -49,16 +49,26 @@ void BM_selective_scan(benchmark::State& state) {
   bench::report_bandwidth(state, 4.0 * double(4 * D * L + 2 * N * L), device);
 }
 
-void BM_ssd_cpu(benchmark::State& state) {
+template <DeviceKind kDevice>
+void BM_ssd(benchmark::State& state) {
+  const Device device = kDevice == DeviceKind::CUDA ? Device::cuda() : Device::cpu();
+  if (device.is_cuda() && !cuda_available()) {
+    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
+    return;
+  }
   const std::int64_t L = state.range(0), H = 64, P = 64, N = 128;
   std::mt19937 rng(2);
-  const Tensor X = uniform({1, L, H, P}, -1, 1, rng), A = uniform({1, L, H}, -0.1f, 0, rng),
-               B = uniform({1, L, 1, N}, -1, 1, rng), C = uniform({1, L, 1, N}, -1, 1, rng);
+  auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
+  const Tensor X = input({1, L, H, P}, -1, 1), A = input({1, L, H}, -0.1f, 0), B = input({1, L, 1, N}, -1, 1),
+               C = input({1, L, 1, N}, -1, 1);
   ssm::SsdOptions options;
-  options.chunk_length = 256;
-  for (auto _ : state) benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
+  options.chunk_length = device.is_cuda() ? 0 : 256;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
+    synchronize(device);
+  }
   state.SetItemsProcessed(state.iterations() * L * H);
-  bench::report_bandwidth(state, 4.0 * double(2 * L * H * P + L * H + 2 * L * N), Device::cpu());
+  bench::report_bandwidth(state, 4.0 * double(2 * L * H * P + L * H + 2 * L * N), device);
 }
 
 }  // namespace
@@ -78,8 +88,15 @@ BENCHMARK_TEMPLATE(BM_selective_scan, DeviceKind::CUDA)
     ->ArgsProduct({{2048, 5120}, {2048, 16384, 65536, 262144}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_ssd_cpu)
+BENCHMARK_TEMPLATE(BM_ssd, DeviceKind::CPU)
     ->Name("ssd_cpu")
+    ->ArgNames({"L"})
+    ->RangeMultiplier(8)
+    ->Range(2048, 262144)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_ssd, DeviceKind::CUDA)
+    ->Name("ssd_cuda")
     ->ArgNames({"L"})
     ->RangeMultiplier(8)
     ->Range(2048, 262144)

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "conv/causal_conv1d_cuda.hpp"
 #include "core/check.hpp"
 #include "core/math.hpp"
 #include "core/thread_pool.hpp"
@@ -56,6 +57,35 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
   return r;
 }
 
+CausalConv1dResult run_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
+                            const Tensor& initial_state) {
+  constexpr const char* op = "causal_conv1d";
+  const Device device = x.device();
+  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias},
+                                std::pair{"initial_state", &initial_state}}) {
+    SUBQ_CHECK(!t->defined() || t->device() == device, "{}: {} is on {}, x on {}", op, name, to_string(t->device()),
+               to_string(device));
+    SUBQ_CHECK(!t->defined() || t->dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", op,
+               to_string(device), name, dtype_name(t->dtype()));
+  }
+  const std::int64_t B = x.size(0), C = x.size(1), L = x.size(2), K = weight.size(1);
+  CausalConv1dResult r{Tensor::empty({B, C, L}, DType::F32, device), Tensor::empty({B, C, K - 1}, DType::F32, device)};
+  const Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const Tensor h0 = initial_state.defined() ? initial_state.contiguous() : initial_state;
+  const detail::CausalConv1dParams params{x.data<float>(),    x.stride(0),
+                                          x.stride(1),        x.stride(2),
+                                          weight.data<float>(), weight.stride(0),
+                                          weight.stride(1),   b.defined() ? b.data<float>() : nullptr,
+                                          h0.defined() ? h0.data<float>() : nullptr,
+                                          r.out.data<float>(), r.final_state.data<float>(),
+                                          B,                  C,
+                                          L,                  K,
+                                          activation == Activation::Silu};
+  const std::string error = detail::launch_causal_conv1d(params);
+  SUBQ_CHECK(error.empty(), "{} on {}: {}", op, to_string(device), error);
+  return r;
+}
+
 }  // namespace
 
 CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
@@ -63,12 +93,15 @@ CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Te
   constexpr const char* op = "causal_conv1d";
   SUBQ_CHECK(x.defined() && x.dim() == 3, "{}: x: expected (batch, channels, length), found {}", op,
              x.defined() ? to_string(x.shape()) : "nothing");
-  SUBQ_CHECK(x.device().is_cpu(), "{}: x on {}: the causal convolution runs on the CPU only", op, to_string(x.device()));
   SUBQ_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "{}: x: expected float32 or float64, found {}", op,
              dtype_name(x.dtype()));
   check_weights(op, weight, bias, x.size(1));
   if (initial_state.defined())
     check_shape(op, "initial_state", initial_state, {x.size(0), x.size(1), weight.size(1) - 1});
+  if (x.device().is_cuda()) return run_cuda(x, weight, bias, activation, initial_state);
+  for (const Tensor* t : {&weight, &bias, &initial_state})
+    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: x is on the CPU but another input on {}", op,
+               to_string(t->device()));
   return x.dtype() == DType::F64 ? run<double>(x, weight, bias, activation, initial_state)
                                  : run<float>(x, weight, bias, activation, initial_state);
 }

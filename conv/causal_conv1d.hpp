@@ -16,7 +16,8 @@ struct CausalConv1dResult {
 
 /// x: (batch, channels, length), any strides (e.g. a transposed (batch, length, channels)
 /// projection); weight: (channels, width); bias: (channels) or undefined;
-/// initial_state: (batch, channels, width - 1) or undefined for zeros. float32 or float64, CPU.
+/// initial_state: (batch, channels, width - 1) or undefined for zeros. float32 or float64 on the
+/// CPU, float32 on CUDA (every operand on x's device).
 CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
                                  Activation activation = Activation::None, const Tensor& initial_state = {});
 

@@ -53,6 +53,35 @@ TEST_CASE("causal conv1d: step by step equals the whole sequence", "[conv]") {
   CHECK(max_rel_diff(rest.final_state, state) == 0);
 }
 
+TEST_CASE("causal conv1d: CUDA equals the CPU", "[conv][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda();
+  std::mt19937 rng(5);
+  for (const std::int64_t L : {1, 2, 3, 50, 1000})
+    for (const std::int64_t K : {1, 2, 4})
+      for (const bool with_state : {false, true}) {
+        INFO("L " << L << " K " << K << " state " << with_state);
+        const std::int64_t B = 2, C = 37;
+        // (batch, channels, length) seen through a transposed (batch, length, channels) buffer.
+        const Tensor x = random_tensor({B, L, C}, DType::F32, rng, -1, 1).transpose(1, 2);
+        const Tensor w = random_tensor({C, K}, DType::F32, rng, -1, 1), b = random_tensor({C}, DType::F32, rng, -1, 1);
+        const Tensor h0 = with_state ? random_tensor({B, C, K - 1}, DType::F32, rng, -1, 1) : Tensor{};
+        const CausalConv1dResult cpu = causal_conv1d(x, w, b, Activation::Silu, h0);
+        const CausalConv1dResult cuda =
+            causal_conv1d(x.to(gpu), w.to(gpu), b.to(gpu), Activation::Silu, with_state ? h0.to(gpu) : Tensor{});
+        REQUIRE(cuda.out.device() == gpu);
+        CHECK(max_rel_diff(cuda.out, cpu.out) < 1e-6);
+        CHECK(max_rel_diff(cuda.final_state, cpu.final_state) == 0);
+        if (K > 1) {
+          const Tensor state = cpu.final_state.clone(), state_gpu = cuda.final_state.clone();
+          const Tensor next = random_tensor({B, C}, DType::F32, rng, -1, 1);
+          CHECK(max_rel_diff(causal_conv1d_update(state_gpu, next.to(gpu), w.to(gpu), {}),
+                             causal_conv1d_update(state, next, w, {})) < 1e-6);
+          CHECK(max_rel_diff(state_gpu, state) == 0);
+        }
+      }
+}
+
 TEST_CASE("causal conv1d: bad shapes name the tensor", "[conv]") {
   const Tensor x = Tensor::zeros({2, 3, 8}, DType::F32);
   CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({4, 4}, DType::F32)), Catch::Contains("weight: expected (3, width)"));

@@ -84,6 +84,10 @@ void Checkpoint::save(const std::filesystem::path& dir) const {
 }
 
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {
+  return take_on_cpu(name, shape, dtype).to(device_);
+}
+
+Tensor Checkpoint::take_on_cpu(const std::string& name, const Shape& shape, DType dtype) {
   if (generate_) {
     SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
     taken_.insert(name);

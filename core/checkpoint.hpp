@@ -36,9 +36,15 @@ class Checkpoint {
   bool contains(const std::string& name) const { return shard_of_.count(name) != 0; }
   /// The stored shape of a tensor, for sizes a config leaves implicit; an error when it is missing.
   const Shape& shape(const std::string& name) const;
-  /// The tensor, converted to dtype, after checking its shape; the error names file, tensor,
-  /// expected and found shape.
+  /// The device take() puts tensors on; the CPU unless set.
+  void place_on(Device device) { device_ = device; }
+  Device device() const { return device_; }
+  /// The tensor, converted to dtype and put on device(), after checking its shape; the error
+  /// names file, tensor, expected and found shape.
   Tensor take(const std::string& name, const Shape& shape, DType dtype = DType::F32);
+  /// As take(), but on the CPU whatever device() is: for a weight the loader transforms on the
+  /// host before placing it.
+  Tensor take_on_cpu(const std::string& name, const Shape& shape, DType dtype = DType::F32);
   /// Throws, naming them, when tensors remain that no take() asked for.
   void finish() const;
 
@@ -49,6 +55,7 @@ class Checkpoint {
   std::map<std::string, std::size_t> shard_of_;
   std::set<std::string> taken_;
   Generator generate_;
+  Device device_;
   std::vector<std::pair<std::string, Tensor>> made_;
 };
 

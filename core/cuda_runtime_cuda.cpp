@@ -6,6 +6,7 @@
 
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
+#include "core/strided_copy_cuda.hpp"
 
 namespace subq {
 
@@ -135,6 +136,17 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   cudaError_t err = cudaMemcpy(dst, src, bytes, cudaMemcpyDefault);
   SUBQ_CHECK(err == cudaSuccess, "copy of {} bytes {} -> {} failed: {}", bytes, to_string(src_device),
              to_string(dst_device), cudaGetErrorString(err));
+}
+
+void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& shape,
+                  const std::vector<std::int64_t>& strides, std::size_t element_size, Device device) {
+  SUBQ_CHECK(shape.size() <= std::size_t(StridedLayout::kMaxDims), "strided copy on {}: {} dimensions, at most {}",
+             to_string(device), shape.size(), StridedLayout::kMaxDims);
+  StridedLayout layout{int(shape.size()), {}, {}};
+  for (std::size_t d = 0; d < shape.size(); ++d) layout.shape[d] = shape[d], layout.strides[d] = strides[d];
+  SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "cudaSetDevice({}) failed", device.index);
+  const std::string error = launch_copy_strided(dst, src, layout, element_size);
+  SUBQ_CHECK(error.empty(), "strided copy on {}: {}", to_string(device), error);
 }
 
 }  // namespace detail

@@ -2,6 +2,7 @@
 
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
+#include "core/dense_cuda.hpp"
 
 namespace subq {
 
@@ -26,6 +27,25 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   SUBQ_CHECK(dst_device.is_cpu() && src_device.is_cpu(), "cannot copy {} -> {}: {}", to_string(src_device),
              to_string(dst_device), cuda_status());
   if (bytes) std::memcpy(dst, src, bytes);
+}
+
+void copy_strided(void*, const void*, const std::vector<std::int64_t>&, const std::vector<std::int64_t>&, std::size_t,
+                  Device device) {
+  SUBQ_FAIL("cannot copy on {}: {}", to_string(device), cuda_status());
+}
+
+// No CUDA tensor can exist in this build, so the dense layers' CUDA paths are never reached.
+Tensor linear_cuda(const Tensor& x, const Tensor&, const Tensor&) {
+  SUBQ_FAIL("linear on {}: {}", to_string(x.device()), cuda_status());
+}
+Tensor rms_norm_cuda(const Tensor& x, const Tensor&, double, const Tensor&) {
+  SUBQ_FAIL("rms_norm on {}: {}", to_string(x.device()), cuda_status());
+}
+void add_into_cuda(const Tensor& h, const Tensor&) {
+  SUBQ_FAIL("add_into on {}: {}", to_string(h.device()), cuda_status());
+}
+Tensor embedding_cuda(const Tensor& table, const Tensor&) {
+  SUBQ_FAIL("embedding on {}: {}", to_string(table.device()), cuda_status());
 }
 
 }  // namespace detail

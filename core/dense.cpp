@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/check.hpp"
+#include "core/dense_cuda.hpp"
 #include "core/eigen_views.hpp"
 #include "core/math.hpp"
 
@@ -11,12 +12,24 @@ namespace subq {
 
 namespace {
 
-void check_float(const char* op, const char* name, const Tensor& t) {
+void check_float_any_device(const char* op, const char* name, const Tensor& t) {
   SUBQ_CHECK(t.defined() && t.dim() >= 1, "{}: {} is missing or has no dimensions", op, name);
-  SUBQ_CHECK(t.device().is_cpu(), "{}: {} on {}: runs on the CPU only", op, name, to_string(t.device()));
   SUBQ_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, "{}: {}: expected float32 or float64, found {}", op,
              name, dtype_name(t.dtype()));
 }
+
+void check_cpu(const char* op, const char* name, const Tensor& t) {
+  SUBQ_CHECK(!t.defined() || t.device().is_cpu(), "{}: {} on {}: runs on the CPU only", op, name,
+             to_string(t.device()));
+}
+
+void check_float(const char* op, const char* name, const Tensor& t) {
+  check_float_any_device(op, name, t);
+  check_cpu(op, name, t);
+}
+
+// The layers with a CUDA path take their input's device; on the CPU every operand must be there.
+bool on_cuda(const Tensor& x) { return x.device().is_cuda(); }
 
 Shape with_last(Shape shape, std::int64_t last) {
   shape.back() = last;
@@ -91,19 +104,25 @@ Tensor normalise_groups(const Tensor& x, std::int64_t size, const Tensor& weight
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool* pool) {
-  check_float("linear", "x", x);
-  check_float("linear", "weight", weight);
+  check_float_any_device("linear", "x", x);
+  check_float_any_device("linear", "weight", weight);
   SUBQ_CHECK(weight.dim() == 2 && weight.size(1) == x.size(-1), "linear: weight: expected (out, {}), found {}",
              x.size(-1), to_string(weight.shape()));
   if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
+  if (on_cuda(x)) return detail::linear_cuda(x, weight, bias);
+  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
+    check_cpu("linear", name, *t);
   ThreadPool& p = pool ? *pool : ThreadPool::global();
   return x.dtype() == DType::F64 ? linear_typed<double>(x, weight, bias, p) : linear_typed<float>(x, weight, bias, p);
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
-  check_float("rms_norm", "x", x);
+  check_float_any_device("rms_norm", "x", x);
   check_shape("rms_norm", "weight", weight, {x.size(-1)});
   if (gate.defined()) check_shape("rms_norm", "gate", gate, x.shape());
+  if (on_cuda(x)) return detail::rms_norm_cuda(x, weight, eps, gate);
+  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"gate", &gate}})
+    check_cpu("rms_norm", name, *t);
   return x.dtype() == DType::F64 ? rms_norm_typed<double>(x, weight, eps, gate)
                                  : rms_norm_typed<float>(x, weight, eps, gate);
 }
@@ -147,9 +166,11 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
 }
 
 void add_into(const Tensor& h, const Tensor& update) {
-  check_float("add_into", "h", h);
+  check_float_any_device("add_into", "h", h);
   check_shape("add_into", "update", update, h.shape());
   SUBQ_CHECK(h.is_contiguous() && update.dtype() == h.dtype(), "add_into: h must be contiguous and update of its dtype");
+  if (on_cuda(h)) return detail::add_into_cuda(h, update);
+  check_cpu("add_into", "update", update);
   const Tensor u = update.contiguous();
   auto add = [&](auto zero) {
     using T = decltype(zero);
@@ -161,10 +182,11 @@ void add_into(const Tensor& h, const Tensor& update) {
 }
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
-  check_float("embedding", "table", table);
+  check_float_any_device("embedding", "table", table);
   SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));
   SUBQ_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.device().is_cpu(),
              "embedding: ids: expected int64 on the CPU");
+  if (on_cuda(table)) return detail::embedding_cuda(table, ids);
   const std::int64_t vocab = table.size(0), dim = table.size(1);
   const Tensor t = table.contiguous(), i = ids.contiguous();
   Shape shape = ids.shape();

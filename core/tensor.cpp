@@ -276,10 +276,11 @@ Tensor Tensor::contiguous() const {
 Tensor Tensor::clone() const {
   SUBQ_CHECK(defined(), "Tensor::clone: the tensor is undefined");
   if (device().is_cpu()) return converted_copy(dtype_);
-  SUBQ_CHECK(is_contiguous(), "Tensor::clone: strided copies of CUDA tensors are not supported (shape {})",
-             to_string(shape_));
   Tensor t = empty(shape_, dtype_, device());
-  t.copy_from(*this);
+  if (is_contiguous())
+    t.copy_from(*this);
+  else
+    detail::copy_strided(t.raw_data(), raw_data(), shape_, strides_, dtype_size(dtype_), device());
   return t;
 }
 
@@ -312,11 +313,8 @@ void Tensor::copy_from(const Tensor& src) const {
 Tensor Tensor::to(Device device) const {
   SUBQ_CHECK(defined(), "Tensor::to: the tensor is undefined");
   if (device == this->device()) return *this;
-  Tensor src = device.is_cuda() ? contiguous() : *this;
-  SUBQ_CHECK(src.is_contiguous(), "Tensor::to({}): strided CUDA tensors cannot be copied (shape {})",
-             to_string(device), to_string(shape_));
   Tensor t = empty(shape_, dtype_, device);
-  t.copy_from(src);
+  t.copy_from(contiguous());
   return t;
 }
 

@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "core/tensor.hpp"
+#include "tests/testing.hpp"
 
 using namespace subq;
 
@@ -86,5 +89,24 @@ TEST_CASE("device: parsing and CUDA availability are explicit", "[core][device]"
     Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3}, {3});
     Tensor back = t.to(Device::cuda()).to(Device::cpu());
     CHECK(back.data<float>()[2] == 3.0f);
+  }
+}
+
+TEST_CASE("tensor: strided CUDA views are gathered as on the CPU", "[core][tensor][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(3);
+  for (const DType dtype : {DType::F32, DType::F64, DType::BF16, DType::C128}) {
+    INFO(dtype_name(dtype));
+    const Tensor x = testing::random_tensor({3, 5, 7, 2}, dtype, rng, -1, 1);
+    const Tensor gpu = x.to(Device::cuda());
+    auto check = [&](auto&& make) {
+      const Tensor cpu_view = make(x).contiguous(), gpu_view = make(gpu).contiguous();
+      REQUIRE(gpu_view.device().is_cuda());
+      CHECK(testing::max_rel_diff(gpu_view, cpu_view) == 0);
+    };
+    check([](const Tensor& t) { return t.permute({2, 0, 3, 1}); });
+    check([](const Tensor& t) { return t.slice(1, 1, 4).transpose(0, 2); });
+    check([](const Tensor& t) { return t.select(3, 1); });
+    check([](const Tensor& t) { return t.slice(2, 2, 3).expand({3, 5, 4, 2}); });
   }
 }

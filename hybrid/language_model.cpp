@@ -38,6 +38,16 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
   return it->second;
 }
 
+// The architectures whose every layer has a CUDA path.
+const std::vector<std::string>& cuda_architectures() {
+  static const std::vector<std::string> types = {"mamba", "mamba2"};
+  return types;
+}
+
+bool runs_on_cuda(const std::string& type) {
+  return std::find(cuda_architectures().begin(), cuda_architectures().end(), type) != cuda_architectures().end();
+}
+
 // The usual initialisation of these architectures, by tensor name: norms and D at one, biases
 // at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
 // [1e-3, 1e-1]; Hyena's as safari's: positions t in [0, 1), sine frequencies 1, decay rates
@@ -96,11 +106,15 @@ LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 
 LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device) {
-  SUBQ_CHECK(device.is_cpu(), "{}: the language models run on the CPU only so far (device {} asked for); the CUDA "
-             "kernels cover the scan and Mamba's selective scan", dir.string(), to_string(device));
   Checkpoint checkpoint = Checkpoint::open(dir);
   std::string type;
   const Loader loader = find_loader(checkpoint.config(), &type);
+  if (device.is_cuda()) {
+    SUBQ_CHECK(runs_on_cuda(type), "{}: model_type '{}' runs on the CPU only so far (device {} asked for); on CUDA: {}",
+               dir.string(), type, to_string(device), fmt::join(cuda_architectures(), ", "));
+    SUBQ_CHECK(cuda_available(), "{}: device {}: {}", dir.string(), to_string(device), cuda_status());
+  }
+  checkpoint.place_on(device);
   std::unique_ptr<hybrid::Architecture> network = loader(checkpoint);
   checkpoint.finish();
   return LanguageModel(type, std::move(network));
@@ -129,7 +143,7 @@ Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const 
              input_ids.defined() ? to_string(input_ids.shape()) : "");
   Tensor logits = network_->forward(input_ids.contiguous(), cache);
   if (cache) cache->position += input_ids.size(1);
-  return logits;
+  return logits.to(Device::cpu());
 }
 
 Tensor LanguageModel::step(const Tensor& input_ids, ModelCache& cache) const {

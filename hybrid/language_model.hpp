@@ -9,7 +9,7 @@
 // Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
 // keys and values for attention layers. A prompt runs in parallel, then generation continues
 // one token at a time.
-// Runs on the CPU in float32.
+// Runs in float32, on the CPU, or on CUDA for the architectures load() names.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -34,10 +34,10 @@ struct ModelCache {
 
 class LanguageModel {
  public:
-  /// Reads dir/config.json and the weights; a tensor that is missing, of the wrong shape, or left
-  /// over is an error naming it, as is a config option the library does not implement. The models
-  /// run on the CPU: a CUDA device is refused with that reason (the CUDA kernels so far are the
-  /// ops': the scan and Mamba's selective scan).
+  /// Reads dir/config.json and the weights onto device; a tensor that is missing, of the wrong
+  /// shape, or left over is an error naming it, as is a config option the library does not
+  /// implement. On CUDA so far: mamba and mamba2 (float32 weights and states on the GPU, logits returned
+  /// to the CPU); other architectures are refused on CUDA with that reason.
   static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu());
   /// A new model of the architecture `config` describes (the text of a config.json: any
   /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and

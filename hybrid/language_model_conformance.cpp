@@ -6,8 +6,7 @@
 namespace subq::hybrid {
 
 check::Outputs run_language_model_case(const check::Case& c, Device device) {
-  SUBQ_CHECK(device.is_cpu(), "{}: language models run on the CPU only", c.name);
-  const LanguageModel model = LanguageModel::load(c.dir);
+  const LanguageModel model = LanguageModel::load(c.dir, device);
   SUBQ_CHECK(model.architecture() == c.key, "{}: meta.json says {} but config.json says {}", c.name, c.key,
              model.architecture());
   return {{"logits", model.forward(c.io.get("input_ids"))}};

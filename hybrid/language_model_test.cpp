@@ -71,6 +71,35 @@ TEST_CASE("language models: decoding token by token equals the parallel pass", "
   }
 }
 
+TEST_CASE("language models: Mamba and Mamba-2 on CUDA give the CPU's logits and decode as they score",
+          "[hybrid][model][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  for (const std::string name : {"hf/mamba", "hf/mamba2"}) {
+    INFO(name);
+    const LanguageModel cpu = LanguageModel::load(fixture(name));
+    const LanguageModel gpu = LanguageModel::load(fixture(name), Device::cuda());
+    const Tensor ids = SafetensorsFile::open(fixture(name) / "io.safetensors").get("input_ids").contiguous().clone();
+    const Tensor whole = gpu.forward(ids);
+    REQUIRE(whole.device().is_cpu());
+    CHECK(max_rel_diff(whole, cpu.forward(ids)) < 1e-4);
+    for (const std::int64_t prompt : {1, 5, 21}) {
+      INFO("prompt " << prompt);
+      ModelCache cache;
+      CHECK(max_rel_diff(gpu.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
+      for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+        INFO("position " << t);
+        CHECK(max_rel_diff(gpu.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("language models: an architecture without a CUDA path is refused on CUDA by name", "[hybrid][model]") {
+  CHECK_THROWS_WITH(LanguageModel::load(fixture("hf/jamba"), Device::cuda()),
+                    Catch::Contains("model_type 'jamba' runs on the CPU only so far (device cuda:0 asked for); on "
+                                    "CUDA: mamba, mamba2"));
+}
+
 TEST_CASE("language models: a checkpoint that does not match its config names the tensor", "[hybrid][model]") {
   auto load = [](const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
     return LanguageModel::load(edited_copy(name, edit));

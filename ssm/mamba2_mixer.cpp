@@ -5,11 +5,40 @@
 
 #include "conv/causal_conv1d.hpp"
 #include "core/dense.hpp"
+#include "core/check.hpp"
 #include "core/math.hpp"
+#include "ssm/mamba2_mixer_cuda.hpp"
 #include "ssm/mamba_mixer.hpp"
 #include "ssm/ssd.hpp"
 
 namespace subq::ssm {
+
+namespace {
+
+void check_launch(Device device, const std::string& error) {
+  SUBQ_CHECK(error.empty(), "Mamba-2 mixer on {}: {}", to_string(device), error);
+}
+
+float time_step(const detail::Mamba2StepParams& p, std::int64_t row, std::int64_t h) {
+  const float dt = softplus(p.dt_raw[row * p.dt_row_stride + h] + p.dt_bias[h]);
+  return std::min(std::max(dt, p.dt_min), p.dt_max);
+}
+
+// The CPU spec of ssm/mamba2_mixer.cu's kernels.
+void ssd_inputs_cpu(const detail::Mamba2StepParams& p, float* x_dt, float* a_dt) {
+  for (std::int64_t row = 0; row < p.rows; ++row)
+    for (std::int64_t h = 0; h < p.heads; ++h) {
+      const float dt = time_step(p, row, h);
+      a_dt[row * p.heads + h] = p.A[h] * dt;
+      for (std::int64_t i = (row * p.heads + h) * p.P; i < (row * p.heads + h + 1) * p.P; ++i) x_dt[i] = p.x[i] * dt;
+    }
+}
+
+void skip_cpu(const detail::Mamba2StepParams& p, float* y) {
+  for (std::int64_t i = 0; i < p.rows * p.heads * p.P; ++i) y[i] += p.D[i / p.P % p.heads] * p.x[i];
+}
+
+}  // namespace
 
 Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const Mamba2MixerConfig& c) {
   Mamba2Mixer m;
@@ -21,8 +50,9 @@ Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const M
   m.conv_ = take("conv1d.weight", {CD, 1, c.conv_kernel}).view({CD, c.conv_kernel});
   if (c.conv_bias) m.conv_bias_ = take("conv1d.bias", {CD});
   m.dt_bias_ = take("dt_bias", {heads});
-  m.A_ = take("A_log", {heads}).clone();
-  for (std::int64_t h = 0; h < heads; ++h) m.A_.data<float>()[h] = -std::exp(m.A_.data<float>()[h]);
+  Tensor A = ck.take_on_cpu(prefix + "A_log", {heads}).clone();
+  for (std::int64_t h = 0; h < heads; ++h) A.data<float>()[h] = -std::exp(A.data<float>()[h]);
+  m.A_ = A.to(ck.device());
   m.D_ = take("D", {heads});
   m.norm_ = take("norm.weight", {I});
   m.out_proj_ = take("out_proj.weight", {H, I});
@@ -40,32 +70,32 @@ Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
       conv::causal_conv1d(proj.slice(2, I, I + CD).transpose(1, 2), conv_, conv_bias_, conv::Activation::Silu, conv_state);
   const Tensor xbc = conv.out.transpose(1, 2).contiguous();  // (batch, L, CD)
   const Tensor x = xbc.slice(2, 0, I).contiguous();          // (batch, L, I) = (batch, L, heads, P)
-  const Tensor dt = time_steps(proj.slice(2, I + CD, I + CD + heads));
-  Tensor x_dt = Tensor::empty({batch, L, heads, P}, DType::F32), a_dt = Tensor::empty({batch, L, heads}, DType::F32);
-  for (std::int64_t i = 0; i < batch * L * heads; ++i) {
-    const float step = dt.data<float>()[i];
-    a_dt.data<float>()[i] = A_.data<float>()[i % heads] * step;
-    for (std::int64_t p = 0; p < P; ++p) x_dt.data<float>()[i * P + p] = x.data<float>()[i * P + p] * step;
-  }
+  Tensor x_dt = Tensor::empty({batch, L, heads, P}, DType::F32, h.device());
+  Tensor a_dt = Tensor::empty({batch, L, heads}, DType::F32, h.device());
+  const detail::Mamba2StepParams steps = step_params(proj.slice(2, I + CD, I + CD + heads), x);
+  if (h.device().is_cuda())
+    check_launch(h.device(), detail::launch_mamba2_ssd_inputs(steps, x_dt.data<float>(), a_dt.data<float>()));
+  else
+    ssd_inputs_cpu(steps, x_dt.data<float>(), a_dt.data<float>());
   SsdOptions options;
   options.chunk_length = c.chunk;
   if (state) options.initial_state = (*state)[kScanState];
   const SsdResult s = ssd(x_dt, a_dt, xbc.slice(2, I, I + G * N).contiguous().view({batch, L, G, N}),
                           xbc.slice(2, I + G * N, CD).contiguous().view({batch, L, G, N}), options);
-  float* y = s.Y.data<float>();  // (batch, L, heads, P) = (batch, L, I)
-  for (std::int64_t i = 0; i < batch * L * I; ++i) y[i] += D_.data<float>()[(i / P) % heads] * x.data<float>()[i];
+  if (h.device().is_cuda())
+    check_launch(h.device(), detail::launch_mamba2_skip(steps, s.Y.data<float>()));
+  else
+    skip_cpu(steps, s.Y.data<float>());
   if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = s.final_state;
   const Tensor normed = rms_norm(s.Y.view({batch, L, I}), norm_, c.norm_eps, proj.slice(2, 0, I));
   return linear(normed, out_proj_, out_proj_bias_);
 }
 
-Tensor Mamba2Mixer::time_steps(const Tensor& dt_raw) const {
-  Tensor dt = dt_raw.contiguous().clone();
-  float* p = dt.data<float>();
-  const std::int64_t heads = config_.heads;
-  for (std::int64_t i = 0; i < dt.numel(); ++i)
-    p[i] = float(std::clamp<double>(softplus(p[i] + dt_bias_.data<float>()[i % heads]), config_.dt_min, config_.dt_max));
-  return dt;
+detail::Mamba2StepParams Mamba2Mixer::step_params(const Tensor& dt_raw, const Tensor& x) const {
+  SUBQ_CHECK(dt_raw.stride(2) == 1, "Mamba-2 mixer: dt: expected unit stride along heads");
+  const std::int64_t rows = x.size(0) * x.size(1);
+  return {dt_raw.data<float>(), dt_raw.stride(1), x.data<float>(), A_.data<float>(), dt_bias_.data<float>(),
+          D_.data<float>(), float(config_.dt_min), float(config_.dt_max), rows, config_.heads, config_.head_dim};
 }
 
 }  // namespace subq::ssm

@@ -5,12 +5,13 @@
 //   dt           = clamp(softplus(dt + dt_bias), time_step_limit)
 //   y            = ssd(x * dt, -exp(A_log) * dt, B, C) + D * x
 //   out          = out_proj(rms_norm(y * silu(gate)))
-// Runs on the CPU in float32.
+// Runs in float32 on the CPU or CUDA (the weights' device).
 #include <string>
 #include <vector>
 
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
+#include "ssm/mamba2_mixer_cuda.hpp"
 
 namespace subq::ssm {
 
@@ -33,8 +34,9 @@ class Mamba2Mixer {
 
  private:
   std::int64_t conv_channels() const { return config_.intermediate + 2 * config_.groups * config_.state; }
-  // dt_raw (batch, length, heads) -> clamp(softplus(dt_raw + dt_bias)), contiguous.
-  Tensor time_steps(const Tensor& dt_raw) const;
+  // The element-wise steps' operands: dt_raw (batch, length, heads) with unit stride along heads,
+  // x (batch, length, heads, head_dim) contiguous.
+  detail::Mamba2StepParams step_params(const Tensor& dt_raw, const Tensor& x) const;
 
   Mamba2MixerConfig config_{};
   Tensor in_proj_, in_proj_bias_, conv_, conv_bias_, dt_bias_, A_, D_, norm_, out_proj_, out_proj_bias_;

@@ -21,8 +21,9 @@ MambaMixer MambaMixer::load(Checkpoint& ck, const std::string& prefix, const Mam
   m.dt_proj_ = take("dt_proj.weight", {I, R});
   m.dt_bias_ = take("dt_proj.bias", {I});
   // A = -exp(A_log), as the reference computes it before every scan.
-  m.A_ = take("A_log", {I, N}).clone();
-  for (std::int64_t i = 0; i < m.A_.numel(); ++i) m.A_.data<float>()[i] = -std::exp(m.A_.data<float>()[i]);
+  Tensor A = ck.take_on_cpu(prefix + "A_log", {I, N}).clone();
+  for (std::int64_t i = 0; i < A.numel(); ++i) A.data<float>()[i] = -std::exp(A.data<float>()[i]);
+  m.A_ = A.to(ck.device());
   m.D_ = take("D", {I});
   m.out_proj_ = take("out_proj.weight", {H, I});
   if (c.proj_bias) m.out_proj_bias_ = take("out_proj.bias", {H});

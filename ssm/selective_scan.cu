@@ -101,8 +101,11 @@ __global__ void __launch_bounds__(K::kThreads) selective_scan_kernel(SelectiveSc
     W dt[K::kItems], dt_u[K::kItems], y[K::kItems];
 #pragma unroll
     for (int i = 0; i < K::kItems; ++i) {
+      // Steps past the end must be the identity: a zero-padded delta still has softplus(bias) > 0,
+      // which would decay the final state.
+      const bool in_row = int(threadIdx.x) * K::kItems + i < valid;
       const W raw = subq::detail::convert<W>(delta_in[i]) + bias;
-      dt[i] = p.delta_softplus ? softplus(raw) : raw;
+      dt[i] = !in_row ? W(0) : p.delta_softplus ? softplus(raw) : raw;
       dt_u[i] = dt[i] * subq::detail::convert<W>(u_in[i]);
       y[i] = 0;
     }

@@ -14,10 +14,10 @@ void check_dtype(const char* name, const Tensor& t, DType expected, const Device
              kOp, to_string(device), name, dtype_name(expected), dtype_name(t.dtype()));
 }
 
-void check_unit_time_stride(const char* name, const Tensor& t, const Device& device) {
-  SUBQ_CHECK(!t.defined() || t.size(-1) <= 1 || t.stride(-1) == 1,
-             "{} on {}: {} needs unit stride along length, found {}", kOp, to_string(device), name,
-             t.defined() ? t.stride(-1) : 0);
+// The kernel reads along length with unit stride; other layouts (a transposed projection) are
+// copied first, as the reference does with .contiguous().
+Tensor unit_time_stride(const Tensor& t) {
+  return !t.defined() || t.size(-1) <= 1 || t.stride(-1) == 1 ? t : t.contiguous();
 }
 
 GroupedOperand operand(const Tensor& t, std::int64_t dim) {
@@ -27,9 +27,14 @@ GroupedOperand operand(const Tensor& t, std::int64_t dim) {
 
 }  // namespace
 
-SelectiveScanResult selective_scan_cuda(const SelectiveScanShape& s, const Tensor& u, const Tensor& delta,
-                                        const Tensor& A, const Tensor& B, const Tensor& C,
-                                        const SelectiveScanOptions& o) {
+SelectiveScanResult selective_scan_cuda(const SelectiveScanShape& s, const Tensor& u_in, const Tensor& delta_in,
+                                        const Tensor& A, const Tensor& B_in, const Tensor& C_in,
+                                        const SelectiveScanOptions& options) {
+  const Tensor u = unit_time_stride(u_in), delta = unit_time_stride(delta_in);
+  const Tensor B = B_in.dim() > 2 ? unit_time_stride(B_in) : B_in, C = C_in.dim() > 2 ? unit_time_stride(C_in) : C_in;
+  SelectiveScanOptions with_z = options;
+  with_z.z = unit_time_stride(options.z);
+  const SelectiveScanOptions& o = with_z;
   const Device device = u.device();
   const DType input = u.dtype();
   SUBQ_CHECK(input == DType::F32 || input == DType::F64 || input == DType::BF16,
@@ -43,10 +48,6 @@ SelectiveScanResult selective_scan_cuda(const SelectiveScanShape& s, const Tenso
   for (const auto& [name, t] : {std::pair{"D", &o.D}, std::pair{"delta_bias", &o.delta_bias}})
     check_dtype(name, *t, weight, device);
   check_dtype("initial_state", o.initial_state, state, device);
-  for (const auto& [name, t] : {std::pair{"u", &u}, std::pair{"delta", &delta}, std::pair{"z", &o.z}})
-    check_unit_time_stride(name, *t, device);
-  for (const auto& [name, t] : {std::pair{"B", &B}, std::pair{"C", &C}})
-    if (t->dim() > 2) check_unit_time_stride(name, *t, device);
 
   SelectiveScanResult r{Tensor::empty({s.batch, s.dim, s.L}, input, device),
                         Tensor::empty({s.batch, s.dim, s.N}, state, device)};

@@ -281,3 +281,20 @@ TEST_CASE("selective state update: CUDA equals the CPU", "[ssm][selective_scan][
   CHECK(max_rel_diff(gpu_out, cpu_out) < 1e-5);
   CHECK(max_rel_diff(gpu_state, cpu_state) < 1e-5);
 }
+
+TEST_CASE("selective scan: CUDA takes transposed projections as the CPU does", "[ssm][selective_scan][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Problem p = as_float32(random_problem(2, 6, 8, 2100, Layout::Grouped, false, true, 8));
+  // (batch, length, dim)-major buffers on the GPU, seen as (batch, dim, length).
+  auto transposed_on_gpu = [](const Tensor& t) {
+    return t.transpose(-1, -2).contiguous().to(Device::cuda()).transpose(-1, -2);
+  };
+  Problem q = p;
+  for (Tensor* t : {&q.u, &q.delta, &q.B, &q.C, &q.options.z}) *t = transposed_on_gpu(*t);
+  for (Tensor* t : {&q.A, &q.options.D, &q.options.delta_bias, &q.options.initial_state})
+    if (t->defined()) *t = t->to(Device::cuda());
+  REQUIRE_FALSE(q.u.is_contiguous());
+  const SelectiveScanResult cpu = run(p), gpu = run(q);
+  CHECK(max_rel_diff(gpu.out, cpu.out) < 1e-5);
+  CHECK(max_rel_diff(gpu.last_state, cpu.last_state) < 1e-5);
+}

@@ -13,8 +13,9 @@
 namespace subq::ssm {
 
 struct SsdOptions {
-  /// Steps per chunk; results do not depend on it beyond rounding. 0 picks 128 (RetNet-sized states,
-  /// d_v x d_k = 512 x 256 per head, ran 1.4x faster than with 64 on the 2-core CPU).
+  /// Steps per chunk; results do not depend on it beyond rounding. 0 picks 128 on the CPU
+  /// (RetNet-sized states, d_v x d_k = 512 x 256 per head, ran 1.4x faster than with 64 on the
+  /// 2-core CPU) and 64 on CUDA, whose kernels take chunks of at most 64 (longer ones run as 64).
   std::int64_t chunk_length = 0;
   Tensor initial_state;        // (batch, heads, P, N): the state before step 0; zeros when undefined
   ThreadPool* pool = nullptr;  // CPU threads; nullptr uses ThreadPool::global()
@@ -27,7 +28,7 @@ struct SsdResult {
 
 /// X: (batch, length, heads, P); A: (batch, length, heads), the log-decay (already times dt);
 /// B, C: (batch, length, groups, N), head h reading group h / (heads / groups). float32 or
-/// float64, CPU; any strides.
+/// float64 on the CPU, float32 on CUDA (every input on X's device); any strides.
 SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C, const SsdOptions& options = {});
 
 }  // namespace subq::ssm

@@ -96,3 +96,27 @@ TEST_CASE("ssd: bad shapes name the tensor", "[ssm][ssd]") {
   o.initial_state = Tensor::zeros({1, 4, 2, 2}, DType::F64);
   CHECK_THROWS_WITH(ssd(p.X, p.A, p.B, p.C, o), Catch::Contains("initial_state: expected shape [1, 4, 2, 3]"));
 }
+
+TEST_CASE("ssd: CUDA equals the recurrence, across its chunks and tiles", "[ssm][ssd][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::uint32_t seed = 40;
+  // L across the CUDA chunk of 64; P and N across the kernels' 32-wide tiles.
+  for (const std::int64_t L : {1, 3, 63, 64, 65, 300})
+    for (const auto& [P, N] : {std::pair<std::int64_t, std::int64_t>{3, 5}, {32, 32}, {40, 70}})
+      for (const std::int64_t groups : {1, 2}) {
+        const Problem p = random_problem(2, L, 4, P, groups, N, seed++);
+        INFO("L " << L << " P " << P << " N " << N << " groups " << groups);
+        const SsdResult want = reference(p);
+        for (const std::int64_t chunk : {0, 16, 200}) {
+          INFO("chunk " << chunk);
+          SsdOptions o;
+          o.chunk_length = chunk;
+          o.initial_state = p.h0.to(DType::F32).to(Device::cuda());
+          auto gpu = [](const Tensor& t) { return t.to(DType::F32).to(Device::cuda()); };
+          const SsdResult got = ssd(gpu(p.X), gpu(p.A), gpu(p.B), gpu(p.C), o);
+          REQUIRE(got.Y.device().is_cuda());
+          CHECK(max_rel_diff(got.Y, want.Y) < 1e-4);
+          CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-4);
+        }
+      }
+}

@@ -6,7 +6,17 @@
 #include <cmath>
 #include <random>
 
+#include "core/device.hpp"
 #include "core/tensor.hpp"
+
+/// Ends a CUDA test early, visibly skipped (ctest reads "SKIPPED:"), where no GPU can be used.
+#define SUBQ_SKIP_WITHOUT_CUDA()                            \
+  do {                                                      \
+    if (!::subq::cuda_available()) {                        \
+      WARN("SKIPPED: " << ::subq::cuda_status());           \
+      return;                                               \
+    }                                                       \
+  } while (0)
 
 namespace subq::testing {
 

@@ -21,8 +21,8 @@ const std::map<std::string, Entry>& entries() {
       {"hyena_operator", {&conv::run_hyena_operator_case, false}},
       {"jamba", {&hybrid::run_language_model_case, false}},
       {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
-      {"mamba", {&hybrid::run_language_model_case, false}},
-      {"mamba2", {&hybrid::run_language_model_case, false}},
+      {"mamba", {&hybrid::run_language_model_case, true}},
+      {"mamba2", {&hybrid::run_language_model_case, true}},
       {"retnet", {&hybrid::run_language_model_case, false}},
       {"rwkv", {&hybrid::run_language_model_case, false}},
       {"rwkv6", {&hybrid::run_language_model_case, false}},
@@ -30,7 +30,7 @@ const std::map<std::string, Entry>& entries() {
       {"s4_block", {&ssm::run_s4_block_case, false}},
       {"selective_scan", {&ssm::run_selective_scan_case, true}},
       {"selective_state_update", {&ssm::run_selective_state_update_case, true}},
-      {"ssd", {&ssm::run_ssd_case, false}},
+      {"ssd", {&ssm::run_ssd_case, true}},
   };
   return table;
 }

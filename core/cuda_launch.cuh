@@ -1,0 +1,30 @@
+#pragma once
+// Device code: what every element-wise CUDA launcher of the library shares: the grid for n
+// elements, the grid-stride loop over them, and the launch error as a message.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+namespace subq::detail {
+
+constexpr int kElementwiseThreads = 256;
+
+/// Blocks for n elements at kElementwiseThreads per block; grid-stride loops cover the rest.
+inline unsigned elementwise_blocks(std::int64_t n) {
+  const std::int64_t blocks = (n + kElementwiseThreads - 1) / kElementwiseThreads;
+  return unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16);
+}
+
+/// Empty when the last launch succeeded, else its error.
+inline std::string launch_status() {
+  const cudaError_t err = cudaGetLastError();
+  return err == cudaSuccess ? std::string() : std::string("kernel launch failed: ") + cudaGetErrorString(err);
+}
+
+}  // namespace subq::detail
+
+/// for (i in [0, n)) over every thread of the grid.
+#define SUBQ_GRID_STRIDE(i, n)                                                                 \
+  for (std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += std::int64_t(gridDim.x) * blockDim.x)

@@ -1,0 +1,81 @@
+// CUDA kernels of the dense layers (the CPU path in core/dense.cpp is their spec): RMSNorm with
+// an optional SiLU gate, one block per row; the embedding gather; element-wise adds.
+#include <cuda_runtime.h>
+
+#include <cub/block/block_reduce.cuh>
+
+#include "core/cuda_launch.cuh"
+#include "core/dense_kernels.hpp"
+#include "core/math.hpp"
+
+namespace subq::detail {
+
+namespace {
+
+constexpr int kNormThreads = 256;
+
+// Pass 1 writes the (gated) input to y and sums its squares; pass 2 scales y in place. Each
+// thread rereads only what it wrote, so the passes need no barrier beyond the reduction's.
+__global__ void __launch_bounds__(kNormThreads)
+    rms_norm_kernel(const float* x, const float* gate, const float* weight, float* y, std::int64_t dim, float eps) {
+  using Reduce = cub::BlockReduce<float, kNormThreads>;
+  __shared__ typename Reduce::TempStorage reduce;
+  __shared__ float scale;
+  const std::int64_t row = blockIdx.x;
+  const float* xr = x + row * dim;
+  float* yr = y + row * dim;
+  float sum = 0;
+  for (std::int64_t i = threadIdx.x; i < dim; i += kNormThreads) {
+    const float v = gate ? xr[i] * silu(gate[row * dim + i]) : xr[i];
+    yr[i] = v;
+    sum += v * v;
+  }
+  const float total = Reduce(reduce).Sum(sum);
+  if (threadIdx.x == 0) scale = 1.0f / sqrtf(total / float(dim) + eps);
+  __syncthreads();
+  for (std::int64_t i = threadIdx.x; i < dim; i += kNormThreads) yr[i] = weight[i] * (yr[i] * scale);
+}
+
+__global__ void embedding_kernel(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
+                                 std::int64_t dim) {
+  SUBQ_GRID_STRIDE(i, count * dim) y[i] = table[ids[i / dim] * dim + i % dim];
+}
+
+__global__ void add_kernel(float* h, const float* update, std::int64_t n) {
+  SUBQ_GRID_STRIDE(i, n) h[i] += update[i];
+}
+
+__global__ void add_bias_kernel(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
+  SUBQ_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
+}
+
+}  // namespace
+
+std::string launch_rms_norm(const float* x, const float* gate, const float* weight, float* y, std::int64_t rows,
+                            std::int64_t dim, float eps) {
+  if (rows == 0) return {};
+  if (rows > 0x7fffffff) return "too many rows for one grid";
+  rms_norm_kernel<<<unsigned(rows), kNormThreads>>>(x, gate, weight, y, dim, eps);
+  return launch_status();
+}
+
+std::string launch_embedding(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
+                             std::int64_t dim) {
+  if (count * dim == 0) return {};
+  embedding_kernel<<<elementwise_blocks(count * dim), kElementwiseThreads>>>(table, ids, y, count, dim);
+  return launch_status();
+}
+
+std::string launch_add(float* h, const float* update, std::int64_t n) {
+  if (n == 0) return {};
+  add_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(h, update, n);
+  return launch_status();
+}
+
+std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
+  if (rows * cols == 0) return {};
+  add_bias_kernel<<<elementwise_blocks(rows * cols), kElementwiseThreads>>>(y, bias, rows, cols);
+  return launch_status();
+}
+
+}  // namespace subq::detail

@@ -1,0 +1,14 @@
+#pragma once
+// Internal: the CUDA paths of core/dense.hpp's layers (float32), reached from their dispatch
+// when the input is on a GPU. Shapes are checked by the dispatching function.
+#include "core/tensor.hpp"
+
+namespace subq::detail {
+
+Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias);
+Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate);
+void add_into_cuda(const Tensor& h, const Tensor& update);
+/// table on the GPU, ids on the CPU (checked there against the vocabulary, then copied).
+Tensor embedding_cuda(const Tensor& table, const Tensor& ids);
+
+}  // namespace subq::detail

@@ -1,0 +1,20 @@
+#pragma once
+// Internal: launchers of the dense layers' CUDA kernels (core/dense.cu), float32, contiguous
+// rows, default stream. Each returns an error message, empty on success.
+#include <cstdint>
+#include <string>
+
+namespace subq::detail {
+
+/// y (rows, dim) = weight * v / sqrt(mean(v^2) + eps) per row, v = x, or x * silu(gate) with a gate.
+std::string launch_rms_norm(const float* x, const float* gate, const float* weight, float* y, std::int64_t rows,
+                            std::int64_t dim, float eps);
+/// y (count, dim) = table[ids[k]]; the ids are already checked against the vocabulary.
+std::string launch_embedding(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
+                             std::int64_t dim);
+/// h[i] += update[i] for i < n.
+std::string launch_add(float* h, const float* update, std::int64_t n);
+/// y[r, c] += bias[c] over (rows, cols).
+std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
+
+}  // namespace subq::detail

@@ -1,0 +1,52 @@
+// The dense layers' CUDA paths against the CPU path, their spec: strided inputs, odd sizes, a
+// single row, with and without bias and gate.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "core/dense.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+
+TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Device gpu = Device::cuda();
+  std::mt19937 rng(4);
+  for (const std::int64_t rows : {1, 7, 300})
+    for (const std::int64_t dim : {1, 33, 1000}) {
+      INFO("rows " << rows << " dim " << dim);
+      // x is a transposed view, as the mixers pass their convolution outputs.
+      const Tensor x = random_tensor({2, dim, rows}, DType::F32, rng, -2, 2).transpose(1, 2);
+      const Tensor w = random_tensor({65, dim}, DType::F32, rng, -1, 1), bias = random_tensor({65}, DType::F32, rng, -1, 1);
+      // Float32 sums of up to 1000 products, added in another order by cuBLAS.
+      CHECK(max_rel_diff(linear(x.to(gpu), w.to(gpu), bias.to(gpu)), linear(x, w, bias)) < 1e-4);
+      CHECK(max_rel_diff(linear(x.to(gpu), w.to(gpu)), linear(x, w)) < 1e-4);
+
+      const Tensor scale = random_tensor({dim}, DType::F32, rng, 0.5, 1.5);
+      const Tensor gate = random_tensor({2, dim, rows}, DType::F32, rng, -3, 3).transpose(1, 2);
+      CHECK(max_rel_diff(rms_norm(x.to(gpu), scale.to(gpu), 1e-5), rms_norm(x, scale, 1e-5)) < 1e-5);
+      CHECK(max_rel_diff(rms_norm(x.to(gpu), scale.to(gpu), 1e-5, gate.to(gpu)), rms_norm(x, scale, 1e-5, gate)) < 1e-5);
+
+      const Tensor h = x.contiguous().clone(), h_gpu = x.to(gpu);
+      add_into(h, gate);
+      add_into(h_gpu, gate.to(gpu));
+      CHECK(max_rel_diff(h_gpu, h) == 0);
+    }
+  const Tensor table = random_tensor({50, 24}, DType::F32, rng, -1, 1);
+  const Tensor ids = Tensor::from_vector<std::int64_t>({0, 49, 7, 7, 3, 12}, {2, 3});
+  CHECK(max_rel_diff(embedding(table.to(gpu), ids), embedding(table, ids)) == 0);
+  CHECK_THROWS_WITH(embedding(table.to(gpu), Tensor::from_vector<std::int64_t>({2, 50}, {2})),
+                    Catch::Contains("id 50 at position 1 is outside the vocabulary [0, 50)"));
+}
+
+TEST_CASE("dense layers: operands on different devices are named", "[core][dense][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Tensor x = Tensor::zeros({2, 4}, DType::F32), w = Tensor::zeros({3, 4}, DType::F32);
+  CHECK_THROWS_WITH(linear(x.to(Device::cuda()), w), Catch::Contains("linear: weight is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(linear(x, w.to(Device::cuda())), Catch::Contains("linear: weight on cuda:0: runs on the CPU only"));
+  CHECK_THROWS_WITH(linear(x.to(DType::F64).to(Device::cuda()), w.to(DType::F64).to(Device::cuda())),
+                    Catch::Contains("linear on cuda:0: x: expected float32, found float64"));
+}
