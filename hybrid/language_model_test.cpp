@@ -50,6 +50,22 @@ LanguageModel random_example(const std::string& name, std::uint64_t seed, const 
   return LanguageModel::random(example(name), seed, dir);
 }
 
+// Each prompt runs in parallel into a fresh cache, then the rest of ids one token at a time:
+// every logit equals the whole sequence's, `whole`.
+void check_decodes_as_it_scores(const LanguageModel& model, const Tensor& ids, const Tensor& whole,
+                                std::initializer_list<std::int64_t> prompts) {
+  for (const std::int64_t prompt : prompts) {
+    INFO("prompt " << prompt);
+    ModelCache cache;
+    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
+    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
+      INFO("position " << t);
+      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+    }
+    CHECK(cache.position == ids.size(1));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("language models: decoding token by token equals the parallel pass", "[hybrid][model]") {
@@ -57,17 +73,8 @@ TEST_CASE("language models: decoding token by token equals the parallel pass", "
   for (const std::string name : {"hf/mamba", "hf/mamba2", "hf/rwkv4", "hf/jamba", "fla/retnet", "fla/rwkv6", "fla/rwkv7"}) {
     const LanguageModel model = LanguageModel::load(fixture(name));
     const Tensor ids = SafetensorsFile::open(fixture(name) / "io.safetensors").get("input_ids").contiguous().clone();
-    const Tensor whole = model.forward(ids);
-    for (const std::int64_t prompt : {1, 5, 16, 21}) {
-      INFO(name << " prompt " << prompt);
-      ModelCache cache;
-      CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
-      for (std::int64_t t = prompt; t < ids.size(1); ++t) {
-        INFO("position " << t);
-        CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
-      }
-      CHECK(cache.position == ids.size(1));
-    }
+    INFO(name);
+    check_decodes_as_it_scores(model, ids, model.forward(ids), {1, 5, 16, 21});
   }
 }
 
@@ -82,15 +89,7 @@ TEST_CASE("language models: Mamba and Mamba-2 on CUDA give the CPU's logits and 
     const Tensor whole = gpu.forward(ids);
     REQUIRE(whole.device().is_cpu());
     CHECK(max_rel_diff(whole, cpu.forward(ids)) < 1e-4);
-    for (const std::int64_t prompt : {1, 5, 21}) {
-      INFO("prompt " << prompt);
-      ModelCache cache;
-      CHECK(max_rel_diff(gpu.forward(ids.slice(1, 0, prompt).contiguous(), &cache), whole.slice(1, 0, prompt)) < 1e-5);
-      for (std::int64_t t = prompt; t < ids.size(1); ++t) {
-        INFO("position " << t);
-        CHECK(max_rel_diff(gpu.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
-      }
-    }
+    check_decodes_as_it_scores(gpu, ids, whole, {1, 5, 21});
   }
 }
 
@@ -201,15 +200,7 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(bad == 0);
   CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
   // Prompts within, at and across the Mamba-2 chunks of 16.
-  for (const std::int64_t prompt : {1, 16, 21}) {
-    INFO("prompt " << prompt);
-    ModelCache cache;
-    CHECK(max_rel_diff(model.forward(ids.slice(1, 0, prompt).contiguous(), &cache), logits.slice(1, 0, prompt)) < 1e-5);
-    for (std::int64_t t = prompt; t < ids.size(1); ++t) {
-      INFO("position " << t);
-      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), logits.select(1, t)) < 1e-5);
-    }
-  }
+  check_decodes_as_it_scores(model, ids, logits, {1, 16, 21});
   // Each mixer's tensors are where the pattern says.
   const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
   CHECK(saved.contains("model.layers.0.mamba.A_log"));

@@ -50,6 +50,22 @@ __device__ void stage_rows(const float* base, std::int64_t row_stride, int rows,
   }
 }
 
+// For this thread's entries of a (kRows, kCols) result, entry e at idx = threadIdx.x + e * kThreads
+// being (idx / kCols, idx % kCols): acc[e] += the product of row idx / kCols of a with row
+// idx % kCols of b over one kTile-wide tile.
+template <int kRows, int kCols>
+__device__ void accumulate_row_products(const float (*a)[kTile + 1], const float (*b)[kTile + 1],
+                                        float (&acc)[kRows * kCols / kThreads]) {
+#pragma unroll
+  for (int e = 0; e < kRows * kCols / kThreads; ++e) {
+    const int idx = threadIdx.x + e * kThreads, r = idx / kCols, c = idx % kCols;
+    float sum = 0;
+#pragma unroll 8
+    for (int j = 0; j < kTile; ++j) sum += a[r][j] * b[c][j];
+    acc[e] += sum;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) ssd_chunk_kernel(SsdCudaParams p) {
   __shared__ float cs[kQ], to_end[kQ];
   __shared__ float M[kQ][kQ + 1];
@@ -68,14 +84,7 @@ __global__ void __launch_bounds__(kThreads) ssd_chunk_kernel(SsdCudaParams p) {
     stage_rows(Cc, bc_stride, k.q, p.N, n0, nullptr, left);
     stage_rows(Bc, bc_stride, k.q, p.N, n0, nullptr, right);
     __syncthreads();
-#pragma unroll
-    for (int e = 0; e < kPerThread; ++e) {
-      const int idx = threadIdx.x + e * kThreads, l = idx / kQ, s = idx % kQ;
-      float sum = 0;
-#pragma unroll 8
-      for (int j = 0; j < kTile; ++j) sum += left[l][j] * right[s][j];
-      acc[e] += sum;
-    }
+    accumulate_row_products<kQ, kQ>(left, right, acc);
     __syncthreads();
   }
 #pragma unroll
@@ -144,14 +153,7 @@ __global__ void __launch_bounds__(kThreads) ssd_state_output_kernel(SsdCudaParam
         h_tile[pi][ni] = p0 + pi < p.P && n0 + ni < p.N ? entering(p0 + pi, n0 + ni) : 0.0f;
       }
       __syncthreads();
-#pragma unroll
-      for (int e = 0; e < kPerThread; ++e) {
-        const int idx = threadIdx.x + e * kThreads, l = idx / kTile, j = idx % kTile;
-        float sum = 0;
-#pragma unroll 8
-        for (int n = 0; n < kTile; ++n) sum += c_tile[l][n] * h_tile[j][n];
-        acc[e] += sum;
-      }
+      accumulate_row_products<kQ, kTile>(c_tile, h_tile, acc);
       __syncthreads();
     }
 #pragma unroll
