@@ -61,13 +61,7 @@ CausalConv1dResult run_cuda(const Tensor& x, const Tensor& weight, const Tensor&
                             const Tensor& initial_state) {
   constexpr const char* op = "causal_conv1d";
   const Device device = x.device();
-  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias},
-                                std::pair{"initial_state", &initial_state}}) {
-    SUBQ_CHECK(!t->defined() || t->device() == device, "{}: {} is on {}, x on {}", op, name, to_string(t->device()),
-               to_string(device));
-    SUBQ_CHECK(!t->defined() || t->dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", op,
-               to_string(device), name, dtype_name(t->dtype()));
-  }
+  check_cuda_float32(op, device, {{"x", &x}, {"weight", &weight}, {"bias", &bias}, {"initial_state", &initial_state}});
   const std::int64_t B = x.size(0), C = x.size(1), L = x.size(2), K = weight.size(1);
   CausalConv1dResult r{Tensor::empty({B, C, L}, DType::F32, device), Tensor::empty({B, C, K - 1}, DType::F32, device)};
   const Tensor b = bias.defined() ? bias.contiguous() : bias;
@@ -81,8 +75,7 @@ CausalConv1dResult run_cuda(const Tensor& x, const Tensor& weight, const Tensor&
                                           B,                  C,
                                           L,                  K,
                                           activation == Activation::Silu};
-  const std::string error = detail::launch_causal_conv1d(params);
-  SUBQ_CHECK(error.empty(), "{} on {}: {}", op, to_string(device), error);
+  check_launch(op, device, detail::launch_causal_conv1d(params));
   return r;
 }
 
@@ -99,9 +92,7 @@ CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Te
   if (initial_state.defined())
     check_shape(op, "initial_state", initial_state, {x.size(0), x.size(1), weight.size(1) - 1});
   if (x.device().is_cuda()) return run_cuda(x, weight, bias, activation, initial_state);
-  for (const Tensor* t : {&weight, &bias, &initial_state})
-    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: x is on the CPU but another input on {}", op,
-               to_string(t->device()));
+  check_same_device(op, Device::cpu(), {{"weight", &weight}, {"bias", &bias}, {"initial_state", &initial_state}});
   return x.dtype() == DType::F64 ? run<double>(x, weight, bias, activation, initial_state)
                                  : run<float>(x, weight, bias, activation, initial_state);
 }

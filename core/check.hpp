@@ -12,6 +12,10 @@
 
 #define SUBQ_FAIL(...) throw ::subq::Error(fmt::format(__VA_ARGS__))
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+
 #include "core/tensor.hpp"
 
 namespace subq {
@@ -21,6 +25,29 @@ inline void check_shape(const char* op, const char* name, const Tensor& t, const
   SUBQ_CHECK(t.defined(), "{}: {} is missing (expected shape {})", op, name, to_string(expected));
   SUBQ_CHECK(t.shape() == expected, "{}: {}: expected shape {}, found {}", op, name, to_string(expected),
              to_string(t.shape()));
+}
+
+/// A layer's operands by name; undefined tensors (optional operands left out) are skipped.
+using NamedTensors = std::initializer_list<std::pair<const char*, const Tensor*>>;
+
+/// Throws "<op>: <name> is on <its device>, the input on <device>" unless every operand is there.
+inline void check_same_device(const char* op, Device device, NamedTensors operands) {
+  for (const auto& [name, t] : operands)
+    SUBQ_CHECK(!t->defined() || t->device() == device, "{}: {} is on {}, the input on {}", op, name,
+               to_string(t->device()), to_string(device));
+}
+
+/// The contract of the float32-only CUDA paths: every operand on device and float32.
+inline void check_cuda_float32(const char* op, Device device, NamedTensors operands) {
+  check_same_device(op, device, operands);
+  for (const auto& [name, t] : operands)
+    SUBQ_CHECK(!t->defined() || t->dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", op,
+               to_string(device), name, dtype_name(t->dtype()));
+}
+
+/// Throws "<op> on <device>: <error>" unless a CUDA launcher's error message is empty.
+inline void check_launch(const char* op, Device device, const std::string& error) {
+  SUBQ_CHECK(error.empty(), "{} on {}: {}", op, to_string(device), error);
 }
 
 }  // namespace subq

@@ -145,8 +145,7 @@ void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& s
   StridedLayout layout{int(shape.size()), {}, {}};
   for (std::size_t d = 0; d < shape.size(); ++d) layout.shape[d] = shape[d], layout.strides[d] = strides[d];
   SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "cudaSetDevice({}) failed", device.index);
-  const std::string error = launch_copy_strided(dst, src, layout, element_size);
-  SUBQ_CHECK(error.empty(), "strided copy on {}: {}", to_string(device), error);
+  check_launch("strided copy", device, launch_copy_strided(dst, src, layout, element_size));
 }
 
 }  // namespace detail

@@ -186,16 +186,20 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));
   SUBQ_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.device().is_cpu(),
              "embedding: ids: expected int64 on the CPU");
-  if (on_cuda(table)) return detail::embedding_cuda(table, ids);
   const std::int64_t vocab = table.size(0), dim = table.size(1);
-  const Tensor t = table.contiguous(), i = ids.contiguous();
+  const Tensor i = ids.contiguous();
+  for (std::int64_t k = 0; k < i.numel(); ++k) {
+    const std::int64_t id = i.data<std::int64_t>()[k];
+    SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
+  }
+  if (on_cuda(table)) return detail::embedding_cuda(table, i);
+  const Tensor t = table.contiguous();
   Shape shape = ids.shape();
   shape.push_back(dim);
   Tensor y = Tensor::empty(shape, table.dtype());
   const std::size_t row_bytes = std::size_t(dim) * dtype_size(table.dtype());
-  for (std::int64_t k = 0; k < ids.numel(); ++k) {
+  for (std::int64_t k = 0; k < i.numel(); ++k) {
     const std::int64_t id = i.data<std::int64_t>()[k];
-    SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
     std::memcpy(static_cast<char*>(y.raw_data()) + k * row_bytes, static_cast<const char*>(t.raw_data()) + id * row_bytes,
                 row_bytes);
   }

@@ -16,18 +16,6 @@ namespace subq::detail {
 
 namespace {
 
-void check_on_device(const char* op, const char* name, const Tensor& t, Device device) {
-  if (!t.defined()) return;
-  SUBQ_CHECK(t.device() == device, "{}: {} is on {}, the input on {}", op, name, to_string(t.device()),
-             to_string(device));
-  SUBQ_CHECK(t.dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", op, to_string(device), name,
-             dtype_name(t.dtype()));
-}
-
-void check_launch(const char* op, Device device, const std::string& error) {
-  SUBQ_CHECK(error.empty(), "{} on {}: {}", op, to_string(device), error);
-}
-
 // One cuBLAS handle per device for the whole process, made on first use.
 cublasHandle_t cublas_handle(Device device) {
   static std::mutex mutex;
@@ -48,8 +36,7 @@ const float* data(const Tensor& t) { return t.defined() ? t.data<float>() : null
 
 Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Device device = x.device();
-  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
-    check_on_device("linear", name, *t, device);
+  check_cuda_float32("linear", device, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
   const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
   SUBQ_CHECK(in <= 0x7fffffff && out <= 0x7fffffff && rows <= 0x7fffffff,
              "linear on {}: sizes (rows {}, in {}, out {}) exceed cuBLAS's 32-bit extents", to_string(device), rows,
@@ -74,8 +61,7 @@ Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
 Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
   const Device device = x.device();
-  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"gate", &gate}})
-    check_on_device("rms_norm", name, *t, device);
+  check_cuda_float32("rms_norm", device, {{"x", &x}, {"weight", &weight}, {"gate", &gate}});
   const Tensor xc = x.contiguous(), w = weight.contiguous(), g = gate.defined() ? gate.contiguous() : gate;
   Tensor y = Tensor::empty(x.shape(), DType::F32, device);
   const std::int64_t dim = x.size(-1), rows = dim == 0 ? 0 : x.numel() / dim;
@@ -84,26 +70,19 @@ Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Te
 }
 
 void add_into_cuda(const Tensor& h, const Tensor& update) {
-  check_on_device("add_into", "h", h, h.device());
-  check_on_device("add_into", "update", update, h.device());
+  check_cuda_float32("add_into", h.device(), {{"h", &h}, {"update", &update}});
   check_launch("add_into", h.device(), launch_add(h.data<float>(), data(update.contiguous()), h.numel()));
 }
 
 Tensor embedding_cuda(const Tensor& table, const Tensor& ids) {
   const Device device = table.device();
-  check_on_device("embedding", "table", table, device);
-  const std::int64_t vocab = table.size(0), dim = table.size(1);
-  const Tensor i = ids.contiguous();
-  for (std::int64_t k = 0; k < i.numel(); ++k) {
-    const std::int64_t id = i.data<std::int64_t>()[k];
-    SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
-  }
-  const Tensor on_device = i.to(device), t = table.contiguous();
+  check_cuda_float32("embedding", device, {{"table", &table}});
+  const Tensor on_device = ids.to(device), t = table.contiguous();
   Shape shape = ids.shape();
-  shape.push_back(dim);
+  shape.push_back(table.size(1));
   Tensor y = Tensor::empty(shape, DType::F32, device);
-  check_launch("embedding", device,
-               launch_embedding(t.data<float>(), on_device.data<std::int64_t>(), y.data<float>(), i.numel(), dim));
+  check_launch("embedding", device, launch_embedding(t.data<float>(), on_device.data<std::int64_t>(), y.data<float>(),
+                                                     ids.numel(), table.size(1)));
   return y;
 }
 

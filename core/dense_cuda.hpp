@@ -8,7 +8,7 @@ namespace subq::detail {
 Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate);
 void add_into_cuda(const Tensor& h, const Tensor& update);
-/// table on the GPU, ids on the CPU (checked there against the vocabulary, then copied).
+/// table on the GPU; ids contiguous on the CPU, already checked against the vocabulary.
 Tensor embedding_cuda(const Tensor& table, const Tensor& ids);
 
 }  // namespace subq::detail

@@ -17,6 +17,7 @@
 #include <cub/block/block_store.cuh>
 
 #include "core/cuda_convert.cuh"
+#include "core/cuda_launch.cuh"
 #include "scan/block_scan.cuh"
 #include "scan/linear_recurrence_cuda.hpp"
 #include "scan/scan_operator.hpp"
@@ -249,8 +250,7 @@ std::string launch_linear_recurrence_cuda(const LinearRecurrenceParams& p, const
     }
   });
   if (!known) return "unsupported input dtype";
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? std::string() : std::string("kernel launch failed: ") + cudaGetErrorString(err);
+  return subq::detail::launch_status();
 }
 
 }  // namespace subq::scan::detail

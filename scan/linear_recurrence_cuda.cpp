@@ -21,9 +21,8 @@ void linear_recurrence_cuda(const LinearRecurrenceArgs& args, std::int64_t chunk
   const LinearRecurrencePlan plan = plan_linear_recurrence_cuda(params, chunk_length);
   Tensor workspace;
   if (plan.workspace_bytes) workspace = Tensor::empty({std::int64_t(plan.workspace_bytes)}, DType::U8, a.device());
-  const std::string error =
-      launch_linear_recurrence_cuda(params, plan, workspace.defined() ? workspace.raw_data() : nullptr);
-  SUBQ_CHECK(error.empty(), "linear_recurrence on {}: {}", to_string(a.device()), error);
+  check_launch("linear_recurrence", a.device(),
+               launch_linear_recurrence_cuda(params, plan, workspace.defined() ? workspace.raw_data() : nullptr));
 }
 
 }  // namespace subq::scan::detail

@@ -15,10 +15,6 @@ namespace subq::ssm {
 
 namespace {
 
-void check_launch(Device device, const std::string& error) {
-  SUBQ_CHECK(error.empty(), "Mamba-2 mixer on {}: {}", to_string(device), error);
-}
-
 float time_step(const detail::Mamba2StepParams& p, std::int64_t row, std::int64_t h) {
   const float dt = softplus(p.dt_raw[row * p.dt_row_stride + h] + p.dt_bias[h]);
   return std::min(std::max(dt, p.dt_min), p.dt_max);
@@ -74,7 +70,7 @@ Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
   Tensor a_dt = Tensor::empty({batch, L, heads}, DType::F32, h.device());
   const detail::Mamba2StepParams steps = step_params(proj.slice(2, I + CD, I + CD + heads), x);
   if (h.device().is_cuda())
-    check_launch(h.device(), detail::launch_mamba2_ssd_inputs(steps, x_dt.data<float>(), a_dt.data<float>()));
+    check_launch("Mamba-2 mixer", h.device(), detail::launch_mamba2_ssd_inputs(steps, x_dt.data<float>(), a_dt.data<float>()));
   else
     ssd_inputs_cpu(steps, x_dt.data<float>(), a_dt.data<float>());
   SsdOptions options;
@@ -83,7 +79,7 @@ Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
   const SsdResult s = ssd(x_dt, a_dt, xbc.slice(2, I, I + G * N).contiguous().view({batch, L, G, N}),
                           xbc.slice(2, I + G * N, CD).contiguous().view({batch, L, G, N}), options);
   if (h.device().is_cuda())
-    check_launch(h.device(), detail::launch_mamba2_skip(steps, s.Y.data<float>()));
+    check_launch("Mamba-2 mixer", h.device(), detail::launch_mamba2_skip(steps, s.Y.data<float>()));
   else
     skip_cpu(steps, s.Y.data<float>());
   if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = s.final_state;

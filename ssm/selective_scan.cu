@@ -11,6 +11,7 @@
 #include <cub/block/block_store.cuh>
 
 #include "core/cuda_convert.cuh"
+#include "core/cuda_launch.cuh"
 #include "core/math.hpp"
 #include "scan/block_scan.cuh"
 #include "ssm/selective_scan_cuda.hpp"
@@ -157,8 +158,7 @@ std::string launch(const SelectiveScanParams& p) {
   const std::size_t carry_bytes = std::size_t(p.N) * sizeof(typename K::Ts);
   if (carry_bytes > 32 * 1024) return "state size N too large for the kernel's shared memory";
   selective_scan_kernel<K><<<unsigned(p.batch * p.dim), K::kThreads, carry_bytes>>>(p);
-  const cudaError_t err = cudaGetLastError();
-  return err == cudaSuccess ? std::string() : std::string("kernel launch failed: ") + cudaGetErrorString(err);
+  return subq::detail::launch_status();
 }
 
 }  // namespace

@@ -84,8 +84,7 @@ SelectiveScanResult selective_scan_cuda(const SelectiveScanShape& s, const Tenso
                                    stride(o.initial_state, 2),
                                    r.out.raw_data(),
                                    r.last_state.raw_data()};
-  const std::string error = launch_selective_scan_cuda(params);
-  SUBQ_CHECK(error.empty(), "{} on {}: {}", kOp, to_string(device), error);
+  check_launch(kOp, device, launch_selective_scan_cuda(params));
   return r;
 }
 

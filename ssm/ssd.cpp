@@ -155,13 +155,8 @@ SsdResult step_by_step(Problem<T>& p, const Tensor& initial_state, ThreadPool& p
 // The CUDA passes (ssm/ssd.cu) around the same scan-core state passing; float32.
 SsdResult run_cuda(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C, const SsdOptions& options) {
   const Device device = X.device();
-  for (const auto& [name, t] : {std::pair{"X", &X}, std::pair{"A", &A}, std::pair{"B", &B}, std::pair{"C", &C},
-                                std::pair{"initial_state", &options.initial_state}}) {
-    SUBQ_CHECK(!t->defined() || t->device() == device, "{}: {} is on {}, X on {}", kOp, name, to_string(t->device()),
-               to_string(device));
-    SUBQ_CHECK(!t->defined() || t->dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", kOp,
-               to_string(device), name, dtype_name(t->dtype()));
-  }
+  check_cuda_float32(kOp, device,
+                     {{"X", &X}, {"A", &A}, {"B", &B}, {"C", &C}, {"initial_state", &options.initial_state}});
   const std::int64_t batch = X.size(0), L = X.size(1), heads = X.size(2), P = X.size(3), groups = B.size(2),
                      N = B.size(3), BH = batch * heads, PN = P * N;
   const std::int64_t Q = std::min(options.chunk_length > 0 ? options.chunk_length : detail::kMaxCudaChunk,
@@ -174,14 +169,12 @@ SsdResult run_cuda(const Tensor& X, const Tensor& A, const Tensor& B, const Tens
   const detail::SsdCudaParams params{x.data<float>(), a.data<float>(), b.data<float>(), c.data<float>(),
                                      batch, L, heads, P, groups, N, Q, chunks,
                                      r.Y.data<float>(), chunk_states.data<float>(), chunk_decay.data<float>()};
-  std::string error = detail::launch_ssd_chunks(params);
-  SUBQ_CHECK(error.empty(), "{} on {}: {}", kOp, to_string(device), error);
+  check_launch(kOp, device, detail::launch_ssd_chunks(params));
   const Tensor h0 = options.initial_state.defined() ? options.initial_state.contiguous().view({BH, PN})
                                                     : Tensor::zeros({BH, PN}, DType::F32, device);
   const scan::LinearRecurrenceResult passed =
       scan::linear_recurrence(chunk_decay.view({BH, 1, chunks}).expand({BH, PN, chunks}), chunk_states, h0);
-  error = detail::launch_ssd_state_outputs(params, h0.data<float>(), passed.h.data<float>());
-  SUBQ_CHECK(error.empty(), "{} on {}: {}", kOp, to_string(device), error);
+  check_launch(kOp, device, detail::launch_ssd_state_outputs(params, h0.data<float>(), passed.h.data<float>()));
   r.final_state = passed.final_state.view({batch, heads, P, N});
   return r;
 }
@@ -202,9 +195,7 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
   if (options.initial_state.defined()) check_shape(kOp, "initial_state", options.initial_state, {batch, heads, P, N});
   SUBQ_CHECK(options.chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, options.chunk_length);
   if (X.device().is_cuda()) return run_cuda(X, A, B, C, options);
-  for (const Tensor* t : {&X, &A, &B, &C, &options.initial_state})
-    SUBQ_CHECK(!t->defined() || t->device().is_cpu(), "{}: X is on the CPU but another input on {}", kOp,
-               to_string(t->device()));
+  check_same_device(kOp, Device::cpu(), {{"A", &A}, {"B", &B}, {"C", &C}, {"initial_state", &options.initial_state}});
   SUBQ_CHECK(X.dtype() == DType::F32 || X.dtype() == DType::F64, "{}: X: expected float32 or float64, found {}", kOp,
              dtype_name(X.dtype()));
   const std::int64_t Q = options.chunk_length > 0 ? options.chunk_length : kDefaultChunk;

@@ -50,15 +50,23 @@ __device__ void stage_rows(const float* base, std::int64_t row_stride, int rows,
   }
 }
 
-// For this thread's entries of a (kRows, kCols) result, entry e at idx = threadIdx.x + e * kThreads
-// being (idx / kCols, idx % kCols): acc[e] += the product of row idx / kCols of a with row
-// idx % kCols of b over one kTile-wide tile.
+// A block's threads share a (rows, kCols) result: this thread holds entries threadIdx.x,
+// threadIdx.x + kThreads, ..., its e-th at (row, col) = (idx / kCols, idx % kCols).
+template <int kCols>
+__device__ __forceinline__ int2 held_entry(int e) {
+  const int idx = threadIdx.x + e * kThreads;
+  return {idx / kCols, idx % kCols};
+}
+
+// acc[e] += row r of a . row c of b over one kTile-wide tile, for each held entry (r, c) of a
+// (kRows, kCols) result.
 template <int kRows, int kCols>
 __device__ void accumulate_row_products(const float (*a)[kTile + 1], const float (*b)[kTile + 1],
                                         float (&acc)[kRows * kCols / kThreads]) {
 #pragma unroll
   for (int e = 0; e < kRows * kCols / kThreads; ++e) {
-    const int idx = threadIdx.x + e * kThreads, r = idx / kCols, c = idx % kCols;
+    const int2 rc = held_entry<kCols>(e);
+    const int r = rc.x, c = rc.y;
     float sum = 0;
 #pragma unroll 8
     for (int j = 0; j < kTile; ++j) sum += a[r][j] * b[c][j];
@@ -77,7 +85,7 @@ __global__ void __launch_bounds__(kThreads) ssd_chunk_kernel(SsdCudaParams p) {
   const float* Cc = p.C + ((k.b * p.L + k.t0) * p.groups + k.g) * p.N;
   const float* Xc = p.X + ((k.b * p.L + k.t0) * p.heads + k.h) * p.P;
 
-  // M = C B^T over N tiles; thread i holds entries i, i + kThreads, ... (l = e / kQ, s = e % kQ).
+  // M = C B^T over N tiles, each thread accumulating its held entries (l, s).
   constexpr int kPerThread = kQ * kQ / kThreads;
   float acc[kPerThread] = {};
   for (std::int64_t n0 = 0; n0 < p.N; n0 += kTile) {
@@ -89,7 +97,8 @@ __global__ void __launch_bounds__(kThreads) ssd_chunk_kernel(SsdCudaParams p) {
   }
 #pragma unroll
   for (int e = 0; e < kPerThread; ++e) {
-    const int idx = threadIdx.x + e * kThreads, l = idx / kQ, s = idx % kQ;
+    const int2 ls = held_entry<kQ>(e);
+    const int l = ls.x, s = ls.y;
     M[l][s] = s <= l && l < k.q ? acc[e] * expf(cs[l] - cs[s]) : 0.0f;
   }
   for (int s = threadIdx.x; s < kQ; s += kThreads) to_end[s] = s < k.q ? expf(cs[k.q - 1] - cs[s]) : 0.0f;
@@ -158,7 +167,8 @@ __global__ void __launch_bounds__(kThreads) ssd_state_output_kernel(SsdCudaParam
     }
 #pragma unroll
     for (int e = 0; e < kPerThread; ++e) {
-      const int idx = threadIdx.x + e * kThreads, l = idx / kTile, j = idx % kTile;
+      const int2 lj = held_entry<kTile>(e);
+      const int l = lj.x, j = lj.y;
       if (l < k.q && p0 + j < p.P) p.Y[((k.b * p.L + k.t0 + l) * p.heads + k.h) * p.P + p0 + j] += acc[e];
     }
   }
