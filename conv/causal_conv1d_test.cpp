@@ -82,6 +82,17 @@ TEST_CASE("causal conv1d: CUDA equals the CPU", "[conv][cuda]") {
       }
 }
 
+TEST_CASE("causal conv1d: operands on CUDA of another dtype or device are named", "[conv][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Tensor x = Tensor::zeros({1, 3, 5}, DType::F32), w = Tensor::zeros({3, 4}, DType::F32);
+  CHECK_THROWS_WITH(causal_conv1d(x.to(Device::cuda()), w),
+                    Catch::Contains("causal_conv1d: weight is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(causal_conv1d(x, w.to(Device::cuda())),
+                    Catch::Contains("causal_conv1d: weight is on cuda:0, the input on cpu"));
+  CHECK_THROWS_WITH(causal_conv1d(x.to(DType::F64).to(Device::cuda()), w.to(DType::F64).to(Device::cuda())),
+                    Catch::Contains("causal_conv1d on cuda:0: x: expected float32, found float64"));
+}
+
 TEST_CASE("causal conv1d: bad shapes name the tensor", "[conv]") {
   const Tensor x = Tensor::zeros({2, 3, 8}, DType::F32);
   CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({4, 4}, DType::F32)), Catch::Contains("weight: expected (3, width)"));

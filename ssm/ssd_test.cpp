@@ -120,3 +120,14 @@ TEST_CASE("ssd: CUDA equals the recurrence, across its chunks and tiles", "[ssm]
         }
       }
 }
+
+TEST_CASE("ssd: operands on CUDA of another dtype or device are named", "[ssm][ssd][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Problem p = random_problem(1, 8, 4, 2, 2, 3, 1);
+  auto gpu = [](const Tensor& t) { return t.to(DType::F32).to(Device::cuda()); };
+  CHECK_THROWS_WITH(ssd(p.X.to(Device::cuda()), gpu(p.A), gpu(p.B), gpu(p.C)),
+                    Catch::Contains("ssd on cuda:0: X: expected float32, found float64"));
+  CHECK_THROWS_WITH(ssd(gpu(p.X), gpu(p.A), p.B.to(DType::F32), gpu(p.C)),
+                    Catch::Contains("ssd: B is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(ssd(p.X, p.A, p.B, p.C.to(Device::cuda())), Catch::Contains("ssd: C is on cuda:0, the input on cpu"));
+}
