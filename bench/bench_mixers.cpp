@@ -2,8 +2,8 @@
 // batch 1, float32 on the CPU (tokens/s, and each run's peak memory above what was resident before it):
 //   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K
 //                        (wkv7 also in its recurrent form, for the ratio),
-//                        decoding one token from a carried state
-//   retention            RetNet: 8 heads, key 256, value 512
+//                        decoding one token from a carried state (each of the three)
+//   retention            RetNet: 8 heads, key 256, value 512; prefill, and decoding one token
 //   attention            16 heads x 128; prefill L = 2K ... 32K (tiled), decoding one token
 //                        against a KV cache of L tokens (grows with L, unlike the recurrent mixers)
 //   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
@@ -126,13 +126,36 @@ void BM_wkv4_prefill(benchmark::State& state) {
   tokens_per_second(state, L);
 }
 
+void BM_wkv4_decode(benchmark::State& state) {
+  const PeakMemory memory;
+  const std::int64_t C = kRwkvHeads * kRwkvHead;
+  const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, 1, C}, -5, 5, 3),
+               v = uniform({1, 1, C}, -1, 1, 4);
+  recurrent::Wkv4State s = recurrent::wkv4(decay, first, k, v).state;
+  for (auto _ : state) s = recurrent::wkv4(decay, first, k, v, s).state;
+  memory.report(state);
+  tokens_per_second(state, 1);
+}
+
+constexpr std::int64_t kRetentionHeads = 8, kRetentionKey = 256, kRetentionValue = 512;
+
 void BM_retention_prefill(benchmark::State& state) {
   const PeakMemory memory;
-  const std::int64_t L = state.range(0), H = 8, dk = 256, dv = 512;
+  const std::int64_t L = state.range(0), H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3);
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::retention(q, k, v).o.raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+}
+
+void BM_retention_decode(benchmark::State& state) {
+  const PeakMemory memory;
+  const std::int64_t H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
+  const Tensor q = uniform({1, 1, H, dk}, -1, 1, 1), k = uniform({1, 1, H, dk}, -1, 1, 2), v = uniform({1, 1, H, dv}, -1, 1, 3);
+  Tensor s = uniform({1, H, dv, dk}, -1, 1, 6);
+  for (auto _ : state) s = recurrent::retention(q, k, v, s).final_state;
+  memory.report(state);
+  tokens_per_second(state, 1);
 }
 
 constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
@@ -191,7 +214,9 @@ BENCHMARK(BM_wkv7_prefill<true>)->Name("wkv7_prefill")->ArgName("L")->RangeMulti
 BENCHMARK(BM_wkv7_prefill<false>)->Name("wkv7_prefill_recurrent")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_wkv7_decode)->Name("wkv7_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_wkv4_prefill)->Name("wkv4_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv4_decode)->Name("wkv4_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_retention_decode)->Name("retention_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_attention_prefill)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_decode)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+
+#include "core/tensor.hpp"
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -13,9 +15,10 @@
 namespace subq::bench {
 
 /// Starts a new run: its peak counts from what is resident now. Returns whether the reset worked.
-/// Memory freed by earlier runs goes back to the system first (glibc keeps it resident otherwise,
-/// and a run reusing it would show no peak).
+/// Memory freed by earlier runs goes back to the system first (subq's block cache and glibc keep
+/// it resident otherwise, and a run reusing it would show no peak).
 inline bool reset_peak_memory() {
+  release_cached_memory();
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif

@@ -13,6 +13,8 @@ namespace subq::detail {
 /// cache and takes the byte count given to cuda_allocate.
 void* cuda_allocate(std::size_t bytes, int device);
 void cuda_free(void* ptr, std::size_t bytes, int device) noexcept;
+/// Frees the cached device blocks.
+void cuda_release_cache() noexcept;
 /// Sets bytes to zero on any device.
 void fill_zero(void* ptr, Device device, std::size_t bytes);
 /// Copies bytes between any two devices (host <-> device, device <-> device) and waits.

@@ -1,9 +1,9 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
-#include <map>
-#include <mutex>
+#include <cstdint>
 
+#include "core/block_cache.hpp"
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
 #include "core/strided_copy_cuda.hpp"
@@ -52,44 +52,15 @@ namespace detail {
 
 namespace {
 
-// cudaMalloc and cudaFree synchronise the device and cost tens of microseconds, more than a
-// small kernel, so freed blocks are kept by size and handed out again. Sizes are rounded (512
-// bytes below 1 MiB, 2 MiB above) so that similar requests share blocks. On an allocation
-// failure the cache is released and the allocation tried once more.
-class BlockCache {
- public:
-  static std::size_t rounded(std::size_t bytes) {
-    const std::size_t unit = bytes < (1u << 20) ? 512 : (2u << 20);
-    return (std::max<std::size_t>(bytes, 1) + unit - 1) / unit * unit;
-  }
-  void* take(std::size_t size, int device) {
-    std::lock_guard lock(mutex_);
-    auto it = free_.find({device, size});
-    if (it == free_.end()) return nullptr;
-    void* ptr = it->second;
-    free_.erase(it);
-    return ptr;
-  }
-  void give(void* ptr, std::size_t size, int device) {
-    std::lock_guard lock(mutex_);
-    free_.emplace(std::pair{device, size}, ptr);
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, ptr] : free_) {
-      cudaSetDevice(key.first);
-      cudaFree(ptr);
-    }
-    free_.clear();
-  }
-
- private:
-  std::mutex mutex_;
-  std::multimap<std::pair<int, std::size_t>, void*> free_;
-};
-
+// No cap: device memory is the process's own, and an allocation that fails releases the cache
+// and tries once more.
 BlockCache& block_cache() {
-  static BlockCache* cache = new BlockCache;  // never destroyed: blocks may be freed during exit
+  static auto* cache = new BlockCache(  // never destroyed: blocks may be freed during exit
+      [](void* ptr, int device) {
+        cudaSetDevice(device);
+        cudaFree(ptr);
+      },
+      SIZE_MAX);
   return *cache;
 }
 
@@ -116,6 +87,8 @@ void* cuda_allocate(std::size_t bytes, int device) {
 void cuda_free(void* ptr, std::size_t bytes, int device) noexcept {
   block_cache().give(ptr, BlockCache::rounded(bytes), device);
 }
+
+void cuda_release_cache() noexcept { block_cache().release(); }
 
 void fill_zero(void* ptr, Device device, std::size_t bytes) {
   if (device.is_cpu()) {

@@ -17,6 +17,7 @@ namespace detail {
 
 void* cuda_allocate(std::size_t, int) { SUBQ_FAIL("cannot allocate CUDA memory: {}", cuda_status()); }
 void cuda_free(void*, std::size_t, int) noexcept {}
+void cuda_release_cache() noexcept {}
 
 void fill_zero(void* ptr, Device device, std::size_t bytes) {
   SUBQ_CHECK(device.is_cpu(), "cannot fill {} memory: {}", to_string(device), cuda_status());

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "core/block_cache.hpp"
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
 
@@ -28,16 +29,57 @@ Storage::~Storage() {
   if (release_) release_();
 }
 
-std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
-  if (device.is_cuda()) {
-    void* ptr = detail::cuda_allocate(bytes, device.index);
-    return std::make_shared<Storage>(ptr, bytes, device,
-                                     [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
+namespace {
+
+// Host blocks below this come from malloc's heap, which reuses them without page faults anyway.
+constexpr std::size_t kMinCachedHostBlock = std::size_t(64) << 10;
+constexpr std::size_t kMaxHeldHostBytes = std::size_t(256) << 20;
+
+// Under a sanitizer every block goes back to the system, so that a use after free is caught.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCacheHostBlocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+constexpr bool kCacheHostBlocks = false;
+#else
+constexpr bool kCacheHostBlocks = true;
+#endif
+#else
+constexpr bool kCacheHostBlocks = true;
+#endif
+
+detail::BlockCache& host_block_cache() {
+  static auto* cache =  // never destroyed: tensors may be freed during exit
+      new detail::BlockCache([](void* ptr, int) { std::free(ptr); }, kCacheHostBlocks ? kMaxHeldHostBytes : 0);
+  return *cache;
+}
+
+// 64-byte alignment (cache lines, any SIMD width) and 64 bytes of slack past the end.
+std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
+  const std::size_t size = detail::BlockCache::rounded(bytes);
+  if (size < kMinCachedHostBlock) {
+    void* ptr = std::aligned_alloc(64, size + 64);
+    SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
+    return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr] { std::free(ptr); });
   }
-  // 64-byte alignment: cache lines and any SIMD width.
-  void* ptr = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  void* ptr = host_block_cache().take(size, 0);
+  if (ptr == nullptr) ptr = std::aligned_alloc(64, size + 64);
   SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
-  return std::make_shared<Storage>(ptr, bytes, device, [ptr] { std::free(ptr); });
+  return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size] { host_block_cache().give(ptr, size, 0); });
+}
+
+}  // namespace
+
+std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
+  if (device.is_cpu()) return allocate_host(bytes);
+  void* ptr = detail::cuda_allocate(bytes, device.index);
+  return std::make_shared<Storage>(ptr, bytes, device,
+                                   [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
+}
+
+void release_cached_memory() {
+  host_block_cache().release();
+  detail::cuda_release_cache();
 }
 
 namespace {

@@ -43,6 +43,11 @@ class Storage {
   std::function<void()> release_;
 };
 
+/// Freed tensor memory is kept for reuse: host blocks of 64 KiB and more (up to 256 MiB in all;
+/// fresh pages would fault in one by one), and every CUDA block (cudaMalloc synchronises the
+/// device). This gives it back to the system.
+void release_cached_memory();
+
 class Tensor {
  public:
   Tensor() = default;  // undefined: no storage; defined() is false
