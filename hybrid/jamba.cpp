@@ -246,24 +246,35 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
   return l;
 }
 
-// a then b along dimension 1 (time), a possibly undefined; (batch, time, ...) float32.
-Tensor append_time(const Tensor& a, const Tensor& b) {
-  if (!a.defined()) return b.contiguous();
-  const std::int64_t B = a.size(0), La = a.size(1), Lb = b.size(1), row = a.numel() / (B * La);
-  Shape shape = a.shape();
-  shape[1] = La + Lb;
-  Tensor out = Tensor::empty(shape, DType::F32);
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
-  for (std::int64_t i = 0; i < B; ++i) {
-    std::copy_n(ac.data<float>() + i * La * row, La * row, out.data<float>() + i * (La + Lb) * row);
-    std::copy_n(bc.data<float>() + i * Lb * row, Lb * row, out.data<float>() + (i * (La + Lb) + La) * row);
+// src (batch, Ls, ...) into dst (batch, Ld, ...) at time steps [at, at + Ls); float32.
+void write_time(const Tensor& dst, std::int64_t at, const Tensor& src) {
+  const Tensor s = src.contiguous();
+  const std::int64_t B = s.size(0), Ls = s.size(1), Ld = dst.size(1), row = B * Ls > 0 ? s.numel() / (B * Ls) : 0;
+  for (std::int64_t b = 0; b < B; ++b)
+    std::copy_n(s.data<float>() + b * Ls * row, Ls * row, dst.data<float>() + (b * Ld + at) * row);
+}
+
+// x (batch, Lx, ...) appended after the first `filled` time steps of buffer (batch, capacity,
+// ...), which doubles when full: decoding appends a token in amortised constant time instead of
+// copying the whole history. Returns the filled steps (batch, filled + Lx, ...), a view.
+Tensor append_time(Tensor& buffer, std::int64_t filled, const Tensor& x) {
+  const std::int64_t capacity = buffer.defined() ? buffer.size(1) : 0, needed = filled + x.size(1);
+  SUBQ_CHECK(filled <= capacity, "append_time: {} cached steps claimed, {} held", filled, capacity);
+  if (needed > capacity) {
+    Shape shape = x.shape();
+    shape[1] = std::max(needed, 2 * capacity);
+    Tensor grown = Tensor::empty(shape, DType::F32);
+    if (filled > 0) write_time(grown, 0, buffer.slice(1, 0, filled));
+    buffer = grown;
   }
-  return out;
+  write_time(buffer, filled, x);
+  return buffer.slice(1, 0, needed);
 }
 
 // Cache slots: attention layers {keys, values}, Mamba and Mamba-2 layers {conv, scan}, RetNet
 // layers {state}, RWKV-6/7 layers {shift, wkv}, RWKV-4 layers {shift, num, den, max}, Hyena and S4D
-// layers {inputs}: at most four.
+// layers {inputs}: at most four. Keys, values and inputs are append_time buffers whose first
+// `position` steps are filled.
 constexpr std::size_t kSlots = 4;
 
 class Jamba final : public Architecture {
@@ -301,17 +312,17 @@ class Jamba final : public Architecture {
     if (const auto* rwkv6 = std::get_if<recurrent::Rwkv6TimeMix>(&mixer)) return rwkv6->forward(x, state);
     if (const auto* rwkv7 = std::get_if<recurrent::Rwkv7TimeMix>(&mixer)) return rwkv7->forward(x, state, v_first);
     if (const auto* s4 = std::get_if<ssm::S4Block>(&mixer))  // (batch, H, length) inside
-      return over_history(x, state, [&](const Tensor& u) { return s4->forward(u.transpose(1, 2)).transpose(1, 2); });
+      return over_history(x, state, position, [&](const Tensor& u) { return s4->forward(u.transpose(1, 2)).transpose(1, 2); });
     const auto& hyena = std::get<conv::HyenaOperator>(mixer);
-    return over_history(x, state, [&](const Tensor& u) { return hyena.forward(u); });
+    return over_history(x, state, position, [&](const Tensor& u) { return hyena.forward(u); });
   }
 
   // For the long convolutions, which have no state to carry here: f over the inputs so far
-  // (state {inputs}), the outputs of x's tokens.
+  // (state {inputs}), the outputs of x's tokens; position: of x's first token.
   template <class F>
-  static Tensor over_history(const Tensor& x, std::vector<Tensor>* state, F f) {
+  static Tensor over_history(const Tensor& x, std::vector<Tensor>* state, std::int64_t position, F f) {
     if (!state) return f(x);
-    const Tensor history = (*state)[0] = append_time((*state)[0], x);
+    const Tensor history = append_time((*state)[0], position, x);
     const std::int64_t T = history.size(1);
     return f(history).slice(1, T - x.size(1), T).contiguous();
   }
@@ -324,8 +335,8 @@ class Jamba final : public Architecture {
     Tensor k = linear(x, w.k).view({B, L, config_.kv_heads, d}), v = linear(x, w.v).view({B, L, config_.kv_heads, d});
     if (config_.rope_theta > 0) q = rotary(q, position, config_.rope_theta), k = rotary(k, position, config_.rope_theta);
     if (state) {
-      k = (*state)[0] = append_time((*state)[0], k);
-      v = (*state)[1] = append_time((*state)[1], v);
+      k = append_time((*state)[0], position, k);
+      v = append_time((*state)[1], position, v);
     }
     const Tensor o = causal_attention(q, k, v, 1.0 / std::sqrt(double(d)));
     return linear(o.view({B, L, config_.hidden}), w.o);
