@@ -1,6 +1,7 @@
 #include "recurrent/retention.hpp"
 
 #include <cmath>
+#include <vector>
 
 #include "core/check.hpp"
 #include "ssm/ssd.hpp"
@@ -21,16 +22,24 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   const DType dtype = q.dtype();
   SUBQ_CHECK(dtype == DType::F32 || dtype == DType::F64, "{}: q: expected float32 or float64, found {}", op,
              dtype_name(dtype));
-  Tensor log_decay = Tensor::empty({B, L, H}, DType::F64);
-  for (std::int64_t i = 0; i < log_decay.numel(); ++i) log_decay.data<double>()[i] = retention_log_decay(i % H);
-  Tensor scaled_q = q.to(DType::F64).contiguous().clone();
+  // Built in the inputs' dtype, with each value rounded once from double: at L = 128K a float64
+  // copy of q would be 2 GiB.
+  const Tensor log_decay = Tensor::empty({B, L, H}, dtype);
+  Tensor scaled_q = q.is_contiguous() ? q.clone() : q.contiguous();
   const double scale = 1.0 / std::sqrt(double(dk));
-  for (std::int64_t i = 0; i < scaled_q.numel(); ++i) scaled_q.data<double>()[i] *= scale;
+  std::vector<double> head_decay(static_cast<std::size_t>(H));
+  for (std::int64_t h = 0; h < H; ++h) head_decay[h] = retention_log_decay(h);
+  auto fill = [&](auto zero) {
+    using T = decltype(zero);
+    for (std::int64_t i = 0; i < log_decay.numel(); ++i) log_decay.data<T>()[i] = T(head_decay[i % H]);
+    for (std::int64_t i = 0; i < scaled_q.numel(); ++i) scaled_q.data<T>()[i] = T(double(scaled_q.data<T>()[i]) * scale);
+  };
+  dtype == DType::F64 ? fill(double{}) : fill(float{});
   ssm::SsdOptions options;
   options.chunk_length = chunk_length;
   options.initial_state = initial_state;
   // SSD's X, B, C are retention's v, k and (scaled) q; its state (P x N) is (d_v x d_k).
-  const ssm::SsdResult r = ssm::ssd(v, log_decay.to(v.dtype()), k, scaled_q.to(dtype), options);
+  const ssm::SsdResult r = ssm::ssd(v, log_decay, k, scaled_q, options);
   return {r.Y, r.final_state};
 }
 
