@@ -24,6 +24,6 @@ function(subq_configure_cuda target)
     # CMake 3.25 knows no CUDA 20 standard; the .cu files are C++17.
     set_target_properties(${target} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)
-    target_link_libraries(${target} PUBLIC CUDA::cudart PRIVATE CUDA::cublas)
+    target_link_libraries(${target} PUBLIC CUDA::cudart PRIVATE CUDA::cublas CUDA::cufft)
   endif()
 endfunction()

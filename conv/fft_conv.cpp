@@ -4,6 +4,7 @@
 #include <complex>
 #include <vector>
 
+#include "conv/fft_conv_cuda.hpp"
 #include "conv/real_fft.hpp"
 #include "core/check.hpp"
 #include "core/thread_pool.hpp"
@@ -62,6 +63,23 @@ Tensor irfft_typed(const Tensor& spectrum, std::int64_t n) {
   return out;
 }
 
+// The cuFFT path (conv/fft_conv.cu), on contiguous copies of x and k.
+Tensor fft_causal_conv_cuda(const Tensor& x, const Tensor& k) {
+  const Device device = x.device();
+  const std::int64_t B = x.size(0), H = x.size(1), L = x.size(2), C = k.size(0), Lk = k.size(2);
+  Tensor y = Tensor::empty({B, C, H, L}, x.dtype(), device);
+  const Tensor xc = x.contiguous(), kc = k.contiguous();
+  detail::FftConvParams params{xc.raw_data(), kc.raw_data(), y.raw_data(), B, H, L, C, Lk,
+                               // length 2 at least (more zero padding is harmless): cuFFT is kept off length-1 plans
+                               std::max<std::int64_t>(fast_fft_size(L + std::min(Lk, L) - 1), 2),
+                               x.dtype() == DType::F64, nullptr};
+  const Tensor workspace =
+      Tensor::empty({std::int64_t(detail::fft_conv_workspace_bytes(params))}, DType::U8, device);
+  params.workspace = workspace.raw_data();
+  check_launch("fft_causal_conv", device, detail::launch_fft_causal_conv(params));
+  return y;
+}
+
 }  // namespace
 
 Tensor fft_causal_conv(const Tensor& x, const Tensor& k) {
@@ -73,16 +91,27 @@ Tensor fft_causal_conv(const Tensor& x, const Tensor& k) {
   SUBQ_CHECK(x.dtype() == k.dtype() && (x.dtype() == DType::F32 || x.dtype() == DType::F64),
              "{}: x and k must both be float32 or both float64, found {} and {}", op, dtype_name(x.dtype()),
              dtype_name(k.dtype()));
-  SUBQ_CHECK(x.device().is_cpu() && k.device().is_cpu(), "{}: runs on the CPU only", op);
+  check_same_device(op, x.device(), {{"k", &k}});
+  if (x.device().is_cuda()) return fft_causal_conv_cuda(x, k);
   return x.dtype() == DType::F64 ? fft_causal_conv_typed<double>(x, k) : fft_causal_conv_typed<float>(x, k);
 }
 
 Tensor irfft(const Tensor& spectrum, std::int64_t n) {
-  SUBQ_CHECK(spectrum.defined() && spectrum.dim() >= 1 && is_complex(spectrum.dtype()) && spectrum.device().is_cpu(),
-             "irfft: expected a complex tensor on the CPU");
+  SUBQ_CHECK(spectrum.defined() && spectrum.dim() >= 1 && is_complex(spectrum.dtype()), "irfft: expected a complex tensor");
   SUBQ_CHECK(n >= 1 && spectrum.size(-1) == n / 2 + 1, "irfft: length {} needs {} frequencies, found {}", n, n / 2 + 1,
              spectrum.size(-1));
-  return spectrum.dtype() == DType::C128 ? irfft_typed<double>(spectrum, n) : irfft_typed<float>(spectrum, n);
+  if (spectrum.device().is_cpu())
+    return spectrum.dtype() == DType::C128 ? irfft_typed<double>(spectrum, n) : irfft_typed<float>(spectrum, n);
+  SUBQ_CHECK(spectrum.dtype() == DType::C128, "irfft: on {}: expected complex128, found {}", to_string(spectrum.device()),
+             dtype_name(spectrum.dtype()));
+  Shape shape = spectrum.shape();
+  shape.back() = n;
+  Tensor out = Tensor::empty(shape, DType::F64, spectrum.device());
+  const Tensor scratch = spectrum.clone();  // cuFFT's inverse overwrites its input
+  const std::int64_t rows = spectrum.numel() / spectrum.size(-1);
+  check_launch("irfft", spectrum.device(),
+               detail::launch_irfft_f64(static_cast<double*>(scratch.raw_data()), rows, n, out.data<double>(), n));
+  return out;
 }
 
 }  // namespace subq::conv

@@ -82,3 +82,30 @@ TEST_CASE("irfft: equals the inverse DFT of the Hermitian extension", "[conv]") 
   }
 }
 
+
+TEST_CASE("fft causal conv and irfft: cuFFT gives the CPU's results", "[conv][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(5);
+  for (const DType dtype : {DType::F32, DType::F64})
+    for (const std::int64_t channels : {1, 3})
+      for (const std::int64_t L : {1, 7, 1000})
+        for (const std::int64_t Lk : {1, 5, 1200}) {
+          INFO(dtype_name(dtype) << " channels " << channels << " L " << L << " Lk " << Lk);
+          const Tensor x = random_tensor({2, 4, L}, dtype, rng, -1, 1), k = random_tensor({channels, 4, Lk}, dtype, rng, -1, 1);
+          // x as a transposed view: the CUDA path gathers it first.
+          const Tensor x_view = x.to(Device::cuda()).transpose(0, 1).contiguous().transpose(0, 1);
+          const Tensor y = conv::fft_causal_conv(x_view, k.to(Device::cuda()));
+          REQUIRE(y.device().is_cuda());
+          REQUIRE(y.dtype() == dtype);
+          CHECK(subq::testing::max_rel_diff(y, conv::fft_causal_conv(x, k)) < (dtype == DType::F64 ? 1e-10 : 1e-4));
+        }
+  for (const std::int64_t n : {1, 6, 7, 4096}) {
+    INFO("irfft n " << n);
+    const Tensor spectrum = random_tensor({3, n / 2 + 1}, DType::C128, rng, -1, 1);
+    const Tensor x = conv::irfft(spectrum.to(Device::cuda()), n);
+    REQUIRE(x.device().is_cuda());
+    CHECK(subq::testing::max_rel_diff(x, conv::irfft(spectrum, n)) < 1e-12);
+  }
+  CHECK_THROWS_WITH(conv::fft_causal_conv(Tensor::zeros({1, 2, 8}, DType::F32, Device::cuda()), Tensor::zeros({1, 2, 8}, DType::F32)),
+                    Catch::Contains("k is on cpu, the input on cuda:0"));
+}

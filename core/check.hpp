@@ -37,12 +37,16 @@ inline void check_same_device(const char* op, Device device, NamedTensors operan
                to_string(t->device()), to_string(device));
 }
 
-/// The contract of the float32-only CUDA paths: every operand on device and float32.
-inline void check_cuda_float32(const char* op, Device device, NamedTensors operands) {
+/// The contract of the CUDA paths: every operand on device and of one dtype.
+inline void check_cuda_dtype(const char* op, Device device, DType dtype, NamedTensors operands) {
   check_same_device(op, device, operands);
   for (const auto& [name, t] : operands)
-    SUBQ_CHECK(!t->defined() || t->dtype() == DType::F32, "{} on {}: {}: expected float32, found {}", op,
-               to_string(device), name, dtype_name(t->dtype()));
+    SUBQ_CHECK(!t->defined() || t->dtype() == dtype, "{} on {}: {}: expected {}, found {}", op, to_string(device), name,
+               dtype_name(dtype), dtype_name(t->dtype()));
+}
+
+inline void check_cuda_float32(const char* op, Device device, NamedTensors operands) {
+  check_cuda_dtype(op, device, DType::F32, operands);
 }
 
 /// Throws "<op> on <device>: <error>" unless a CUDA launcher's error message is empty.

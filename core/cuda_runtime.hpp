@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/device.hpp"
+#include "core/dtype.hpp"
 
 namespace subq::detail {
 
@@ -24,5 +25,8 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 /// are element_size bytes (1, 2, 4, 8 or 16).
 void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& shape,
                   const std::vector<std::int64_t>& strides, std::size_t element_size, Device device);
+/// The same gather, converting between floating dtypes (float32, float64, bfloat16, float16).
+void convert_strided(void* dst, DType to, const void* src, DType from, const std::vector<std::int64_t>& shape,
+                     const std::vector<std::int64_t>& strides, Device device);
 
 }  // namespace subq::detail

@@ -111,14 +111,42 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
              to_string(dst_device), cudaGetErrorString(err));
 }
 
-void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& shape,
-                  const std::vector<std::int64_t>& strides, std::size_t element_size, Device device) {
+namespace {
+
+StridedLayout strided_layout(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& strides,
+                             Device device) {
   SUBQ_CHECK(shape.size() <= std::size_t(StridedLayout::kMaxDims), "strided copy on {}: {} dimensions, at most {}",
              to_string(device), shape.size(), StridedLayout::kMaxDims);
   StridedLayout layout{int(shape.size()), {}, {}};
   for (std::size_t d = 0; d < shape.size(); ++d) layout.shape[d] = shape[d], layout.strides[d] = strides[d];
   SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "cudaSetDevice({}) failed", device.index);
+  return layout;
+}
+
+FloatFormat float_format(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return FloatFormat::F32;
+    case DType::F64: return FloatFormat::F64;
+    case DType::BF16: return FloatFormat::BF16;
+    case DType::F16: return FloatFormat::F16;
+    default: SUBQ_FAIL("dtype conversion on a GPU: {} is not a floating dtype (float32, float64, bfloat16, float16)",
+                       dtype_name(dtype));
+  }
+}
+
+}  // namespace
+
+void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& shape,
+                  const std::vector<std::int64_t>& strides, std::size_t element_size, Device device) {
+  const StridedLayout layout = strided_layout(shape, strides, device);
   check_launch("strided copy", device, launch_copy_strided(dst, src, layout, element_size));
+}
+
+void convert_strided(void* dst, DType to, const void* src, DType from, const std::vector<std::int64_t>& shape,
+                     const std::vector<std::int64_t>& strides, Device device) {
+  const FloatFormat to_format = float_format(to), from_format = float_format(from);
+  const StridedLayout layout = strided_layout(shape, strides, device);
+  check_launch("dtype conversion", device, launch_convert_strided(dst, to_format, src, from_format, layout));
 }
 
 }  // namespace detail

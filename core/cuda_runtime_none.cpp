@@ -34,6 +34,10 @@ void copy_strided(void*, const void*, const std::vector<std::int64_t>&, const st
                   Device device) {
   SUBQ_FAIL("cannot copy on {}: {}", to_string(device), cuda_status());
 }
+void convert_strided(void*, DType, const void*, DType, const std::vector<std::int64_t>&,
+                     const std::vector<std::int64_t>&, Device device) {
+  SUBQ_FAIL("cannot convert on {}: {}", to_string(device), cuda_status());
+}
 
 // No CUDA tensor can exist in this build, so the dense layers' CUDA paths are never reached.
 Tensor linear_cuda(const Tensor& x, const Tensor&, const Tensor&) {

@@ -45,8 +45,16 @@ __global__ void add_kernel(float* h, const float* update, std::int64_t n) {
   SUBQ_GRID_STRIDE(i, n) h[i] += update[i];
 }
 
-__global__ void add_bias_kernel(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
+template <class T>
+__global__ void add_bias_kernel(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
   SUBQ_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
+}
+
+template <class T>
+std::string add_bias(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
+  if (rows * cols == 0) return {};
+  add_bias_kernel<T><<<elementwise_blocks(rows * cols), kElementwiseThreads>>>(y, bias, rows, cols);
+  return launch_status();
 }
 
 }  // namespace
@@ -73,9 +81,10 @@ std::string launch_add(float* h, const float* update, std::int64_t n) {
 }
 
 std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
-  if (rows * cols == 0) return {};
-  add_bias_kernel<<<elementwise_blocks(rows * cols), kElementwiseThreads>>>(y, bias, rows, cols);
-  return launch_status();
+  return add_bias(y, bias, rows, cols);
+}
+std::string launch_add_bias(double* y, const double* bias, std::int64_t rows, std::int64_t cols) {
+  return add_bias(y, bias, rows, cols);
 }
 
 }  // namespace subq::detail

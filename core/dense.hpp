@@ -1,6 +1,7 @@
 #pragma once
-// Dense building blocks that every model uses, on the CPU (float32 or float64): the linear
-// layer, RMS normalisation and the embedding lookup, with PyTorch's definitions.
+// Dense building blocks that every model uses, on the CPU (float32 or float64) and on the input's
+// GPU (float32; the linear layer also float64): the linear layer, RMS normalisation and the
+// embedding lookup, with PyTorch's definitions.
 #include "tensor.hpp"
 #include "thread_pool.hpp"
 

@@ -1,6 +1,6 @@
-// The CUDA paths of the dense layers: float32 on one device, cuBLAS for the linear layer (its
-// default math, no TF32, so results stay within float32 rounding of the CPU's), core/dense.cu
-// for the rest.
+// The CUDA paths of the dense layers: float32 on one device (the linear layer also float64),
+// cuBLAS for the linear layer (its default math, no TF32, so results stay within float32
+// rounding of the CPU's), core/dense.cu for the rest.
 #include "core/dense_cuda.hpp"
 
 #include <cublas_v2.h>
@@ -34,28 +34,52 @@ const float* data(const Tensor& t) { return t.defined() ? t.data<float>() : null
 
 }  // namespace
 
+namespace {
+
+// Row-major y (rows, out) = x (rows, in) W^T is column-major y^T (out, rows) = W x^T, with W
+// read as the transpose of the column-major (in, out) matrix it is in memory.
+cublasStatus_t gemm(cublasHandle_t handle, int out, int rows, int in, const float* w, const float* x, float* y) {
+  const float one = 1, zero = 0;
+  return cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w, in, x, in, &zero, y, out);
+}
+cublasStatus_t gemm(cublasHandle_t handle, int out, int rows, int in, const double* w, const double* x, double* y) {
+  const double one = 1, zero = 0;
+  return cublasDgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w, in, x, in, &zero, y, out);
+}
+
+template <class T>
+void linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
+  const Device device = x.device();
+  const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
+  const Tensor xc = x.contiguous(), w = weight.contiguous();
+  const cublasStatus_t status = gemm(cublas_handle(device), int(out), int(rows), int(in), w.data<T>(), xc.data<T>(), y.data<T>());
+  SUBQ_CHECK(status == CUBLAS_STATUS_SUCCESS, "linear on {}: cuBLAS GEMM failed ({})", to_string(device),
+             cublasGetStatusString(status));
+  if (bias.defined())
+    check_launch("linear", device, launch_add_bias(y.data<T>(), bias.contiguous().data<T>(), rows, out));
+}
+
+}  // namespace
+
 Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Device device = x.device();
-  check_cuda_float32("linear", device, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
+  const DType dtype = x.dtype();
+  SUBQ_CHECK(dtype == DType::F32 || dtype == DType::F64, "linear on {}: x: expected float32 or float64, found {}",
+             to_string(device), dtype_name(dtype));
+  check_cuda_dtype("linear", device, dtype, {{"weight", &weight}, {"bias", &bias}});
   const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
   SUBQ_CHECK(in <= 0x7fffffff && out <= 0x7fffffff && rows <= 0x7fffffff,
              "linear on {}: sizes (rows {}, in {}, out {}) exceed cuBLAS's 32-bit extents", to_string(device), rows,
              in, out);
-  const Tensor xc = x.contiguous(), w = weight.contiguous();
   Shape shape = x.shape();
   shape.back() = out;
-  Tensor y = Tensor::empty(shape, DType::F32, device);
+  Tensor y = Tensor::empty(shape, dtype, device);
   if (rows == 0 || out == 0) return y;
   SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "linear: cudaSetDevice({}) failed", device.index);
-  // Row-major y (rows, out) = x (rows, in) W^T is column-major y^T (out, rows) = W x^T, with W
-  // read as the transpose of the column-major (in, out) matrix it is in memory.
-  const float one = 1, zero = 0;
-  const cublasStatus_t status =
-      cublasSgemm(cublas_handle(device), CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(rows), int(in), &one, w.data<float>(),
-                  int(in), xc.data<float>(), int(in), &zero, y.data<float>(), int(out));
-  SUBQ_CHECK(status == CUBLAS_STATUS_SUCCESS, "linear on {}: cublasSgemm failed ({})", to_string(device),
-             cublasGetStatusString(status));
-  if (bias.defined()) check_launch("linear", device, launch_add_bias(y.data<float>(), data(bias.contiguous()), rows, out));
+  if (dtype == DType::F64)
+    linear_typed<double>(x, weight, bias, y);
+  else
+    linear_typed<float>(x, weight, bias, y);
   return y;
 }
 

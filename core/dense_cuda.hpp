@@ -1,5 +1,5 @@
 #pragma once
-// Internal: the CUDA paths of core/dense.hpp's layers (float32), reached from their dispatch
+// Internal: the CUDA paths of core/dense.hpp's layers (float32; linear also float64), reached from their dispatch
 // when the input is on a GPU. Shapes are checked by the dispatching function.
 #include "core/tensor.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
-// Internal: launchers of the dense layers' CUDA kernels (core/dense.cu), float32, contiguous
-// rows, default stream. Each returns an error message, empty on success.
+// Internal: launchers of the dense layers' CUDA kernels (core/dense.cu), float32 (the bias also
+// float64), contiguous rows, default stream. Each returns an error message, empty on success.
 #include <cstdint>
 #include <string>
 
@@ -16,5 +16,6 @@ std::string launch_embedding(const float* table, const std::int64_t* ids, float*
 std::string launch_add(float* h, const float* update, std::int64_t n);
 /// y[r, c] += bias[c] over (rows, cols).
 std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
+std::string launch_add_bias(double* y, const double* bias, std::int64_t rows, std::int64_t cols);
 
 }  // namespace subq::detail

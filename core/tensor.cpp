@@ -363,9 +363,10 @@ Tensor Tensor::to(Device device) const {
 Tensor Tensor::to(DType dtype) const {
   SUBQ_CHECK(defined(), "Tensor::to: the tensor is undefined");
   if (dtype == dtype_) return *this;
-  SUBQ_CHECK(device().is_cpu(), "Tensor::to({}): dtype conversion of a {} tensor; move it to the CPU first",
-             dtype_name(dtype), to_string(device()));
-  return converted_copy(dtype);
+  if (device().is_cpu()) return converted_copy(dtype);
+  Tensor out = empty(shape_, dtype, device());
+  detail::convert_strided(out.raw_data(), dtype, raw_data(), dtype_, shape_, strides_, device());
+  return out;
 }
 
 Tensor view_as_complex(const Tensor& pairs) {

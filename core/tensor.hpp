@@ -111,7 +111,8 @@ class Tensor {
   void copy_from(const Tensor& src) const;
   /// A copy on another device (this tensor when already there).
   Tensor to(Device device) const;
-  /// A copy with elements converted (this tensor when already of that dtype). CPU only.
+  /// A copy with elements converted (this tensor when already of that dtype). On a GPU, between
+  /// the floating dtypes (float32, float64, bfloat16, float16).
   Tensor to(DType dtype) const;
 
  private:

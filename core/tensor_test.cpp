@@ -110,3 +110,21 @@ TEST_CASE("tensor: strided CUDA views are gathered as on the CPU", "[core][tenso
     check([](const Tensor& t) { return t.slice(2, 2, 3).expand({3, 5, 4, 2}); });
   }
 }
+
+TEST_CASE("tensor: CUDA dtype conversions round as the CPU's do", "[core][tensor][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(4);
+  const std::vector<DType> floats{DType::F32, DType::F64, DType::BF16, DType::F16};
+  for (const DType from : floats)
+    for (const DType to : floats) {
+      INFO(dtype_name(from) << " -> " << dtype_name(to));
+      const Tensor x = testing::random_tensor({4, 9, 5}, from, rng, -3, 3);
+      const Tensor view = x.transpose(0, 2).slice(1, 2, 7);
+      const Tensor on_gpu = view.to(Device::cuda()).to(to);
+      REQUIRE(on_gpu.device().is_cuda());
+      REQUIRE(on_gpu.dtype() == to);
+      CHECK(testing::max_rel_diff(on_gpu.to(Device::cpu()), view.to(to)) == 0);
+    }
+  CHECK_THROWS_WITH(Tensor::zeros({2}, DType::I64, Device::cuda()).to(DType::F32),
+                    Catch::Contains("int64 is not a floating dtype"));
+}

@@ -3,6 +3,7 @@
 #include "core/check.hpp"
 #include "core/device.hpp"
 #include "ssm/mamba2_mixer_cuda.hpp"
+#include "ssm/s4_cuda.hpp"
 #include "ssm/selective_scan_impl.hpp"
 #include "ssm/ssd_cuda.hpp"
 
@@ -17,5 +18,12 @@ std::string launch_ssd_chunks(const SsdCudaParams&) { return cuda_status(); }
 std::string launch_ssd_state_outputs(const SsdCudaParams&, const float*, const float*) { return cuda_status(); }
 std::string launch_mamba2_ssd_inputs(const Mamba2StepParams&, float*, float*) { return cuda_status(); }
 std::string launch_mamba2_skip(const Mamba2StepParams&, float*) { return cuda_status(); }
+std::string launch_vandermonde(const VandermondeParams&) { return cuda_status(); }
+std::string launch_cauchy_spectrum(const CauchyParams&) { return cuda_status(); }
+std::string launch_gelu_skip(double*, const double*, const double*, std::int64_t, std::int64_t, std::int64_t,
+                             std::int64_t) {
+  return cuda_status();
+}
+std::string launch_feature_glu(const double*, double*, std::int64_t, std::int64_t, std::int64_t) { return cuda_status(); }
 
 }  // namespace subq::ssm::detail

@@ -48,8 +48,8 @@ struct S4Params {
 /// truncated generating function of the kernel depends on C only through C~.
 Tensor dplr_c_tilde(const S4Params& p, std::int64_t L);
 
-/// The convolution kernel (channels, H, L) float64. S4 needs L <= l_kernel.
-Tensor s4_kernel(const S4Params& p, std::int64_t L);
+/// The convolution kernel (channels, H, L) float64, made on device. S4 needs L <= l_kernel.
+Tensor s4_kernel(const S4Params& p, std::int64_t L, Device device = Device::cpu());
 
 class S4Block {
  public:
@@ -63,14 +63,18 @@ class S4Block {
   };
   /// From s4's state-dict names under prefix: layer.kernel.{inv_dt, A_real, A_imag, B, C, P,
   /// l_kernel}, layer.D, output_linear.0.{weight, bias}; view_as_real pairs for the complex tensors.
+  /// The block runs on the checkpoint's device (its SSM parameters stay on the CPU, where the
+  /// kernel's per-state terms are made).
   static S4Block load(Checkpoint& checkpoint, const std::string& prefix, const Options& options);
 
   std::int64_t H() const;
   const S4Params& params() const;
+  Device device() const;
 
-  /// x (batch, H, L) -> y (batch, H, L), convolution mode (FFT).
+  /// x (batch, H, L) on the block's device -> y (batch, H, L), convolution mode (FFT; cuFFT on a
+  /// GPU), computed in float64 and returned in x's dtype.
   Tensor forward(const Tensor& x) const;
-  /// The same outputs from the recurrence, each state stepped by the scan core (S4D only).
+  /// The same outputs from the recurrence, each state stepped by the scan core (S4D, CPU only).
   Tensor forward_recurrent(const Tensor& x) const;
 
   ~S4Block();

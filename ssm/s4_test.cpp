@@ -21,7 +21,7 @@ namespace {
 
 cd at(const Tensor& t, std::int64_t i) { return {t.data<complex128>()[i].re, t.data<complex128>()[i].im}; }
 
-S4Block load_fixture(int index, std::int64_t* L) {
+S4Block load_fixture(int index, std::int64_t* L, Device device = Device::cpu()) {
   const auto dir = source_dir() / ("tests/conformance/s4/block_" + std::to_string(index));
   const JsonConfig params = JsonConfig::load(dir / "meta.json").child("params");
   *L = params.get_int("L");
@@ -30,6 +30,7 @@ S4Block load_fixture(int index, std::int64_t* L) {
   options.disc = parse_discretization(params.get_string("disc"));
   options.l_max = *L;
   Checkpoint weights = Checkpoint::open_tensors(dir / "model.safetensors");
+  weights.place_on(device);
   S4Block block = S4Block::load(weights, "", options);
   weights.finish();
   return block;
@@ -134,4 +135,32 @@ TEST_CASE("s4: weights that are not an S4 block name what is wrong", "[ssm][s4]"
   std::int64_t L;
   const S4Block block = load_fixture(1, &L);
   CHECK_THROWS_WITH(block.forward(Tensor::zeros({1, 3, 10}, DType::F32)), Catch::Contains("x: expected (batch, 8, length)"));
+}
+
+TEST_CASE("s4: blocks on CUDA give the CPU's kernels and outputs", "[ssm][s4][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  for (const int index : {0, 1, 2}) {  // S4 (DPLR), S4D diag-lin with ZOH, diag-inv with bilinear
+    std::int64_t L;
+    const S4Block cpu = load_fixture(index, &L), gpu = load_fixture(index, &L, Device::cuda());
+    REQUIRE(gpu.device().is_cuda());
+    std::mt19937 rng(index);
+    for (const std::int64_t length : {std::int64_t(1), std::int64_t(37), L}) {
+      INFO("block " << index << " length " << length);
+      const Tensor K = s4_kernel(gpu.params(), length, Device::cuda());
+      REQUIRE(K.device().is_cuda());
+      CHECK(max_rel_diff(K, s4_kernel(cpu.params(), length)) < 1e-12);
+      for (const DType dtype : {DType::F32, DType::F64}) {
+        const Tensor x = random_tensor({2, cpu.H(), length}, dtype, rng, -1, 1);
+        const Tensor y = gpu.forward(x.to(Device::cuda()));
+        REQUIRE(y.device().is_cuda());
+        REQUIRE(y.dtype() == dtype);
+        CHECK(max_rel_diff(y, cpu.forward(x)) < (dtype == DType::F64 ? 1e-12 : 1e-6));
+      }
+    }
+    CHECK_THROWS_WITH(gpu.forward(Tensor::zeros({1, cpu.H(), 5}, DType::F32)),
+                      Catch::Contains("x is on cpu, the block's weights on cuda:0"));
+    if (index > 0)
+      CHECK_THROWS_WITH(gpu.forward_recurrent(Tensor::zeros({1, cpu.H(), 5}, DType::F32, Device::cuda())),
+                        Catch::Contains("runs on the CPU only"));
+  }
 }

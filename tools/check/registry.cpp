@@ -27,7 +27,7 @@ const std::map<std::string, Entry>& entries() {
       {"rwkv", {&hybrid::run_language_model_case, false}},
       {"rwkv6", {&hybrid::run_language_model_case, false}},
       {"rwkv7", {&hybrid::run_language_model_case, false}},
-      {"s4_block", {&ssm::run_s4_block_case, false}},
+      {"s4_block", {&ssm::run_s4_block_case, true}},
       {"selective_scan", {&ssm::run_selective_scan_case, true}},
       {"selective_state_update", {&ssm::run_selective_state_update_case, true}},
       {"ssd", {&ssm::run_ssd_case, true}},
