@@ -6,6 +6,7 @@
 
 #include "conv/causal_conv1d.hpp"
 #include "conv/fft_conv.hpp"
+#include "conv/hyena_cuda.hpp"
 #include "core/check.hpp"
 #include "core/dense.hpp"
 
@@ -17,6 +18,49 @@ namespace {
 struct FilterStage {
   Tensor weight, bias, freq;  // freq undefined for the last (plain) stage
 };
+
+// The element-wise steps, each a CPU loop (the spec) or its kernel in conv/hyena.cu, on
+// contiguous tensors of one device.
+
+// h (rows, n) = sin(freq h), freq (n).
+void filter_sine(const Tensor& h, const Tensor& freq) {
+  const std::int64_t n = h.size(1), rows = h.size(0);
+  double* hp = h.data<double>();
+  const double* f = freq.data<double>();
+  if (h.device().is_cuda()) return check_launch("HyenaOperator", h.device(), detail::launch_filter_sine(hp, f, rows, n));
+  for (std::int64_t i = 0; i < rows * n; ++i) hp[i] = std::sin(f[i % n] * hp[i]);
+}
+
+// h (L, n) *= exp(-t |deltas|), t (L), deltas (n).
+void filter_modulation(const Tensor& h, const Tensor& t, const Tensor& deltas) {
+  const std::int64_t L = h.size(0), n = h.size(1);
+  double* hp = h.data<double>();
+  const double *tp = t.data<double>(), *dp = deltas.data<double>();
+  if (h.device().is_cuda())
+    return check_launch("HyenaOperator", h.device(), detail::launch_filter_modulation(hp, tp, dp, L, n));
+  for (std::int64_t l = 0; l < L; ++l)
+    for (std::int64_t c = 0; c < n; ++c) hp[l * n + c] *= std::exp(-tp[l] * std::abs(dp[c]));
+}
+
+// v *= x element-wise.
+template <class T>
+void gate(const Tensor& v, const Tensor& x) {
+  T* vp = v.data<T>();
+  const T* xp = x.data<T>();
+  if (v.device().is_cuda()) return check_launch("HyenaOperator", v.device(), detail::launch_gate(vp, xp, v.numel()));
+  for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= xp[i];
+}
+
+// v (batch, D, L) = y + bias v, bias (D) float64: the long convolution and its skip term.
+template <class T>
+void add_conv_skip(const Tensor& v, const Tensor& y, const double* bias) {
+  const std::int64_t D = v.size(1), L = v.size(2);
+  T* vp = v.data<T>();
+  const T* yp = y.data<T>();
+  if (v.device().is_cuda())
+    return check_launch("HyenaOperator", v.device(), detail::launch_conv_skip(vp, yp, bias, v.numel(), D, L));
+  for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] = yp[i] + T(bias[i / L % D]) * vp[i];
+}
 
 }  // namespace
 
@@ -32,13 +76,9 @@ struct HyenaOperator::Impl {
     for (const FilterStage& s : mlp) {
       h = linear(h, s.weight, s.bias);
       if (!s.freq.defined()) break;
-      const std::int64_t n = h.size(1);
-      for (std::int64_t i = 0; i < h.numel(); ++i) h.data<double>()[i] = std::sin(s.freq.data<double>()[i % n] * h.data<double>()[i]);
+      filter_sine(h, s.freq);
     }
-    const std::int64_t n = h.size(1);
-    for (std::int64_t l = 0; l < L; ++l)
-      for (std::int64_t c = 0; c < n; ++c)
-        h.data<double>()[l * n + c] *= std::exp(-t.data<double>()[l] * std::abs(deltas.data<double>()[c]));
+    filter_modulation(h, t, deltas);
     return h;
   }
 };
@@ -107,11 +147,7 @@ HyenaOperator HyenaOperator::load(Checkpoint& ck, const std::string& prefix, con
 Tensor HyenaOperator::filters(std::int64_t L) const {
   SUBQ_CHECK(L >= 1 && L <= impl_->l_max, "HyenaOperator: length {} outside [1, l_max = {}]", L, impl_->l_max);
   const std::int64_t D = impl_->d_model, O = impl_->order - 1;
-  const Tensor h = impl_->filter_values(L);  // (L, O * D)
-  Tensor k = Tensor::empty({O, D, L}, DType::F64);
-  for (std::int64_t l = 0; l < L; ++l)
-    for (std::int64_t c = 0; c < O * D; ++c) k.data<double>()[c * L + l] = h.data<double>()[l * O * D + c];
-  return k;
+  return impl_->filter_values(L).transpose(0, 1).contiguous().view({O, D, L});
 }
 
 namespace {
@@ -128,17 +164,13 @@ Tensor hyena_forward(const Tensor& u, const Tensor& filters, const Tensor& in_pr
   const Tensor uc =
       causal_conv1d(linear(u, as_t(in_proj), as_t(in_bias)).transpose(1, 2), as_t(short_filter), as_t(short_bias)).out;
   auto part = [&](std::int64_t i) { return uc.slice(1, i * D, (i + 1) * D).contiguous(); };  // x_i, and v = part(N)
-  Tensor v = part(N);
-  T* vp = v.data<T>();
+  const Tensor v = part(N);
   for (std::int64_t o = 0; o < N - 1; ++o) {
-    const Tensor x = part(N - 1 - o);
-    for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= x.data<T>()[i];
+    gate<T>(v, part(N - 1 - o));
     const Tensor y = fft_causal_conv(v, k.slice(0, o, o + 1)).view({B, D, L});
-    const double* bias = skip.data<double>() + o * D;
-    for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] = y.data<T>()[i] + T(bias[i / L % D]) * vp[i];
+    add_conv_skip<T>(v, y, skip.data<double>() + o * D);
   }
-  const Tensor x0 = part(0);
-  for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= x0.data<T>()[i];
+  gate<T>(v, part(0));
   return linear(v.transpose(1, 2), as_t(out_proj), as_t(out_bias));
 }
 
@@ -151,6 +183,8 @@ Tensor HyenaOperator::forward(const Tensor& u) const {
              u.defined() ? to_string(u.shape()) : "nothing");
   SUBQ_CHECK(u.dtype() == DType::F32 || u.dtype() == DType::F64, "HyenaOperator: u: expected float32 or float64, found {}",
              dtype_name(u.dtype()));
+  SUBQ_CHECK(u.device() == m.out_proj.device(), "HyenaOperator: u is on {}, the operator's weights on {}",
+             to_string(u.device()), to_string(m.out_proj.device()));
   const Tensor k = filters(u.size(1));
   auto run = [&](auto zero) {
     using T = decltype(zero);

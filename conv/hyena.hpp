@@ -32,10 +32,12 @@ class HyenaOperator {
   HyenaOperator(HyenaOperator&&) noexcept;
   HyenaOperator& operator=(HyenaOperator&&) noexcept;
 
-  /// The long filters for length L <= l_max: (order - 1, d_model, L) float64.
+  /// The long filters for length L <= l_max: (order - 1, d_model, L) float64, on the operator's
+  /// device (the checkpoint's).
   Tensor filters(std::int64_t L) const;
-  /// u (batch, length, d_model) float32/float64 -> y (batch, length, d_model), computed in u's dtype
-  /// (the filters are made in float64, then rounded to it).
+  /// u (batch, length, d_model) float32/float64 on the operator's device -> y (batch, length,
+  /// d_model), computed in u's dtype (the filters are made in float64, then rounded to it); on
+  /// CUDA float32 (the short convolution's kernel is float32).
   Tensor forward(const Tensor& u) const;
 
  private:

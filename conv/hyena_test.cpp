@@ -14,10 +14,11 @@ using subq::testing::random_tensor;
 
 namespace {
 
-HyenaOperator fixture_operator(int index) {
+HyenaOperator fixture_operator(int index, Device device = Device::cpu()) {
   const auto dir = source_dir() / ("tests/conformance/hyena/operator_" + std::to_string(index));
   const JsonConfig params = JsonConfig::load(dir / "meta.json").child("params");
   Checkpoint weights = Checkpoint::open_tensors(dir / "model.safetensors");
+  weights.place_on(device);
   HyenaOperator op = HyenaOperator::load(weights, "", {params.get_int("order"), params.get_int("l_max")});
   weights.finish();
   return op;
@@ -63,4 +64,24 @@ TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
   HyenaOperator::Options partial;
   partial.d_model = 8;
   CHECK_THROWS_WITH(HyenaOperator::load(generated, "", partial), Catch::Contains("must all be > 0"));
+}
+
+TEST_CASE("hyena: the operator on CUDA gives the CPU's filters and outputs", "[conv][hyena][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  for (const int index : {0, 1}) {  // order 2 and 3
+    const HyenaOperator cpu = fixture_operator(index), gpu = fixture_operator(index, Device::cuda());
+    std::mt19937 rng(index);
+    for (const std::int64_t L : {1, 37, 128}) {
+      INFO("operator " << index << " length " << L);
+      const Tensor k = gpu.filters(L);
+      REQUIRE(k.device().is_cuda());
+      CHECK(max_rel_diff(k, cpu.filters(L)) < 1e-12);
+      const Tensor u = random_tensor({2, L, 16 * (2 - index)}, DType::F32, rng, -1, 1);
+      const Tensor y = gpu.forward(u.to(Device::cuda()));
+      REQUIRE(y.device().is_cuda());
+      CHECK(max_rel_diff(y, cpu.forward(u)) < 1e-5);
+    }
+    CHECK_THROWS_WITH(gpu.forward(Tensor::zeros({1, 5, 16 * (2 - index)}, DType::F32)),
+                      Catch::Contains("u is on cpu, the operator's weights on cuda:0"));
+  }
 }

@@ -18,7 +18,7 @@ const std::map<std::string, Entry>& entries() {
   static const std::map<std::string, Entry> table = {
       {"hippo_nplr", {&ssm::run_hippo_nplr_case, true}},  // initialisation: host code on any device
       {"hippo_transition", {&ssm::run_hippo_transition_case, true}},
-      {"hyena_operator", {&conv::run_hyena_operator_case, false}},
+      {"hyena_operator", {&conv::run_hyena_operator_case, true}},
       {"jamba", {&hybrid::run_language_model_case, false}},
       {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
       {"mamba", {&hybrid::run_language_model_case, true}},
