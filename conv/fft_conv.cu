@@ -47,12 +47,13 @@ class Plan {
     const bool forward = type == CUFFT_R2C || type == CUFFT_D2Z;
     std::size_t work = 0;
     if ((status_ = cufftCreate(&handle_)) != CUFFT_SUCCESS) return;
+    created_ = true;
     status_ = cufftMakePlanMany64(handle_, 1, &length, forward ? &real_embed : &complex_embed, 1,
                                   forward ? 2 * bins : bins, forward ? &complex_embed : &real_embed, 1,
                                   forward ? bins : 2 * bins, type, rows, &work);
   }
   ~Plan() {
-    if (handle_) cufftDestroy(handle_);
+    if (created_) cufftDestroy(handle_);
   }
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
@@ -60,7 +61,8 @@ class Plan {
   cufftResult status() const { return status_; }
 
  private:
-  cufftHandle handle_ = 0;
+  cufftHandle handle_ = 0;  // a valid handle may be 0
+  bool created_ = false;
   cufftResult status_ = CUFFT_SUCCESS;
 };
 
