@@ -108,4 +108,6 @@ TEST_CASE("fft causal conv and irfft: cuFFT gives the CPU's results", "[conv][cu
   }
   CHECK_THROWS_WITH(conv::fft_causal_conv(Tensor::zeros({1, 2, 8}, DType::F32, Device::cuda()), Tensor::zeros({1, 2, 8}, DType::F32)),
                     Catch::Contains("k is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(conv::irfft(Tensor::zeros({3, 5}, DType::C64, Device::cuda()), 8),
+                    Catch::Contains("irfft: on cuda:0: expected complex128, found complex64"));
 }

@@ -32,10 +32,6 @@ cublasHandle_t cublas_handle(Device device) {
 
 const float* data(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
-}  // namespace
-
-namespace {
-
 // Row-major y (rows, out) = x (rows, in) W^T is column-major y^T (out, rows) = W x^T, with W
 // read as the transpose of the column-major (in, out) matrix it is in memory.
 cublasStatus_t gemm(cublasHandle_t handle, int out, int rows, int in, const float* w, const float* x, float* y) {
@@ -47,10 +43,11 @@ cublasStatus_t gemm(cublasHandle_t handle, int out, int rows, int in, const doub
   return cublasDgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &one, w, in, x, in, &zero, y, out);
 }
 
+// y (rows, out) = x (rows, in) W^T + bias on x's device, sizes already checked.
 template <class T>
-void linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
+void linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, std::int64_t rows,
+                  std::int64_t in, std::int64_t out) {
   const Device device = x.device();
-  const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
   const Tensor xc = x.contiguous(), w = weight.contiguous();
   const cublasStatus_t status = gemm(cublas_handle(device), int(out), int(rows), int(in), w.data<T>(), xc.data<T>(), y.data<T>());
   SUBQ_CHECK(status == CUBLAS_STATUS_SUCCESS, "linear on {}: cuBLAS GEMM failed ({})", to_string(device),
@@ -77,9 +74,9 @@ Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (rows == 0 || out == 0) return y;
   SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "linear: cudaSetDevice({}) failed", device.index);
   if (dtype == DType::F64)
-    linear_typed<double>(x, weight, bias, y);
+    linear_typed<double>(x, weight, bias, y, rows, in, out);
   else
-    linear_typed<float>(x, weight, bias, y);
+    linear_typed<float>(x, weight, bias, y, rows, in, out);
   return y;
 }
 

@@ -24,6 +24,8 @@ TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
       // Float32 sums of up to 1000 products, added in another order by cuBLAS.
       CHECK(max_rel_diff(linear(x.to(gpu), w.to(gpu), bias.to(gpu)), linear(x, w, bias)) < 1e-4);
       CHECK(max_rel_diff(linear(x.to(gpu), w.to(gpu)), linear(x, w)) < 1e-4);
+      const Tensor x64 = x.to(DType::F64), w64 = w.to(DType::F64), bias64 = bias.to(DType::F64);
+      CHECK(max_rel_diff(linear(x64.to(gpu), w64.to(gpu), bias64.to(gpu)), linear(x64, w64, bias64)) < 1e-12);
 
       const Tensor scale = random_tensor({dim}, DType::F32, rng, 0.5, 1.5);
       const Tensor gate = random_tensor({2, dim, rows}, DType::F32, rng, -3, 3).transpose(1, 2);
@@ -47,6 +49,8 @@ TEST_CASE("dense layers: operands on different devices are named", "[core][dense
   const Tensor x = Tensor::zeros({2, 4}, DType::F32), w = Tensor::zeros({3, 4}, DType::F32);
   CHECK_THROWS_WITH(linear(x.to(Device::cuda()), w), Catch::Contains("linear: weight is on cpu, the input on cuda:0"));
   CHECK_THROWS_WITH(linear(x, w.to(Device::cuda())), Catch::Contains("linear: weight on cuda:0: runs on the CPU only"));
-  CHECK_THROWS_WITH(linear(x.to(DType::F64).to(Device::cuda()), w.to(DType::F64).to(Device::cuda())),
-                    Catch::Contains("linear on cuda:0: x: expected float32, found float64"));
+  CHECK_THROWS_WITH(linear(x.to(DType::F64).to(Device::cuda()), w.to(Device::cuda())),
+                    Catch::Contains("linear on cuda:0: weight: expected float64, found float32"));
+  CHECK_THROWS_WITH(linear(x.to(DType::BF16).to(Device::cuda()), w.to(DType::BF16).to(Device::cuda())),
+                    Catch::Contains("linear on cuda:0: x: expected float32 or float64, found bfloat16"));
 }

@@ -54,17 +54,20 @@ detail::BlockCache& host_block_cache() {
   return *cache;
 }
 
-// 64-byte alignment (cache lines, any SIMD width) and 64 bytes of slack past the end.
+// 64-byte alignment (cache lines, any SIMD width) and 64 bytes of slack past the end. Blocks the
+// cache keeps are rounded to its sizes; smaller ones only to the alignment.
 std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
-  const std::size_t size = detail::BlockCache::rounded(bytes);
-  if (size < kMinCachedHostBlock) {
-    void* ptr = std::aligned_alloc(64, size + 64);
-    SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
-    return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr] { std::free(ptr); });
-  }
-  void* ptr = host_block_cache().take(size, 0);
+  const std::size_t rounded = detail::BlockCache::rounded(bytes);
+  const bool cached = rounded >= kMinCachedHostBlock;
+  const std::size_t size = cached ? rounded : (bytes + 63) / 64 * 64;
+  void* ptr = cached ? host_block_cache().take(size, 0) : nullptr;
   if (ptr == nullptr) ptr = std::aligned_alloc(64, size + 64);
+  if (ptr == nullptr && cached) {  // the kept blocks may be what the system lacks
+    host_block_cache().release();
+    ptr = std::aligned_alloc(64, size + 64);
+  }
   SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
+  if (!cached) return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr] { std::free(ptr); });
   return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size] { host_block_cache().give(ptr, size, 0); });
 }
 

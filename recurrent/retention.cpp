@@ -25,7 +25,7 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   // Built in the inputs' dtype, with each value rounded once from double: at L = 128K a float64
   // copy of q would be 2 GiB.
   const Tensor log_decay = Tensor::empty({B, L, H}, dtype);
-  Tensor scaled_q = q.is_contiguous() ? q.clone() : q.contiguous();
+  Tensor scaled_q = q.clone();
   const double scale = 1.0 / std::sqrt(double(dk));
   std::vector<double> head_decay(static_cast<std::size_t>(H));
   for (std::int64_t h = 0; h < H; ++h) head_decay[h] = retention_log_decay(h);
