@@ -46,6 +46,9 @@ Tensor linear_cuda(const Tensor& x, const Tensor&, const Tensor&) {
 Tensor rms_norm_cuda(const Tensor& x, const Tensor&, double, const Tensor&) {
   SUBQ_FAIL("rms_norm on {}: {}", to_string(x.device()), cuda_status());
 }
+Tensor scale_cuda(const Tensor& x, double) {
+  SUBQ_FAIL("scale on {}: {}", to_string(x.device()), cuda_status());
+}
 void add_into_cuda(const Tensor& h, const Tensor&) {
   SUBQ_FAIL("add_into on {}: {}", to_string(h.device()), cuda_status());
 }

@@ -165,6 +165,19 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
   return y.to(x.dtype());
 }
 
+Tensor scale(const Tensor& x, double factor) {
+  check_float_any_device("scale", "x", x);
+  if (on_cuda(x)) return detail::scale_cuda(x, factor);
+  Tensor y = x.contiguous().clone();
+  auto multiply = [&](auto zero) {
+    using T = decltype(zero);
+    T* p = y.data<T>();
+    for (std::int64_t i = 0; i < y.numel(); ++i) p[i] = T(double(p[i]) * factor);
+  };
+  y.dtype() == DType::F64 ? multiply(double{}) : multiply(float{});
+  return y;
+}
+
 void add_into(const Tensor& h, const Tensor& update) {
   check_float_any_device("add_into", "h", h);
   check_shape("add_into", "update", update, h.shape());

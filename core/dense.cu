@@ -46,6 +46,18 @@ __global__ void add_kernel(float* h, const float* update, std::int64_t n) {
 }
 
 template <class T>
+__global__ void scale_kernel(T* y, std::int64_t n, double factor) {
+  SUBQ_GRID_STRIDE(i, n) y[i] = T(double(y[i]) * factor);
+}
+
+template <class T>
+std::string scale(T* y, std::int64_t n, double factor) {
+  if (n == 0) return {};
+  scale_kernel<T><<<elementwise_blocks(n), kElementwiseThreads>>>(y, n, factor);
+  return launch_status();
+}
+
+template <class T>
 __global__ void add_bias_kernel(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
   SUBQ_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
 }
@@ -79,6 +91,9 @@ std::string launch_add(float* h, const float* update, std::int64_t n) {
   add_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(h, update, n);
   return launch_status();
 }
+
+std::string launch_scale(float* y, std::int64_t n, double factor) { return scale(y, n, factor); }
+std::string launch_scale(double* y, std::int64_t n, double factor) { return scale(y, n, factor); }
 
 std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
   return add_bias(y, bias, rows, cols);

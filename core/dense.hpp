@@ -1,7 +1,7 @@
 #pragma once
 // Dense building blocks that every model uses, on the CPU (float32 or float64) and on the input's
-// GPU (float32; the linear layer also float64): the linear layer, RMS normalisation and the
-// embedding lookup, with PyTorch's definitions.
+// GPU (float32; the linear layer and scale also float64): the linear layer, RMS normalisation,
+// the embedding lookup and a few element-wise pieces, with PyTorch's definitions.
 #include "tensor.hpp"
 #include "thread_pool.hpp"
 
@@ -26,6 +26,10 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
 /// Rotary position embedding, the non-interleaved (GPT-NeoX) form: x (batch, length, heads, d)
 /// with d even; position p = offset + t turns the pair (x[i], x[i + d/2]) by p * base^(-2i/d).
 Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0);
+
+/// x * factor as a new contiguous tensor of x's dtype (float32 or float64), each element
+/// computed in float64 and rounded once.
+Tensor scale(const Tensor& x, double factor);
 
 /// h += update element-wise, in place (the residual stream); same shape and dtype, h contiguous.
 void add_into(const Tensor& h, const Tensor& update);

@@ -90,6 +90,14 @@ Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Te
   return y;
 }
 
+Tensor scale_cuda(const Tensor& x, double factor) {
+  Tensor y = x.contiguous().clone();
+  check_launch("scale", x.device(),
+               x.dtype() == DType::F64 ? launch_scale(y.data<double>(), y.numel(), factor)
+                                       : launch_scale(y.data<float>(), y.numel(), factor));
+  return y;
+}
+
 void add_into_cuda(const Tensor& h, const Tensor& update) {
   check_cuda_float32("add_into", h.device(), {{"h", &h}, {"update", &update}});
   check_launch("add_into", h.device(), launch_add(h.data<float>(), data(update.contiguous()), h.numel()));

@@ -1,6 +1,6 @@
 #pragma once
-// Internal: launchers of the dense layers' CUDA kernels (core/dense.cu), float32 (the bias also
-// float64), contiguous rows, default stream. Each returns an error message, empty on success.
+// Internal: launchers of the dense layers' CUDA kernels (core/dense.cu), float32 (the bias and
+// the scale also float64), contiguous rows, default stream. Each returns an error message, empty on success.
 #include <cstdint>
 #include <string>
 
@@ -14,6 +14,9 @@ std::string launch_embedding(const float* table, const std::int64_t* ids, float*
                              std::int64_t dim);
 /// h[i] += update[i] for i < n.
 std::string launch_add(float* h, const float* update, std::int64_t n);
+/// y[i] = y[i] * factor for i < n, computed in float64 and rounded once.
+std::string launch_scale(float* y, std::int64_t n, double factor);
+std::string launch_scale(double* y, std::int64_t n, double factor);
 /// y[r, c] += bias[c] over (rows, cols).
 std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols);
 std::string launch_add_bias(double* y, const double* bias, std::int64_t rows, std::int64_t cols);

@@ -11,6 +11,16 @@ using namespace subq;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
 
+TEST_CASE("scale: each element times the factor in float64, rounded once", "[core][dense]") {
+  std::mt19937 rng(3);
+  const Tensor x = random_tensor({5, 7}, DType::F32, rng, -2, 2).transpose(0, 1);
+  const Tensor y = subq::scale(x, 1.0 / 3.0);
+  REQUIRE(y.shape() == Shape{7, 5});
+  REQUIRE(y.dtype() == DType::F32);
+  const Tensor xc = x.contiguous();
+  for (std::int64_t i = 0; i < y.numel(); ++i) CHECK(y.data<float>()[i] == float(double(xc.data<float>()[i]) * (1.0 / 3.0)));
+}
+
 TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   const Device gpu = Device::cuda();
@@ -26,6 +36,8 @@ TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
       CHECK(max_rel_diff(linear(x.to(gpu), w.to(gpu)), linear(x, w)) < 1e-4);
       const Tensor x64 = x.to(DType::F64), w64 = w.to(DType::F64), bias64 = bias.to(DType::F64);
       CHECK(max_rel_diff(linear(x64.to(gpu), w64.to(gpu), bias64.to(gpu)), linear(x64, w64, bias64)) < 1e-12);
+      CHECK(max_rel_diff(subq::scale(x.to(gpu), 0.3), subq::scale(x, 0.3)) == 0);
+      CHECK(max_rel_diff(subq::scale(x64.to(gpu), 0.3), subq::scale(x64, 0.3)) == 0);
 
       const Tensor scale = random_tensor({dim}, DType::F32, rng, 0.5, 1.5);
       const Tensor gate = random_tensor({2, dim, rows}, DType::F32, rng, -3, 3).transpose(1, 2);
@@ -52,5 +64,5 @@ TEST_CASE("dense layers: operands on different devices are named", "[core][dense
   CHECK_THROWS_WITH(linear(x.to(DType::F64).to(Device::cuda()), w.to(Device::cuda())),
                     Catch::Contains("linear on cuda:0: weight: expected float64, found float32"));
   CHECK_THROWS_WITH(linear(x.to(DType::BF16).to(Device::cuda()), w.to(DType::BF16).to(Device::cuda())),
-                    Catch::Contains("linear on cuda:0: x: expected float32 or float64, found bfloat16"));
+                    Catch::Contains("linear: x: expected float32 or float64, found bfloat16"));
 }

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dense.hpp"
 #include "ssm/ssd.hpp"
 
 namespace subq::recurrent {
@@ -19,27 +20,26 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   check_shape(op, "k", k, q.shape());
   SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
              "{}: v: expected ({}, {}, {}, d_v), found {}", op, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
-  const DType dtype = q.dtype();
+  const Device device = q.device();
+  // CUDA's SSD takes float32: bfloat16 inputs are widened there.
+  auto input = [&](const Tensor& t) { return device.is_cuda() && t.dtype() == DType::BF16 ? t.to(DType::F32) : t; };
+  const DType dtype = input(q).dtype();
+  if (device.is_cuda())
+    SUBQ_CHECK(dtype == DType::F32, "{} on {}: q: expected float32 or bfloat16, found {}", op, to_string(device),
+               dtype_name(q.dtype()));
   SUBQ_CHECK(dtype == DType::F32 || dtype == DType::F64, "{}: q: expected float32 or float64, found {}", op,
-             dtype_name(dtype));
-  // Built in the inputs' dtype, with each value rounded once from double: at L = 128K a float64
-  // copy of q would be 2 GiB.
-  const Tensor log_decay = Tensor::empty({B, L, H}, dtype);
-  Tensor scaled_q = q.clone();
-  const double scale = 1.0 / std::sqrt(double(dk));
+             dtype_name(q.dtype()));
+  // The decays are one per head, broadcast over batch and time; q's scaling is rounded once from
+  // float64 into q's dtype (at L = 128K a float64 copy of q would be 2 GiB).
   std::vector<double> head_decay(static_cast<std::size_t>(H));
   for (std::int64_t h = 0; h < H; ++h) head_decay[h] = retention_log_decay(h);
-  auto fill = [&](auto zero) {
-    using T = decltype(zero);
-    for (std::int64_t i = 0; i < log_decay.numel(); ++i) log_decay.data<T>()[i] = T(head_decay[i % H]);
-    for (std::int64_t i = 0; i < scaled_q.numel(); ++i) scaled_q.data<T>()[i] = T(double(scaled_q.data<T>()[i]) * scale);
-  };
-  dtype == DType::F64 ? fill(double{}) : fill(float{});
+  const Tensor log_decay = Tensor::from_vector(head_decay, {1, 1, H}).to(dtype).to(device).expand({B, L, H});
+  const Tensor scaled_q = scale(input(q), 1.0 / std::sqrt(double(dk)));
   ssm::SsdOptions options;
   options.chunk_length = chunk_length;
   options.initial_state = initial_state;
   // SSD's X, B, C are retention's v, k and (scaled) q; its state (P x N) is (d_v x d_k).
-  const ssm::SsdResult r = ssm::ssd(v, log_decay, k, scaled_q, options);
+  const ssm::SsdResult r = ssm::ssd(input(v), log_decay, input(k), scaled_q, options);
   return {r.Y, r.final_state};
 }
 

@@ -15,7 +15,8 @@ struct RetentionResult {
   Tensor final_state;  // (batch, heads, d_v, d_k)
 };
 
-/// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); float32 or float64, CPU.
+/// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); float32 or float64 on the
+/// CPU, float32 or bfloat16 on CUDA (computed and returned in float32, SSD's CUDA dtype).
 /// initial_state: (batch, heads, d_v, d_k) or undefined for zeros.
 RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& initial_state = {},
                           std::int64_t chunk_length = 0);

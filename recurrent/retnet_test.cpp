@@ -61,3 +61,23 @@ TEST_CASE("retention: no overflow at L = 100K with large keys", "[recurrent][ret
   for (std::int64_t i = 0; i < r.o.numel(); ++i) bad += !std::isfinite(r.o.data<float>()[i]);
   CHECK(bad == 0);
 }
+
+TEST_CASE("retention: CUDA equals the recurrent form for float32 and bfloat16", "[recurrent][retnet][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(3);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  for (const DType dtype : {DType::F32, DType::BF16})
+    for (const std::int64_t L : {1, 7, 129}) {
+      INFO(dtype_name(dtype) << " L " << L);
+      const Tensor q = random_tensor({2, L, 3, 4}, dtype, rng, -1, 1), k = random_tensor({2, L, 3, 4}, dtype, rng, -1, 1),
+                   v = random_tensor({2, L, 3, 5}, dtype, rng, -1, 1), h0 = random_tensor({2, 3, 5, 4}, DType::F64, rng, -1, 1);
+      const RetentionResult want = recurrent_reference(q.to(DType::F64), k.to(DType::F64), v.to(DType::F64), h0);
+      const RetentionResult got = retention(gpu(q), gpu(k), gpu(v), gpu(h0.to(DType::F32)));
+      REQUIRE(got.o.device().is_cuda());
+      CHECK(max_rel_diff(got.o, want.o) < 1e-4);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-4);
+    }
+  CHECK_THROWS_WITH(retention(gpu(Tensor::zeros({1, 2, 1, 4}, DType::F64)), gpu(Tensor::zeros({1, 2, 1, 4}, DType::F64)),
+                              gpu(Tensor::zeros({1, 2, 1, 4}, DType::F64))),
+                    Catch::Contains("retention on cuda:0: q: expected float32 or bfloat16, found float64"));
+}

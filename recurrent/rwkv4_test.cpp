@@ -84,3 +84,49 @@ TEST_CASE("wkv4: the chunked form equals the recurrent form", "[recurrent][rwkv4
       CHECK(max_rel_diff(pieces.state.max, whole.state.max) < 1e-12);
     }
 }
+
+TEST_CASE("wkv4: CUDA equals the CPU across chunks and dtypes", "[recurrent][rwkv4][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(5);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const std::int64_t B = 2, C = 70;
+  for (const DType dtype : {DType::F64, DType::F32, DType::BF16})
+    for (const std::int64_t L : {1, 50, 300})
+      for (const std::int64_t chunk : {0, 7, 1000}) {
+        INFO(dtype_name(dtype) << " L " << L << " chunk " << chunk);
+        const Tensor decay = random_tensor({C}, DType::F64, rng, -3, 2), first = random_tensor({C}, DType::F64, rng, -1, 1),
+                     k = random_tensor({B, L, C}, dtype, rng, -30, 30), v = random_tensor({B, L, C}, dtype, rng, -1, 1);
+        const Wkv4Result start = wkv4(decay, first, random_tensor({B, 9, C}, DType::F64, rng, -5, 5),
+                                      random_tensor({B, 9, C}, DType::F64, rng, -1, 1));
+        const Wkv4Result want = wkv4(decay, first, k.to(DType::F64), v.to(DType::F64), start.state);
+        const Wkv4Result got = wkv4(gpu(decay), gpu(first), gpu(k), gpu(v),
+                                    {gpu(start.state.num), gpu(start.state.den), gpu(start.state.max)}, chunk);
+        REQUIRE(got.out.device().is_cuda());
+        CHECK(got.out.dtype() == dtype);
+        CHECK(max_rel_diff(got.out, want.out) < (dtype == DType::F64 ? 1e-12 : dtype == DType::F32 ? 1e-4 : 1e-2));
+        const double state_tolerance = dtype == DType::F64 ? 1e-12 : 1e-4;
+        CHECK(max_rel_diff(got.state.num, want.state.num) < state_tolerance);
+        CHECK(max_rel_diff(got.state.den, want.state.den) < state_tolerance);
+        CHECK(max_rel_diff(got.state.max, want.state.max) < state_tolerance);
+      }
+}
+
+TEST_CASE("wkv4: no overflow on CUDA at L = 100K with strong decays and large keys", "[recurrent][rwkv4][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(6);
+  const std::int64_t L = 100000, C = 8;
+  const Tensor decay = random_tensor({C}, DType::F32, rng, 2, 4), first = random_tensor({C}, DType::F32, rng, -1, 1),
+               k = random_tensor({1, L, C}, DType::F32, rng, -1000, 1000), v = random_tensor({1, L, C}, DType::F32, rng, -1, 1);
+  const Tensor out = wkv4(decay.to(Device::cuda()), first.to(Device::cuda()), k.to(Device::cuda()), v.to(Device::cuda())).out;
+  CHECK(max_rel_diff(out, wkv4(decay, first, k, v).out) < 1e-4);
+}
+
+TEST_CASE("wkv4: CUDA operands on another device or of another dtype are named", "[recurrent][rwkv4][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Tensor w = Tensor::zeros({3}, DType::F32), k = Tensor::zeros({1, 4, 3}, DType::F32);
+  const Tensor wg = w.to(Device::cuda()), kg = k.to(Device::cuda());
+  CHECK_THROWS_WITH(wkv4(wg, wg, kg, k), Catch::Contains("wkv4: v is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(wkv4(w, wg, kg, kg), Catch::Contains("wkv4: time_decay is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(wkv4(wg, wg, kg, kg.to(DType::F64)), Catch::Contains("wkv4 on cuda:0: v: expected float32, found float64"));
+  CHECK_THROWS_WITH(wkv4(wg, wg, Tensor::zeros({1, 4, 3}, DType::I32).to(Device::cuda()), kg), Catch::Contains("k: expected float32, float64 or bfloat16"));
+}

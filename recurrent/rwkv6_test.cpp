@@ -72,3 +72,54 @@ TEST_CASE("wkv6: no overflow at L = 100K with strong decays and large keys", "[r
   for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
   CHECK(bad == 0);
 }
+
+TEST_CASE("wkv6: CUDA equals the CPU across chunks, head sizes and dtypes", "[recurrent][rwkv6][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(5);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  // d_k across the kernels' per-thread sizes (32, 64, 128, 256).
+  for (const auto& [dk, dv] : {std::pair<std::int64_t, std::int64_t>{4, 5}, {64, 64}, {100, 33}, {256, 8}})
+    for (const DType dtype : {DType::F64, DType::F32, DType::BF16})
+      for (const std::int64_t L : {1, 15, 130})
+        for (const std::int64_t chunk : {0, 16, 500}) {
+          INFO("d_k " << dk << " d_v " << dv << " " << dtype_name(dtype) << " L " << L << " chunk " << chunk);
+          const Shape ks{2, L, 3, dk}, vs{2, L, 3, dv};
+          const Tensor r = random_tensor(ks, dtype, rng, -1, 1), k = random_tensor(ks, dtype, rng, -1, 1),
+                       v = random_tensor(vs, dtype, rng, -1, 1), w = random_tensor(ks, dtype, rng, -3, 0),
+                       u = random_tensor({3, dk}, dtype, rng, -1, 1), h0 = random_tensor({2, 3, dk, dv}, DType::F64, rng, -1, 1);
+          auto f64 = [](const Tensor& t) { return t.to(DType::F64); };
+          const Wkv6Result want = wkv6_recurrent(f64(r), f64(k), f64(v), f64(w), f64(u), h0);
+          const Wkv6Result got = chunk == 500 ? wkv6_recurrent(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0))
+                                              : wkv6(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0), chunk);
+          REQUIRE(got.o.device().is_cuda());
+          CHECK(got.o.dtype() == dtype);
+          const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-4 * double(dk);
+          CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::BF16 ? 1e-2 + tolerance : tolerance));
+          CHECK(max_rel_diff(got.final_state, want.final_state) < tolerance);
+        }
+}
+
+TEST_CASE("wkv6: no overflow on CUDA at L = 100K with strong decays and large keys", "[recurrent][rwkv6][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(6);
+  const std::int64_t L = 100000;
+  const Tensor r = random_tensor({1, L, 1, 8}, DType::F32, rng, -1, 1), k = random_tensor({1, L, 1, 8}, DType::F32, rng, -100, 100),
+               v = random_tensor({1, L, 1, 8}, DType::F32, rng, -1, 1), w = random_tensor({1, L, 1, 8}, DType::F32, rng, -60, 0),
+               u = random_tensor({1, 8}, DType::F32, rng, -1, 1);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const Wkv6Result got = wkv6(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u));
+  CHECK(max_rel_diff(got.o, wkv6(r, k, v, w, u).o) < 1e-3);
+}
+
+TEST_CASE("wkv6: CUDA operands on another device, of another dtype or too wide are named", "[recurrent][rwkv6][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  const Problem p = random_problem(4, -1, 1, 7, DType::F32);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  CHECK_THROWS_WITH(wkv6(gpu(p.r), gpu(p.k), p.v, gpu(p.w), gpu(p.u)), Catch::Contains("wkv6: v is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(wkv6(gpu(p.r), gpu(p.k), gpu(p.v), gpu(p.w).to(DType::F64), gpu(p.u)),
+                    Catch::Contains("wkv6 on cuda:0: w: expected float32, found float64"));
+  const Tensor wide = Tensor::zeros({1, 2, 1, 300}, DType::F32, Device::cuda());
+  CHECK_THROWS_WITH(wkv6(wide, wide, Tensor::zeros({1, 2, 1, 4}, DType::F32, Device::cuda()), wide,
+                         Tensor::zeros({1, 300}, DType::F32, Device::cuda())),
+                    Catch::Contains("takes d_k up to 256 and d_v up to 1024, found 300 and 4"));
+}

@@ -139,3 +139,46 @@ TEST_CASE("wkv7: no overflow at L = 100K with strong decays and large keys", "[r
     CHECK(bad == 0);
   }
 }
+
+TEST_CASE("wkv7: CUDA equals the CPU across head sizes and dtypes", "[recurrent][rwkv7][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(7);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  // d_k across the kernel's per-thread sizes (32, 64, 128, 256); d_v = d_k, as RWKV-7 has it.
+  for (const std::int64_t d : {4, 64, 100, 256})
+    for (const DType dtype : {DType::F64, DType::F32, DType::BF16})
+      for (const std::int64_t L : {1, 15, 130}) {
+        INFO("d " << d << " " << dtype_name(dtype) << " L " << L);
+        const DeltaRule p = rwkv7_inputs(L, 3, d, dtype, 3, rng);
+        const Tensor h0 = random_tensor({1, 3, d, d}, DType::F64, rng, -1, 1);
+        auto f64 = [](const Tensor& t) { return t.to(DType::F64); };
+        const Wkv7Result want = wkv7_recurrent(f64(p.r), f64(p.w), f64(p.k), f64(p.v), f64(p.a), f64(p.b), h0);
+        const Wkv7Result got = wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), gpu(h0));
+        REQUIRE(got.o.device().is_cuda());
+        CHECK(got.o.dtype() == dtype);
+        const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-4 * double(d);
+        CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::BF16 ? 1e-2 + tolerance : tolerance));
+        CHECK(max_rel_diff(got.final_state, want.final_state) < tolerance);
+      }
+}
+
+TEST_CASE("wkv7: no overflow on CUDA at L = 100K with strong decays and large keys", "[recurrent][rwkv7][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(8);
+  const DeltaRule p = rwkv7_inputs(100000, 1, 8, DType::F32, 100, rng);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const Wkv7Result got = wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b));
+  CHECK(max_rel_diff(got.o, wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b).o) < 1e-3);
+}
+
+TEST_CASE("wkv7: CUDA operands on another device or of another dtype are named", "[recurrent][rwkv7][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(9);
+  const DeltaRule p = rwkv7_inputs(4, 1, 4, DType::F32, 1, rng);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), p.a, gpu(p.b)), Catch::Contains("wkv7: a is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b).to(DType::F64)),
+                    Catch::Contains("wkv7 on cuda:0: b: expected float32, found float64"));
+  CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), Tensor::zeros({1, 1, 4, 4}, DType::F32)),
+                    Catch::Contains("wkv7: initial_state is on cpu, the input on cuda:0"));
+}

@@ -6,6 +6,7 @@
 
 #include "core/check.hpp"
 #include "core/thread_pool.hpp"
+#include "recurrent/wkv_cuda.hpp"
 #include "scan/scan_operator.hpp"
 
 namespace subq::recurrent {
@@ -16,6 +17,7 @@ constexpr const char* kOp = "wkv4";
 constexpr std::int64_t kChannelBlock = 64;  // channels stepped together: contiguous, vectorisable
 constexpr double kEmptyMax = -1e38;         // the running maximum of an empty history
 constexpr std::int64_t kDefaultChunk = 1024;
+constexpr std::int64_t kCudaMinChunk = 64;
 
 // The inputs in the compute type and the problem's sizes.
 template <class T>
@@ -142,6 +144,37 @@ Wkv4Result run(const Tensor& time_decay, const Tensor& time_first, const Tensor&
   return chunk ? chunked(in, initial, chunk_length > 0 ? chunk_length : kDefaultChunk) : recurrent(in, initial);
 }
 
+Wkv4Result run_cuda(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
+                    const Wkv4State& initial, std::int64_t chunk_length) {
+  const Device device = k.device();
+  const DType input = k.dtype();
+  SUBQ_CHECK(input == DType::F32 || input == DType::F64 || input == DType::BF16,
+             "{} on {}: k: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(input));
+  check_cuda_dtype(kOp, device, input, {{"v", &v}});
+  check_same_device(kOp, device, {{"time_decay", &time_decay}, {"time_first", &time_first}, {"state.num", &initial.num},
+                                  {"state.den", &initial.den}, {"state.max", &initial.max}});
+  // The weights and the state in the state's dtype: float32, float64 for float64 inputs.
+  const DType state = input == DType::F64 ? DType::F64 : DType::F32;
+  auto as_state = [&](const Tensor& t) { return t.to(state).contiguous(); };
+  const std::int64_t B = k.size(0), L = k.size(1), C = k.size(2);
+  auto start = [&](const Tensor& given, double empty) {
+    if (given.defined()) return as_state(given);
+    return Tensor::from_vector(std::vector<double>(std::size_t(B * C), empty), {B, C}).to(state).to(device);
+  };
+  const Tensor decay = as_state(time_decay), first = as_state(time_first), kc = k.contiguous(), vc = v.contiguous();
+  const Tensor num0 = start(initial.num, 0.0), den0 = start(initial.den, 0.0), max0 = start(initial.max, kEmptyMax);
+  Wkv4Result r{Tensor::empty({B, L, C}, input, device),
+               {Tensor::empty({B, C}, state, device), Tensor::empty({B, C}, state, device), Tensor::empty({B, C}, state, device)}};
+  const std::int64_t Q = detail::cuda_chunk_length(B * C, L, chunk_length, kCudaMinChunk);
+  detail::Wkv4CudaParams p{input, B, L, C, Q, std::max<std::int64_t>((L + Q - 1) / Q, 1), decay.raw_data(), first.raw_data(),
+                           kc.raw_data(), vc.raw_data(), num0.raw_data(), den0.raw_data(), max0.raw_data(), r.out.raw_data(),
+                           r.state.num.raw_data(), r.state.den.raw_data(), r.state.max.raw_data(), nullptr};
+  const Tensor workspace = Tensor::empty({std::int64_t(detail::wkv4_workspace_bytes(p))}, DType::U8, device);
+  p.workspace = workspace.raw_data();
+  check_launch(kOp, device, detail::launch_wkv4(p));
+  return r;
+}
+
 }  // namespace
 
 Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
@@ -155,10 +188,12 @@ Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor
   for (const auto& [name, t] : {std::pair{"state.num", &state.num}, std::pair{"state.den", &state.den},
                                 std::pair{"state.max", &state.max}})
     if (t->defined()) check_shape(kOp, name, *t, {B, C});
-  SUBQ_CHECK(k.device().is_cpu() && v.device().is_cpu(), "{}: runs on the CPU only", kOp);
+  SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
+  if (k.device().is_cuda()) return run_cuda(time_decay, time_first, k, v, state, chunk_length);
+  check_same_device(kOp, k.device(), {{"v", &v}, {"time_decay", &time_decay}, {"time_first", &time_first},
+                                      {"state.num", &state.num}, {"state.den", &state.den}, {"state.max", &state.max}});
   SUBQ_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F64, "{}: k: expected float32 or float64, found {}", kOp,
              dtype_name(k.dtype()));
-  SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
   return k.dtype() == DType::F64 ? run<double>(time_decay, time_first, k, v, state, chunk_length)
                                  : run<float>(time_decay, time_first, k, v, state, chunk_length);
 }

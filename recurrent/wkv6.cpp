@@ -1,11 +1,13 @@
 #include "recurrent/wkv6.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/check.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
+#include "recurrent/wkv_cuda.hpp"
 #include "scan/linear_recurrence.hpp"
 
 namespace subq::recurrent {
@@ -14,7 +16,7 @@ namespace {
 
 constexpr const char* kOp = "wkv6";
 constexpr std::int64_t kDefaultChunk = 64;
-
+constexpr std::int64_t kCudaMinChunk = 16;
 
 struct Sizes {
   std::int64_t B, L, H, dk, dv;
@@ -32,10 +34,19 @@ Sizes validate(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& 
   const std::int64_t dv = v.size(3);
   check_shape(kOp, "u", u, {H, dk});
   if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, dk, dv});
-  for (const Tensor* t : {&r, &k, &v, &w, &u})
-    SUBQ_CHECK(t->device().is_cpu(), "{}: runs on the CPU only, found an input on {}", kOp, to_string(t->device()));
-  SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
-             dtype_name(r.dtype()));
+  const Device device = r.device();
+  if (device.is_cuda()) {
+    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64 || r.dtype() == DType::BF16,
+               "{} on {}: r: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(r.dtype()));
+    check_cuda_dtype(kOp, device, r.dtype(), {{"k", &k}, {"v", &v}, {"w", &w}, {"u", &u}});
+    SUBQ_CHECK(dk <= detail::kWkvMaxKeyDim && dv <= detail::kWkvMaxValueDim,
+               "{} on {}: takes d_k up to {} and d_v up to {}, found {} and {}", kOp, to_string(device),
+               detail::kWkvMaxKeyDim, detail::kWkvMaxValueDim, dk, dv);
+  } else {
+    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
+               dtype_name(r.dtype()));
+  }
+  check_same_device(kOp, device, {{"k", &k}, {"v", &v}, {"w", &w}, {"u", &u}, {"initial_state", &initial_state}});
   return {B, L, H, dk, dv};
 }
 
@@ -173,12 +184,45 @@ Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::
   return {o, passed.final_state.view({B, H, dk, dv})};
 }
 
+// CUDA: pass 1 makes every chunk's own state and decay, the scan core passes the states along
+// the chunks, pass 2 reruns every chunk from its entering state (recurrent/wkv6.cu).
+Wkv6Result run_cuda(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                    const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
+  const Device device = r.device();
+  const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
+  const std::int64_t BH = s.B * s.H;
+  const std::int64_t Q = detail::cuda_chunk_length(BH * s.dv, s.L, chunk_length, kCudaMinChunk);
+  const std::int64_t chunks = std::max<std::int64_t>((s.L + Q - 1) / Q, 1);
+  const Tensor rc = r.contiguous(), kc = k.contiguous(), vc = v.contiguous(), wc = w.contiguous(), uc = u.contiguous();
+  const detail::Wkv6CudaParams p{{input, s.B, s.L, s.H, s.dk, s.dv}, Q, chunks, rc.raw_data(), kc.raw_data(),
+                                 vc.raw_data(), wc.raw_data(), uc.raw_data()};
+  const Tensor h0 = initial_state.defined() ? initial_state.to(state).contiguous() : Tensor{};
+  Wkv6Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, input, device), Tensor::empty({s.B, s.H, s.dk, s.dv}, state, device)};
+  if (BH * s.dv == 0) return res;
+  Tensor passed;
+  if (chunks > 1) {
+    const Tensor own = Tensor::empty({BH * s.dk, s.dv, chunks}, state, device),
+                 decay = Tensor::empty({BH * s.dk, 1, chunks}, state, device);
+    check_launch(kOp, device, detail::launch_wkv6_chunk_states(p, own.raw_data(), decay.raw_data()));
+    // Every element of a key row decays alike, so the decay is broadcast over d_v.
+    passed = scan::linear_recurrence(decay.expand({BH * s.dk, s.dv, chunks}), own,
+                                     h0.defined() ? h0.view({BH * s.dk, s.dv}) : Tensor{})
+                 .h;
+  }
+  check_launch(kOp, device,
+               detail::launch_wkv6_outputs(p, h0.defined() ? h0.raw_data() : nullptr,
+                                           passed.defined() ? passed.raw_data() : nullptr, res.o.raw_data(),
+                                           res.final_state.raw_data()));
+  return res;
+}
+
 }  // namespace
 
 Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
                 const Tensor& initial_state, std::int64_t chunk_length) {
   const Sizes s = validate(r, k, v, w, u, initial_state);
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
+  if (r.device().is_cuda()) return run_cuda(r, k, v, w, u, initial_state, s, chunk_length);
   const std::int64_t Q = chunk_length > 0 ? chunk_length : kDefaultChunk;
   if (r.dtype() == DType::F64) return chunked_typed(prepare<double>(r, k, v, w, u, s), initial_state, Q);
   return chunked_typed(prepare<float>(r, k, v, w, u, s), initial_state, Q);
@@ -187,6 +231,8 @@ Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor&
 Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
                           const Tensor& initial_state) {
   const Sizes s = validate(r, k, v, w, u, initial_state);
+  // On CUDA one chunk is the whole sequence stepped once.
+  if (r.device().is_cuda()) return run_cuda(r, k, v, w, u, initial_state, s, std::max<std::int64_t>(s.L, 1));
   if (r.dtype() == DType::F64) return recurrent_typed(prepare<double>(r, k, v, w, u, s), initial_state);
   return recurrent_typed(prepare<float>(r, k, v, w, u, s), initial_state);
 }

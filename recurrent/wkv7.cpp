@@ -8,6 +8,7 @@
 #include "core/check.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
+#include "recurrent/wkv_cuda.hpp"
 
 namespace subq::recurrent {
 
@@ -33,10 +34,21 @@ Sizes validate(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
   SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
              "{}: v: expected ({}, {}, {}, d_v), found {}", kOp, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
   if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, v.size(3), dk});
-  for (const Tensor* t : {&r, &w, &k, &v, &a, &b})
-    SUBQ_CHECK(t->device().is_cpu(), "{}: runs on the CPU only, found an input on {}", kOp, to_string(t->device()));
-  SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
-             dtype_name(r.dtype()));
+  const Device device = r.device();
+  const NamedTensors inputs{{"w", &w}, {"k", &k}, {"v", &v}, {"a", &a}, {"b", &b}};
+  if (device.is_cuda()) {
+    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64 || r.dtype() == DType::BF16,
+               "{} on {}: r: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(r.dtype()));
+    check_cuda_dtype(kOp, device, r.dtype(), inputs);
+    SUBQ_CHECK(dk <= detail::kWkvMaxKeyDim && v.size(3) <= detail::kWkvMaxValueDim,
+               "{} on {}: takes d_k up to {} and d_v up to {}, found {} and {}", kOp, to_string(device),
+               detail::kWkvMaxKeyDim, detail::kWkvMaxValueDim, dk, v.size(3));
+  } else {
+    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
+               dtype_name(r.dtype()));
+  }
+  check_same_device(kOp, device, inputs);
+  check_same_device(kOp, device, {{"initial_state", &initial_state}});
   return {B, L, H, dk, v.size(3)};
 }
 
@@ -229,9 +241,27 @@ Wkv7Result run(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
   return chunk_length > 0 ? chunked_typed(in, h0, chunk_length) : recurrent_typed(in, h0);
 }
 
+// CUDA: the recurrent form, one block per batch x head (recurrent/wkv7.cu).
+Wkv7Result run_cuda(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
+                    const Tensor& initial_state, const Sizes& s) {
+  const Device device = r.device();
+  const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
+  const Tensor rc = r.contiguous(), wc = w.contiguous(), kc = k.contiguous(), vc = v.contiguous(), ac = a.contiguous(),
+               bc = b.contiguous();
+  const Tensor h0 = initial_state.defined() ? initial_state.to(state).contiguous() : Tensor{};
+  Wkv7Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, input, device), Tensor::empty({s.B, s.H, s.dv, s.dk}, state, device)};
+  if (s.B * s.H * s.dv == 0) return res;
+  const detail::Wkv7CudaParams p{{input, s.B, s.L, s.H, s.dk, s.dv}, rc.raw_data(), wc.raw_data(), kc.raw_data(), vc.raw_data(),
+                                 ac.raw_data(), bc.raw_data(), h0.defined() ? h0.raw_data() : nullptr, res.o.raw_data(),
+                                 res.final_state.raw_data()};
+  check_launch(kOp, device, detail::launch_wkv7(p));
+  return res;
+}
+
 Wkv7Result dispatch(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
                     const Tensor& b, const Tensor& initial_state, std::int64_t chunk_length) {
   const Sizes s = validate(r, w, k, v, a, b, initial_state);
+  if (r.device().is_cuda()) return run_cuda(r, w, k, v, a, b, initial_state, s);
   return r.dtype() == DType::F64 ? run<double>(r, w, k, v, a, b, initial_state, s, chunk_length)
                                  : run<float>(r, w, k, v, a, b, initial_state, s, chunk_length);
 }
