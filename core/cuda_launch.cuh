@@ -1,6 +1,6 @@
 #pragma once
 // Device code: what every element-wise CUDA launcher of the library shares: the grid for n
-// elements, the grid-stride loop over them, and the launch error as a message.
+// elements, the grid-stride loop over them, the launch error as a message, and the launch itself.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -20,6 +20,15 @@ inline unsigned elementwise_blocks(std::int64_t n) {
 inline std::string launch_status() {
   const cudaError_t err = cudaGetLastError();
   return err == cudaSuccess ? std::string() : std::string("kernel launch failed: ") + cudaGetErrorString(err);
+}
+
+/// kernel<<<blocks for n, kElementwiseThreads>>>(args...), or nothing when n is 0; the launch's
+/// error message, empty on success.
+template <class... Params, class... Args>
+std::string launch_elementwise(void (*kernel)(Params...), std::int64_t n, Args... args) {
+  if (n == 0) return {};
+  kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(args...);
+  return launch_status();
 }
 
 }  // namespace subq::detail

@@ -46,6 +46,12 @@ Tensor linear_cuda(const Tensor& x, const Tensor&, const Tensor&) {
 Tensor rms_norm_cuda(const Tensor& x, const Tensor&, double, const Tensor&) {
   SUBQ_FAIL("rms_norm on {}: {}", to_string(x.device()), cuda_status());
 }
+Tensor group_norm_cuda(const Tensor& x, std::int64_t, const Tensor&, const Tensor&, double) {
+  SUBQ_FAIL("group_norm on {}: {}", to_string(x.device()), cuda_status());
+}
+Tensor rotary_cuda(const Tensor& x, std::int64_t, double) {
+  SUBQ_FAIL("rotary on {}: {}", to_string(x.device()), cuda_status());
+}
 Tensor scale_cuda(const Tensor& x, double) {
   SUBQ_FAIL("scale on {}: {}", to_string(x.device()), cuda_status());
 }

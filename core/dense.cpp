@@ -23,11 +23,6 @@ void check_cpu(const char* op, const char* name, const Tensor& t) {
              to_string(t.device()));
 }
 
-void check_float(const char* op, const char* name, const Tensor& t) {
-  check_float_any_device(op, name, t);
-  check_cpu(op, name, t);
-}
-
 // The layers with a CUDA path take their input's device; on the CPU every operand must be there.
 bool on_cuda(const Tensor& x) { return x.device().is_cuda(); }
 
@@ -132,19 +127,23 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 }
 
 Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
-  check_float("group_norm", "x", x);
+  check_float_any_device("group_norm", "x", x);
   const std::int64_t dim = x.size(-1);
   SUBQ_CHECK(groups >= 1 && dim % groups == 0, "group_norm: {} groups do not divide {} features", groups, dim);
   check_shape("group_norm", "weight", weight, {dim});
   if (bias.defined()) check_shape("group_norm", "bias", bias, {dim});
+  if (on_cuda(x)) return detail::group_norm_cuda(x, groups, weight, bias, eps);
+  for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
+    check_cpu("group_norm", name, *t);
   return x.dtype() == DType::F64 ? normalise_groups<double>(x, dim / groups, weight, bias, eps)
                                  : normalise_groups<float>(x, dim / groups, weight, bias, eps);
 }
 
 Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
-  check_float("rotary", "x", x);
+  check_float_any_device("rotary", "x", x);
   SUBQ_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "rotary: x: expected (batch, length, heads, even d), found {}",
              to_string(x.shape()));
+  if (on_cuda(x)) return detail::rotary_cuda(x, offset, base);
   const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2), half = x.size(3) / 2;
   Tensor y = x.to(DType::F64).contiguous().clone();
   double* p = y.data<double>();

@@ -1,5 +1,6 @@
 // CUDA kernels of the dense layers (the CPU path in core/dense.cpp is their spec): RMSNorm with
-// an optional SiLU gate, one block per row; the embedding gather; element-wise adds.
+// an optional SiLU gate, one block per row; group (and layer) normalisation, one block per group;
+// rotary positions; the embedding gather; element-wise adds and scaling.
 #include <cuda_runtime.h>
 
 #include <cub/block/block_reduce.cuh>
@@ -34,6 +35,46 @@ __global__ void __launch_bounds__(kNormThreads)
   if (threadIdx.x == 0) scale = 1.0f / sqrtf(total / float(dim) + eps);
   __syncthreads();
   for (std::int64_t i = threadIdx.x; i < dim; i += kNormThreads) yr[i] = weight[i] * (yr[i] * scale);
+}
+
+// One block per group of `size` consecutive features: the mean, then the mean squared deviation
+// from it (two passes, as the CPU does), then the normalised values, scaled and shifted.
+__global__ void __launch_bounds__(kNormThreads)
+    group_norm_kernel(const float* x, const float* weight, const float* bias, float* y, std::int64_t size,
+                      std::int64_t dim, float eps) {
+  using Reduce = cub::BlockReduce<float, kNormThreads>;
+  __shared__ typename Reduce::TempStorage reduce;
+  __shared__ float mean, scale;
+  const std::int64_t group = blockIdx.x, first = group * size % dim;  // the group's place in its row
+  const float* xg = x + group * size;
+  float sum = 0;
+  for (std::int64_t i = threadIdx.x; i < size; i += kNormThreads) sum += xg[i];
+  const float total = Reduce(reduce).Sum(sum);
+  if (threadIdx.x == 0) mean = total / float(size);
+  __syncthreads();
+  float squares = 0;
+  for (std::int64_t i = threadIdx.x; i < size; i += kNormThreads) squares += (xg[i] - mean) * (xg[i] - mean);
+  const float deviation = Reduce(reduce).Sum(squares);
+  if (threadIdx.x == 0) scale = 1.0f / sqrtf(deviation / float(size) + eps);
+  __syncthreads();
+  for (std::int64_t i = threadIdx.x; i < size; i += kNormThreads)
+    y[group * size + i] = (xg[i] - mean) * scale * weight[first + i] + (bias ? bias[first + i] : 0.0f);
+}
+
+// One thread per pair (x[i], x[i + d/2]) of a row of a (batch, length, heads, d) input, turned by
+// (offset + t) * base^(-2i/d): the angle in float32, the turn in float64, as the CPU does.
+__global__ void rotary_kernel(const float* x, float* y, std::int64_t length, std::int64_t heads, std::int64_t half,
+                              std::int64_t offset, double base, std::int64_t pairs) {
+  SUBQ_GRID_STRIDE(e, pairs) {
+    const std::int64_t row = e / half, i = e % half, t = row / heads % length;
+    const float inv_freq = float(1.0 / pow(base, double(2 * i) / double(2 * half)));
+    const float angle = float(offset + t) * inv_freq;
+    const double c = cos(double(angle)), s = sin(double(angle));
+    const std::int64_t first = row * 2 * half + i;
+    const double x1 = x[first], x2 = x[first + half];
+    y[first] = float(x1 * c - x2 * s);
+    y[first + half] = float(x1 * s + x2 * c);
+  }
 }
 
 __global__ void embedding_kernel(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
@@ -76,6 +117,22 @@ std::string launch_rms_norm(const float* x, const float* gate, const float* weig
   if (rows == 0) return {};
   if (rows > 0x7fffffff) return "too many rows for one grid";
   rms_norm_kernel<<<unsigned(rows), kNormThreads>>>(x, gate, weight, y, dim, eps);
+  return launch_status();
+}
+
+std::string launch_group_norm(const float* x, const float* weight, const float* bias, float* y, std::int64_t groups,
+                              std::int64_t size, std::int64_t dim, float eps) {
+  if (groups == 0) return {};
+  if (groups > 0x7fffffff) return "too many groups for one grid";
+  group_norm_kernel<<<unsigned(groups), kNormThreads>>>(x, weight, bias, y, size, dim, eps);
+  return launch_status();
+}
+
+std::string launch_rotary(const float* x, float* y, std::int64_t rows, std::int64_t length, std::int64_t heads,
+                          std::int64_t half, std::int64_t offset, double base) {
+  const std::int64_t pairs = rows * half;
+  if (pairs == 0) return {};
+  rotary_kernel<<<elementwise_blocks(pairs), kElementwiseThreads>>>(x, y, length, heads, half, offset, base, pairs);
   return launch_status();
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Dense building blocks that every model uses, on the CPU (float32 or float64) and on the input's
-// GPU (float32; the linear layer and scale also float64): the linear layer, RMS normalisation,
-// the embedding lookup and a few element-wise pieces, with PyTorch's definitions.
+// GPU (float32; the linear layer and scale also float64): the linear layer, RMS, layer and group
+// normalisation, rotary positions, the embedding lookup and a few element-wise pieces, with
+// PyTorch's definitions.
 #include "tensor.hpp"
 #include "thread_pool.hpp"
 

@@ -90,6 +90,27 @@ Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Te
   return y;
 }
 
+Tensor group_norm_cuda(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+  const Device device = x.device();
+  check_cuda_float32("group_norm", device, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
+  const Tensor xc = x.contiguous(), w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+  Tensor y = Tensor::empty(x.shape(), DType::F32, device);
+  const std::int64_t dim = x.size(-1), size = dim / groups, count = size == 0 ? 0 : x.numel() / size;
+  check_launch("group_norm", device,
+               launch_group_norm(data(xc), data(w), data(b), y.data<float>(), count, size, dim, float(eps)));
+  return y;
+}
+
+Tensor rotary_cuda(const Tensor& x, std::int64_t offset, double base) {
+  check_cuda_float32("rotary", x.device(), {{"x", &x}});
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  check_launch("rotary", x.device(),
+               launch_rotary(data(xc), y.data<float>(), x.size(0) * x.size(1) * x.size(2), x.size(1), x.size(2),
+                             x.size(3) / 2, offset, base));
+  return y;
+}
+
 Tensor scale_cuda(const Tensor& x, double factor) {
   Tensor y = x.contiguous().clone();
   check_launch("scale", x.device(),

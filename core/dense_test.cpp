@@ -44,6 +44,15 @@ TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
       CHECK(max_rel_diff(rms_norm(x.to(gpu), scale.to(gpu), 1e-5), rms_norm(x, scale, 1e-5)) < 1e-5);
       CHECK(max_rel_diff(rms_norm(x.to(gpu), scale.to(gpu), 1e-5, gate.to(gpu)), rms_norm(x, scale, 1e-5, gate)) < 1e-5);
 
+      for (const std::int64_t groups : {std::int64_t(1), dim == 1000 ? std::int64_t(8) : dim}) {
+        INFO("groups " << groups);
+        CHECK(max_rel_diff(group_norm(x.to(gpu), groups, scale.to(gpu), gate.select(0, 0).select(0, 0).to(gpu), 1e-5),
+                           group_norm(x, groups, scale, gate.select(0, 0).select(0, 0), 1e-5)) < 1e-4);
+      }
+      CHECK(max_rel_diff(layer_norm(x.to(gpu), scale.to(gpu), {}, 1e-5), layer_norm(x, scale, {}, 1e-5)) < 1e-4);
+      const Tensor heads = random_tensor({2, rows, 3, 2 * (dim / 2 + 1)}, DType::F32, rng, -2, 2);
+      CHECK(max_rel_diff(rotary(heads.to(gpu), 7, 500.0), rotary(heads, 7, 500.0)) < 1e-6);
+
       const Tensor h = x.contiguous().clone(), h_gpu = x.to(gpu);
       add_into(h, gate);
       add_into(h_gpu, gate.to(gpu));

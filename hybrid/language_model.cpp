@@ -40,7 +40,7 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
 
 // The architectures whose every layer has a CUDA path.
 const std::vector<std::string>& cuda_architectures() {
-  static const std::vector<std::string> types = {"mamba", "mamba2"};
+  static const std::vector<std::string> types = {"mamba", "mamba2", "retnet", "rwkv", "rwkv6", "rwkv7"};
   return types;
 }
 

@@ -78,10 +78,10 @@ TEST_CASE("language models: decoding token by token equals the parallel pass", "
   }
 }
 
-TEST_CASE("language models: Mamba and Mamba-2 on CUDA give the CPU's logits and decode as they score",
+TEST_CASE("language models: Mamba, Mamba-2, RWKV-4, RWKV-6, RWKV-7 and RetNet on CUDA give the CPU's logits and decode as they score",
           "[hybrid][model][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
-  for (const std::string name : {"hf/mamba", "hf/mamba2"}) {
+  for (const std::string name : {"hf/mamba", "hf/mamba2", "hf/rwkv4", "fla/rwkv6", "fla/rwkv7", "fla/retnet"}) {
     INFO(name);
     const LanguageModel cpu = LanguageModel::load(fixture(name));
     const LanguageModel gpu = LanguageModel::load(fixture(name), Device::cuda());
@@ -96,7 +96,7 @@ TEST_CASE("language models: Mamba and Mamba-2 on CUDA give the CPU's logits and 
 TEST_CASE("language models: an architecture without a CUDA path is refused on CUDA by name", "[hybrid][model]") {
   CHECK_THROWS_WITH(LanguageModel::load(fixture("hf/jamba"), Device::cuda()),
                     Catch::Contains("model_type 'jamba' runs on the CPU only so far (device cuda:0 asked for); on "
-                                    "CUDA: mamba, mamba2"));
+                                    "CUDA: mamba, mamba2, retnet, rwkv, rwkv6, rwkv7"));
 }
 
 TEST_CASE("language models: a checkpoint that does not match its config names the tensor", "[hybrid][model]") {

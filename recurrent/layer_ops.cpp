@@ -6,6 +6,7 @@
 #include "core/dense.hpp"
 #include "core/math.hpp"
 #include "hybrid/architecture.hpp"
+#include "recurrent/layer_ops_cuda.hpp"
 
 namespace subq::recurrent {
 
@@ -19,61 +20,126 @@ FlaEnds FlaEnds::load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t h
   return ends;
 }
 
-Tensor token_shift(const Tensor& x, Tensor* carried) {
+namespace {
+
+// The layer pieces take float32 tensors on one device, the CPU or a GPU.
+void check_operands(const char* op, const Tensor& x, NamedTensors others) {
+  SUBQ_CHECK(x.dtype() == DType::F32, "{}: x: expected float32, found {}", op, dtype_name(x.dtype()));
+  if (x.device().is_cuda())
+    check_cuda_float32(op, x.device(), others);
+  else
+    check_same_device(op, x.device(), others);
+}
+
+// count: how many of b's values repeat over a's (all of them, or b's last dimension broadcast).
+std::int64_t broadcast_count(const char* op, const char* name, const Tensor& a, const Tensor& b) {
+  const std::int64_t count = b.numel() == a.numel() ? a.numel() : a.size(-1);
+  SUBQ_CHECK(b.numel() == count, "{}: {}: expected {} or {} values, found {}", op, name, a.numel(), a.size(-1), b.numel());
+  return count;
+}
+
+// x shifted one step back in time (minus x when delta), the carried row or zeros first.
+Tensor shifted(const Tensor& x_in, Tensor* carried, bool delta) {
+  const Tensor x = x_in.contiguous(), first = carried && carried->defined() ? carried->contiguous() : Tensor{};
+  check_operands("token_shift", x, {{"carried", &first}});
   const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2);
-  Tensor s = Tensor::empty(x.shape(), DType::F32);
-  for (std::int64_t b = 0; b < B; ++b) {
-    float* sb = s.data<float>() + b * L * H;
-    const float* xb = x.data<float>() + b * L * H;
-    const float* first = carried && carried->defined() ? carried->data<float>() + b * H : nullptr;
-    for (std::int64_t h = 0; h < H; ++h) sb[h] = first ? first[h] : 0.0f;
-    std::copy(xb, xb + (L - 1) * H, sb + H);
+  if (first.defined()) check_shape("token_shift", "carried", first, {B, H});
+  Tensor s = Tensor::empty(x.shape(), DType::F32, x.device());
+  const float* f = first.defined() ? first.data<float>() : nullptr;
+  if (x.device().is_cuda()) {
+    check_launch("token_shift", x.device(), detail::launch_token_shift(s.data<float>(), x.data<float>(), f, B, L, H, delta));
+  } else {
+    float* sp = s.data<float>();
+    const float* xp = x.data<float>();
+    for (std::int64_t i = 0; i < s.numel(); ++i) {
+      const std::int64_t t = i / H % L;
+      const float before = t > 0 ? xp[i - H] : f ? f[i / (H * L) * H + i % H] : 0.0f;
+      sp[i] = delta ? before - xp[i] : before;
+    }
   }
-  if (carried) *carried = x.select(1, L - 1).contiguous();
+  if (carried && L > 0) *carried = x.select(1, L - 1).contiguous();
   return s;
 }
 
-Tensor token_delta(const Tensor& x, Tensor* carried) {
-  Tensor d = token_shift(x, carried);
-  float* dp = d.data<float>();
-  const float* xp = x.data<float>();
-  for (std::int64_t j = 0; j < d.numel(); ++j) dp[j] -= xp[j];
-  return d;
+}  // namespace
+
+Tensor token_shift(const Tensor& x, Tensor* carried) { return shifted(x, carried, false); }
+
+Tensor token_delta(const Tensor& x, Tensor* carried) { return shifted(x, carried, true); }
+
+Tensor activate(Tensor t, Activation f) {
+  check_operands("activate", t, {});
+  SUBQ_CHECK(t.is_contiguous(), "activate: the tensor must be contiguous");
+  if (t.device().is_cuda()) {
+    check_launch("activate", t.device(), detail::launch_activate(t.data<float>(), t.numel(), f));
+    return t;
+  }
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = activation(f, p[i]);
+  return t;
 }
 
-Tensor multiply(Tensor a, const Tensor& b) {
-  const std::int64_t n = b.numel() == a.numel() ? a.numel() : a.size(-1);
+Tensor multiply(Tensor a, const Tensor& b_in) {
+  const Tensor b = b_in.contiguous();
+  check_operands("multiply", a, {{"b", &b}});
+  SUBQ_CHECK(a.is_contiguous(), "multiply: a must be contiguous");
+  const std::int64_t n = broadcast_count("multiply", "b", a, b);
+  if (a.device().is_cuda()) {
+    check_launch("multiply", a.device(), detail::launch_multiply(a.data<float>(), b.data<float>(), a.numel(), n));
+    return a;
+  }
   float* ap = a.data<float>();
   const float* bp = b.data<float>();
   for (std::int64_t i = 0; i < a.numel(); ++i) ap[i] *= bp[i % n];
   return a;
 }
 
-Tensor add_scaled(const Tensor& a, const Tensor& b, const Tensor& c) {
-  const std::int64_t n = c.numel() == a.numel() ? a.numel() : a.size(-1);
-  Tensor y = Tensor::empty(a.shape(), DType::F32);
+Tensor add_scaled(const Tensor& a_in, const Tensor& b_in, const Tensor& c_in) {
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous(), c = c_in.contiguous();
+  check_operands("add_scaled", a, {{"b", &b}, {"c", &c}});
+  check_shape("add_scaled", "b", b, a.shape());
+  const std::int64_t n = broadcast_count("add_scaled", "c", a, c);
+  Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
+  if (a.device().is_cuda()) {
+    check_launch("add_scaled", a.device(),
+                 detail::launch_add_scaled(y.data<float>(), a.data<float>(), b.data<float>(), c.data<float>(), a.numel(), n));
+    return y;
+  }
   float* yp = y.data<float>();
   const float *ap = a.data<float>(), *bp = b.data<float>(), *cp = c.data<float>();
   for (std::int64_t i = 0; i < a.numel(); ++i) yp[i] = ap[i] + bp[i] * cp[i % n];
   return y;
 }
 
-Tensor swish_product(Tensor a, const Tensor& b) {
+Tensor swish_product(Tensor a, const Tensor& b_in) {
+  const Tensor b = b_in.contiguous();
+  check_operands("swish_product", a, {{"b", &b}});
   check_shape("swish_product", "b", b, a.shape());
-  const Tensor bc = b.contiguous();
+  SUBQ_CHECK(a.is_contiguous(), "swish_product: a must be contiguous");
+  if (a.device().is_cuda()) {
+    check_launch("swish_product", a.device(), detail::launch_swish_product(a.data<float>(), b.data<float>(), a.numel()));
+    return a;
+  }
   float* p = a.data<float>();
-  const float* q = bc.data<float>();
+  const float* q = b.data<float>();
   for (std::int64_t i = 0; i < a.numel(); ++i) p[i] = silu(p[i]) * q[i];
   return a;
 }
 
-Tensor lerp(const Tensor& a, const Tensor& b, const Tensor& m) {
+Tensor lerp(const Tensor& a_in, const Tensor& b_in, const Tensor& m_in) {
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous(), m = m_in.contiguous();
+  check_operands("lerp", b, {{"a", &a}, {"m", &m}});
   const std::int64_t H = b.size(-1);
   check_shape("lerp", "m", m, {1, 1, H});
-  Tensor y = Tensor::empty(b.shape(), DType::F32);
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  check_shape("lerp", "a", a, b.shape());
+  Tensor y = Tensor::empty(b.shape(), DType::F32, b.device());
+  if (b.device().is_cuda()) {
+    check_launch("lerp", b.device(),
+                 detail::launch_lerp(y.data<float>(), a.data<float>(), b.data<float>(), m.data<float>(), y.numel(), H));
+    return y;
+  }
   float* yp = y.data<float>();
-  const float *ap = ac.data<float>(), *bp = bc.data<float>(), *mp = m.data<float>();
+  const float *ap = a.data<float>(), *bp = b.data<float>(), *mp = m.data<float>();
   for (std::int64_t i = 0; i < y.numel(); ++i) yp[i] = bp[i] * mp[i % H] + ap[i] * (1 - mp[i % H]);
   return y;
 }

@@ -1,7 +1,9 @@
 #pragma once
-// Internal: the pieces the recurrent models share, on float32 (batch, length, features) tensors.
+// Internal: the pieces the recurrent models share, on float32 (batch, length, features) tensors
+// on the CPU or a GPU.
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
+#include "recurrent/activation.hpp"
 
 namespace subq::recurrent {
 
@@ -26,13 +28,8 @@ Tensor token_shift(const Tensor& x, Tensor* carried);
 /// token_shift(x, carried) - x: how far each step is from the one before it (fla's token_shift).
 Tensor token_delta(const Tensor& x, Tensor* carried);
 
-/// f applied to every element of a float32 tensor, in place.
-template <class F>
-Tensor map_elements(Tensor t, F f) {
-  float* p = t.data<float>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = f(p[i]);
-  return t;
-}
+/// f applied to every element of a contiguous float32 tensor, in place.
+Tensor activate(Tensor t, Activation f);
 
 /// a * b element-wise, in place in a; b has a's shape or is (features), broadcast over the rows.
 Tensor multiply(Tensor a, const Tensor& b);

@@ -1,7 +1,6 @@
 #include "recurrent/rwkv4_mixer.hpp"
 
 #include "core/dense.hpp"
-#include "core/math.hpp"
 #include "recurrent/layer_ops.hpp"
 #include "recurrent/wkv4.hpp"
 
@@ -20,14 +19,14 @@ Rwkv4TimeMix Rwkv4TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   m.value_ = take("value.weight", {A, H});
   m.receptance_ = take("receptance.weight", {A, H});
   m.output_ = take("output.weight", {H, A});
-  if (c.output_scale != 1) m.output_ = map_elements(m.output_.clone(), [&](float z) { return z * c.output_scale; });
+  if (c.output_scale != 1) m.output_ = scale(m.output_, c.output_scale);
   return m;
 }
 
 Tensor Rwkv4TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const {
   const Tensor s = token_shift(x, state ? &(*state)[kRwkv4Shift] : nullptr);
   const Tensor k = linear(lerp(s, x, mix_k_), key_), v = linear(lerp(s, x, mix_v_), value_);
-  const Tensor r = map_elements(linear(lerp(s, x, mix_r_), receptance_), [](float z) { return sigmoid(z); });
+  const Tensor r = activate(linear(lerp(s, x, mix_r_), receptance_), Activation::Sigmoid);
   const Wkv4State carried = state ? Wkv4State{(*state)[kRwkv4Num], (*state)[kRwkv4Den], (*state)[kRwkv4Max]} : Wkv4State{};
   const Wkv4Result wkv = wkv4(time_decay_, time_first_, k, v, carried);
   if (state) (*state)[kRwkv4Num] = wkv.state.num, (*state)[kRwkv4Den] = wkv.state.den, (*state)[kRwkv4Max] = wkv.state.max;

@@ -9,7 +9,6 @@
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
-#include "core/math.hpp"
 #include "hybrid/architecture.hpp"
 #include "recurrent/layer_ops.hpp"
 #include "recurrent/rwkv4_mixer.hpp"
@@ -42,12 +41,6 @@ struct BlockWeights {
   Tensor ffn_mix_k, ffn_mix_r, ffn_key, ffn_receptance, ffn_value;
 };
 
-Tensor scaled(const Tensor& t, float factor) {
-  Tensor s = t.clone();
-  for (std::int64_t i = 0; i < s.numel(); ++i) s.data<float>()[i] *= factor;
-  return s;
-}
-
 BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
   const std::int64_t H = c.hidden, A = c.attention_hidden, F = c.intermediate;
   auto take = [&](const std::string& name, const Shape& shape) {
@@ -65,7 +58,7 @@ BlockWeights load_block(Checkpoint& ck, const Config& c, int i) {
   // blocks' output projections are scaled down to match, as transformers does.
   const float rescale = c.rescale_every > 0 ? std::ldexp(1.0f, -int(i / c.rescale_every)) : 1.0f;
   w.time_mix = Rwkv4TimeMix::load(ck, fmt::format("rwkv.blocks.{}.attention.", i), {H, A, rescale});
-  w.ffn_value = scaled(take("feed_forward.value.weight", {H, F}), rescale);
+  w.ffn_value = scale(take("feed_forward.value.weight", {H, F}), rescale);
   return w;
 }
 
@@ -93,7 +86,7 @@ class Rwkv4 final : public hybrid::Architecture {
       if (i == 0) h = layer_norm(h, w.pre_ln.weight, w.pre_ln.bias, c.eps);
       add_into(h, w.time_mix.forward(layer_norm(h, w.ln1.weight, w.ln1.bias, c.eps), state));
       channel_mix(w, h, state);
-      if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = map_elements(h, [](float z) { return z / 2; });
+      if (c.rescale_every > 0 && std::int64_t(i + 1) % c.rescale_every == 0) h = scale(h, 0.5);
     }
     constexpr double kLnOutEps = 1e-5;  // transformers builds ln_out with LayerNorm's default eps
     return linear(layer_norm(h, ln_out_.weight, ln_out_.bias, kLnOutEps), head_);
@@ -103,8 +96,8 @@ class Rwkv4 final : public hybrid::Architecture {
   void channel_mix(const BlockWeights& w, Tensor& h, std::vector<Tensor>* state) const {
     const Tensor x = layer_norm(h, w.ln2.weight, w.ln2.bias, config_.eps);
     const Tensor s = token_shift(x, state ? &(*state)[kFfnShift] : nullptr);
-    const Tensor k = map_elements(linear(lerp(s, x, w.ffn_mix_k), w.ffn_key), [](float z) { return z > 0 ? z * z : 0.0f; });
-    const Tensor r = map_elements(linear(lerp(s, x, w.ffn_mix_r), w.ffn_receptance), [](float z) { return sigmoid(z); });
+    const Tensor k = activate(linear(lerp(s, x, w.ffn_mix_k), w.ffn_key), Activation::ReluSquare);
+    const Tensor r = activate(linear(lerp(s, x, w.ffn_mix_r), w.ffn_receptance), Activation::Sigmoid);
     add_into(h, multiply(r, linear(k, w.ffn_value)));
   }
 

@@ -8,6 +8,7 @@
 
 using namespace subq;
 using namespace subq::recurrent;
+using subq::testing::check_cuda_result;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
 
@@ -101,13 +102,9 @@ TEST_CASE("wkv4: CUDA equals the CPU across chunks and dtypes", "[recurrent][rwk
         const Wkv4Result want = wkv4(decay, first, k.to(DType::F64), v.to(DType::F64), start.state);
         const Wkv4Result got = wkv4(gpu(decay), gpu(first), gpu(k), gpu(v),
                                     {gpu(start.state.num), gpu(start.state.den), gpu(start.state.max)}, chunk);
-        REQUIRE(got.out.device().is_cuda());
-        CHECK(got.out.dtype() == dtype);
-        CHECK(max_rel_diff(got.out, want.out) < (dtype == DType::F64 ? 1e-12 : dtype == DType::F32 ? 1e-4 : 1e-2));
-        const double state_tolerance = dtype == DType::F64 ? 1e-12 : 1e-4;
-        CHECK(max_rel_diff(got.state.num, want.state.num) < state_tolerance);
-        CHECK(max_rel_diff(got.state.den, want.state.den) < state_tolerance);
-        CHECK(max_rel_diff(got.state.max, want.state.max) < state_tolerance);
+        check_cuda_result(got.out, want.out, got.state.num, want.state.num, dtype, 1);
+        check_cuda_result(got.out, want.out, got.state.den, want.state.den, dtype, 1);
+        check_cuda_result(got.out, want.out, got.state.max, want.state.max, dtype, 1);
       }
 }
 

@@ -1,9 +1,6 @@
 #include "recurrent/rwkv6_mixer.hpp"
 
-#include <cmath>
-
 #include "core/dense.hpp"
-#include "core/math.hpp"
 #include "recurrent/layer_ops.hpp"
 #include "recurrent/wkv6.hpp"
 
@@ -34,7 +31,7 @@ Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const
 
 std::vector<Tensor> Rwkv6TimeMix::lerp_coefficients(const Tensor& x, const Tensor& d) const {
   const std::int64_t R = config_.proj_rank;
-  const Tensor low = map_elements(linear(add_scaled(x, d, mu_), lerp_down_), [](float z) { return std::tanh(z); });
+  const Tensor low = activate(linear(add_scaled(x, d, mu_), lerp_down_), Activation::Tanh);
   std::vector<Tensor> m;
   for (std::int64_t n = 0; n < 5; ++n)
     m.push_back(linear(low.slice(2, n * R, (n + 1) * R), lerp_up_.slice(1, n * R, (n + 1) * R), x_bias_.select(0, n)));
@@ -48,11 +45,11 @@ Tensor Rwkv6TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const 
   const std::vector<Tensor> m = lerp_coefficients(x, d);
   auto input = [&](int n) { return add_scaled(x, d, m[std::size_t(n)]); };  // x + d * m_n
   const Tensor r = linear(input(0), r_).view({B, L, heads, dk});
-  const Tensor decay_low = map_elements(linear(input(1), w_down_), [](float z) { return std::tanh(z); });
-  const Tensor log_decay = map_elements(linear(decay_low, w_up_, w_bias_), [](float z) { return -std::exp(z); });
+  const Tensor decay_low = activate(linear(input(1), w_down_), Activation::Tanh);
+  const Tensor log_decay = activate(linear(decay_low, w_up_, w_bias_), Activation::NegExp);
   const Tensor k = linear(input(2), k_).view({B, L, heads, dk});
   const Tensor v = linear(input(3), v_).view({B, L, heads, dv});
-  const Tensor g = map_elements(linear(input(4), g_), [](float z) { return silu(z); });
+  const Tensor g = activate(linear(input(4), g_), Activation::Silu);
   const Tensor carried = state ? (*state)[kWkvState] : Tensor{};
   const Wkv6Result wkv = L == 1 && state ? wkv6_recurrent(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried)
                                          : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried);

@@ -8,6 +8,7 @@
 
 using namespace subq;
 using namespace subq::recurrent;
+using subq::testing::check_cuda_result;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
 
@@ -91,11 +92,7 @@ TEST_CASE("wkv6: CUDA equals the CPU across chunks, head sizes and dtypes", "[re
           const Wkv6Result want = wkv6_recurrent(f64(r), f64(k), f64(v), f64(w), f64(u), h0);
           const Wkv6Result got = chunk == 500 ? wkv6_recurrent(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0))
                                               : wkv6(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0), chunk);
-          REQUIRE(got.o.device().is_cuda());
-          CHECK(got.o.dtype() == dtype);
-          const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-4 * double(dk);
-          CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::BF16 ? 1e-2 + tolerance : tolerance));
-          CHECK(max_rel_diff(got.final_state, want.final_state) < tolerance);
+          check_cuda_result(got.o, want.o, got.final_state, want.final_state, dtype, dk);
         }
 }
 

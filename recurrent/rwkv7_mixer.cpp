@@ -3,20 +3,33 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/check.hpp"
 #include "core/dense.hpp"
-#include "core/math.hpp"
 #include "recurrent/layer_ops.hpp"
+#include "recurrent/rwkv7_mixer_cuda.hpp"
 #include "recurrent/wkv7.hpp"
 
 namespace subq::recurrent {
 
 namespace {
 
-float sigmoidf(float z) { return sigmoid(z); }
-float identity(float z) { return z; }
+// Each piece runs on its input's device: the CUDA launcher (recurrent/rwkv7_mixer.cu) there, the
+// loop here on the CPU; operands are contiguous float32 on that device.
+void check_operands(const char* op, const Tensor& x, NamedTensors others) {
+  SUBQ_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "{}: x: expected contiguous float32", op);
+  if (x.device().is_cuda())
+    check_cuda_float32(op, x.device(), others);
+  else
+    check_same_device(op, x.device(), others);
+}
 
-// Per head: x / max(|x|, 1e-12), torch's F.normalize over the last dimension of (..., heads, d).
-Tensor normalize_heads(Tensor x, std::int64_t d) {
+// Per group of d: x / max(|x|, 1e-12), torch's F.normalize over the last dimension of (..., heads, d).
+Tensor normalize_groups(Tensor x, std::int64_t d) {
+  check_operands("normalize_groups", x, {});
+  if (x.device().is_cuda()) {
+    check_launch("normalize_groups", x.device(), detail::launch_normalize_groups(x.data<float>(), x.numel(), d));
+    return x;
+  }
   float* p = x.data<float>();
   for (std::int64_t g = 0; g < x.numel() / d; ++g) {
     float sum = 0;
@@ -27,11 +40,42 @@ Tensor normalize_heads(Tensor x, std::int64_t d) {
   return x;
 }
 
+// v += (target - v) * weight, in place (torch.lerp's form for weights below one half).
+void lerp_toward(Tensor& v, const Tensor& target_in, const Tensor& weight_in) {
+  const Tensor target = target_in.contiguous(), weight = weight_in.contiguous();
+  check_operands("lerp_toward", v, {{"target", &target}, {"weight", &weight}});
+  check_shape("lerp_toward", "target", target, v.shape());
+  check_shape("lerp_toward", "weight", weight, v.shape());
+  if (v.device().is_cuda()) {
+    check_launch("lerp_toward", v.device(),
+                 detail::launch_lerp_toward(v.data<float>(), target.data<float>(), weight.data<float>(), v.numel()));
+    return;
+  }
+  float* p = v.data<float>();
+  const float *t = target.data<float>(), *w = weight.data<float>();
+  for (std::int64_t j = 0; j < v.numel(); ++j) p[j] += (t[j] - p[j]) * w[j];
+}
+
+// k *= 1 + (a - 1) * k_a, k_a (hidden) broadcast over the rows: the key's replacement share.
+void key_update(Tensor& k, const Tensor& a_in, const Tensor& k_a) {
+  const Tensor a = a_in.contiguous();
+  check_operands("key_update", k, {{"a", &a}, {"k_a", &k_a}});
+  const std::int64_t hidden = k_a.numel();
+  if (k.device().is_cuda()) {
+    check_launch("key_update", k.device(),
+                 detail::launch_key_update(k.data<float>(), a.data<float>(), k_a.data<float>(), k.numel(), hidden));
+    return;
+  }
+  float* p = k.data<float>();
+  const float *ap = a.data<float>(), *share = k_a.data<float>();
+  for (std::int64_t j = 0; j < k.numel(); ++j) p[j] *= 1 + (ap[j] - 1) * share[j % hidden];
+}
+
 }  // namespace
 
-template <class F>
-Tensor Rwkv7TimeMix::LoRA::operator()(const Tensor& x, F activation) const {
-  return linear(map_elements(linear(x, down), activation), up, bias);
+Tensor Rwkv7TimeMix::LoRA::operator()(const Tensor& x, std::optional<Activation> activation) const {
+  const Tensor hidden = linear(x, down);
+  return linear(activation ? activate(hidden, *activation) : hidden, up, bias);
 }
 
 Rwkv7TimeMix Rwkv7TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv7MixerConfig& c) {
@@ -68,24 +112,20 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor
   const std::int64_t B = x.size(0), L = x.size(1), heads = c.heads, dk = c.head_dim, dv = c.value_dim / heads;
   const Tensor d = token_delta(x, state ? &(*state)[kRwkv7ShiftState] : nullptr);
   const Tensor r = linear(add_scaled(x, d, x_r_), r_);
-  const Tensor log_decay = map_elements(w_lora_(add_scaled(x, d, x_w_), [](float z) { return std::tanh(z); }),
-                                        [](float z) { return -0.6065306597126334f * sigmoid(z); });
+  const Tensor log_decay = activate(w_lora_(add_scaled(x, d, x_w_), Activation::Tanh), Activation::Rwkv7Decay);
   Tensor k = linear(add_scaled(x, d, x_k_), k_);
   const Tensor xv = add_scaled(x, d, x_v_);
   Tensor v = linear(xv, v_);
   if (c.first) {
     v_first = v;
   } else {  // v + (v_first - v) * sigmoid(v_lora(x_v))
-    const Tensor mix = map_elements(v_lora_(xv, identity), sigmoidf);
-    for (std::int64_t j = 0; j < v.numel(); ++j)
-      v.data<float>()[j] += (v_first.data<float>()[j] - v.data<float>()[j]) * mix.data<float>()[j];
+    lerp_toward(v, v_first, activate(v_lora_(xv, std::nullopt), Activation::Sigmoid));
   }
-  const Tensor a = map_elements(a_lora_(add_scaled(x, d, x_a_), identity), sigmoidf);
-  const Tensor g = g_lora_(add_scaled(x, d, x_g_), sigmoidf);
-  const Tensor kk = normalize_heads(multiply(k.clone(), k_k_), dk);
-  const Tensor kk_a = multiply(kk.clone(), a), minus_kk = map_elements(kk.clone(), [](float z) { return -z; });
-  for (std::int64_t j = 0; j < k.numel(); ++j)  // k * (1 + (a - 1) * k_a)
-    k.data<float>()[j] *= 1 + (a.data<float>()[j] - 1) * k_a_.data<float>()[j % c.hidden];
+  const Tensor a = activate(a_lora_(add_scaled(x, d, x_a_), std::nullopt), Activation::Sigmoid);
+  const Tensor g = g_lora_(add_scaled(x, d, x_g_), Activation::Sigmoid);
+  const Tensor kk = normalize_groups(multiply(k.clone(), k_k_), dk);
+  const Tensor kk_a = multiply(kk.clone(), a), minus_kk = scale(kk, -1.0);
+  key_update(k, a, k_a_);
   const Shape heads_k{B, L, heads, dk};
   const Tensor carried = state ? (*state)[kRwkv7WkvState] : Tensor{}, rh = r.view(heads_k), wh = log_decay.view(heads_k),
                kh = k.view(heads_k), vh = v.view({B, L, heads, dv}), ah = minus_kk.view(heads_k), bh = kk_a.view(heads_k);
@@ -98,15 +138,20 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor
 }
 
 void Rwkv7TimeMix::add_bonus_and_gate(Tensor& o, const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& g) const {
-  const std::int64_t heads = config_.heads, dk = config_.head_dim, dv = config_.value_dim / heads;
-  for (std::int64_t row = 0; row < o.numel() / dv; ++row) {  // row: (batch, step, head)
+  const std::int64_t heads = config_.heads, dk = config_.head_dim, dv = config_.value_dim / heads, rows = o.numel() / dv;
+  const Tensor rc = r.contiguous(), kc = k.contiguous(), vc = v.contiguous(), gc = g.contiguous();
+  check_operands("add_bonus_and_gate", o, {{"r", &rc}, {"k", &kc}, {"v", &vc}, {"g", &gc}, {"r_k", &r_k_}});
+  const float *rp = rc.data<float>(), *kp = kc.data<float>(), *vp = vc.data<float>(), *gp = gc.data<float>(),
+              *r_k = r_k_.data<float>();
+  float* op = o.data<float>();
+  if (o.device().is_cuda()) {
+    check_launch("add_bonus_and_gate", o.device(), detail::launch_bonus_and_gate(op, rp, kp, vp, gp, r_k, rows, heads, dk, dv));
+    return;
+  }
+  for (std::int64_t row = 0; row < rows; ++row) {  // row: (batch, step, head)
     float bonus = 0;
-    for (std::int64_t j = 0; j < dk; ++j)
-      bonus += r.data<float>()[row * dk + j] * k.data<float>()[row * dk + j] * r_k_.data<float>()[(row % heads) * dk + j];
-    for (std::int64_t j = 0; j < dv; ++j) {
-      const std::int64_t e = row * dv + j;
-      o.data<float>()[e] = (o.data<float>()[e] + bonus * v.data<float>()[e]) * g.data<float>()[e];
-    }
+    for (std::int64_t j = 0; j < dk; ++j) bonus += rp[row * dk + j] * kp[row * dk + j] * r_k[(row % heads) * dk + j];
+    for (std::int64_t j = 0; j < dv; ++j) op[row * dv + j] = (op[row * dv + j] + bonus * vp[row * dv + j]) * gp[row * dv + j];
   }
 }
 

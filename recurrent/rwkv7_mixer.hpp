@@ -7,11 +7,13 @@
 //   o = wkv7(r, w, k, v, -kk, kk * a) (chunked for prompts, stepped for one token)
 //   out = o_proj((group_norm(o) + (r . k r_k) v) * lora(x_g))
 // CPU, float32.
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
+#include "recurrent/activation.hpp"
 
 namespace subq::recurrent {
 
@@ -41,8 +43,7 @@ class Rwkv7TimeMix {
   // x -> up(activation(down(x))) + bias: the low-rank branches.
   struct LoRA {
     Tensor down, up, bias;
-    template <class F>
-    Tensor operator()(const Tensor& x, F activation) const;
+    Tensor operator()(const Tensor& x, std::optional<Activation> activation) const;
   };
   // (group_norm(o) + (r . k r_k) v) * g, in place in o.
   void add_bonus_and_gate(Tensor& o, const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& g) const;

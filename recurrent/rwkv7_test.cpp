@@ -8,6 +8,7 @@
 
 using namespace subq;
 using namespace subq::recurrent;
+using subq::testing::check_cuda_result;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
 
@@ -154,11 +155,7 @@ TEST_CASE("wkv7: CUDA equals the CPU across head sizes and dtypes", "[recurrent]
         auto f64 = [](const Tensor& t) { return t.to(DType::F64); };
         const Wkv7Result want = wkv7_recurrent(f64(p.r), f64(p.w), f64(p.k), f64(p.v), f64(p.a), f64(p.b), h0);
         const Wkv7Result got = wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), gpu(h0));
-        REQUIRE(got.o.device().is_cuda());
-        CHECK(got.o.dtype() == dtype);
-        const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-4 * double(d);
-        CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::BF16 ? 1e-2 + tolerance : tolerance));
-        CHECK(max_rel_diff(got.final_state, want.final_state) < tolerance);
+        check_cuda_result(got.o, want.o, got.final_state, want.final_state, dtype, d);
       }
 }
 

@@ -44,4 +44,16 @@ inline double max_rel_diff(const Tensor& x, const Tensor& y) {
   return worst;
 }
 
+/// A CUDA result against its float64 CPU reference, for kernels whose outputs come in the inputs'
+/// dtype and whose states are float32 (float64 for float64 inputs): float32 errors grow with the
+/// `terms` products summed per value, and bfloat16 outputs carry their own rounding besides.
+inline void check_cuda_result(const Tensor& out, const Tensor& want_out, const Tensor& state, const Tensor& want_state,
+                              DType dtype, std::int64_t terms) {
+  REQUIRE(out.device().is_cuda());
+  CHECK(out.dtype() == dtype);
+  const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-4 * double(terms);
+  CHECK(max_rel_diff(out, want_out) < (dtype == DType::BF16 ? 1e-2 + tolerance : tolerance));
+  CHECK(max_rel_diff(state, want_state) < tolerance);
+}
+
 }  // namespace subq::testing
