@@ -2,6 +2,7 @@
 // the family's folder beside its CPU and CUDA paths.
 #include <map>
 
+#include "hybrid/architecture.hpp"
 #include "tools/check/conformance.hpp"
 #include "tools/check/runners.hpp"
 
@@ -19,14 +20,14 @@ const std::map<std::string, Entry>& entries() {
       {"hippo_nplr", {&ssm::run_hippo_nplr_case, true}},  // initialisation: host code on any device
       {"hippo_transition", {&ssm::run_hippo_transition_case, true}},
       {"hyena_operator", {&conv::run_hyena_operator_case, true}},
-      {"jamba", {&hybrid::run_language_model_case, false}},
+      {"jamba", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("jamba")}},
       {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
-      {"mamba", {&hybrid::run_language_model_case, true}},
-      {"mamba2", {&hybrid::run_language_model_case, true}},
-      {"retnet", {&hybrid::run_language_model_case, true}},
-      {"rwkv", {&hybrid::run_language_model_case, true}},
-      {"rwkv6", {&hybrid::run_language_model_case, true}},
-      {"rwkv7", {&hybrid::run_language_model_case, true}},
+      {"mamba", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("mamba")}},
+      {"mamba2", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("mamba2")}},
+      {"retnet", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("retnet")}},
+      {"rwkv", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv")}},
+      {"rwkv6", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv6")}},
+      {"rwkv7", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv7")}},
       {"s4_block", {&ssm::run_s4_block_case, true}},
       {"selective_scan", {&ssm::run_selective_scan_case, true}},
       {"selective_state_update", {&ssm::run_selective_state_update_case, true}},
