@@ -92,23 +92,10 @@ __global__ void scale_kernel(T* y, std::int64_t n, double factor) {
 }
 
 template <class T>
-std::string scale(T* y, std::int64_t n, double factor) {
-  if (n == 0) return {};
-  scale_kernel<T><<<elementwise_blocks(n), kElementwiseThreads>>>(y, n, factor);
-  return launch_status();
-}
-
-template <class T>
 __global__ void add_bias_kernel(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
   SUBQ_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
 }
 
-template <class T>
-std::string add_bias(T* y, const T* bias, std::int64_t rows, std::int64_t cols) {
-  if (rows * cols == 0) return {};
-  add_bias_kernel<T><<<elementwise_blocks(rows * cols), kElementwiseThreads>>>(y, bias, rows, cols);
-  return launch_status();
-}
 
 }  // namespace
 
@@ -131,32 +118,30 @@ std::string launch_group_norm(const float* x, const float* weight, const float* 
 std::string launch_rotary(const float* x, float* y, std::int64_t rows, std::int64_t length, std::int64_t heads,
                           std::int64_t half, std::int64_t offset, double base) {
   const std::int64_t pairs = rows * half;
-  if (pairs == 0) return {};
-  rotary_kernel<<<elementwise_blocks(pairs), kElementwiseThreads>>>(x, y, length, heads, half, offset, base, pairs);
-  return launch_status();
+  return launch_elementwise(rotary_kernel, pairs, x, y, length, heads, half, offset, base, pairs);
 }
 
 std::string launch_embedding(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
                              std::int64_t dim) {
-  if (count * dim == 0) return {};
-  embedding_kernel<<<elementwise_blocks(count * dim), kElementwiseThreads>>>(table, ids, y, count, dim);
-  return launch_status();
+  return launch_elementwise(embedding_kernel, count * dim, table, ids, y, count, dim);
 }
 
 std::string launch_add(float* h, const float* update, std::int64_t n) {
-  if (n == 0) return {};
-  add_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(h, update, n);
-  return launch_status();
+  return launch_elementwise(add_kernel, n, h, update, n);
 }
 
-std::string launch_scale(float* y, std::int64_t n, double factor) { return scale(y, n, factor); }
-std::string launch_scale(double* y, std::int64_t n, double factor) { return scale(y, n, factor); }
+std::string launch_scale(float* y, std::int64_t n, double factor) {
+  return launch_elementwise(scale_kernel<float>, n, y, n, factor);
+}
+std::string launch_scale(double* y, std::int64_t n, double factor) {
+  return launch_elementwise(scale_kernel<double>, n, y, n, factor);
+}
 
 std::string launch_add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) {
-  return add_bias(y, bias, rows, cols);
+  return launch_elementwise(add_bias_kernel<float>, rows * cols, y, bias, rows, cols);
 }
 std::string launch_add_bias(double* y, const double* bias, std::int64_t rows, std::int64_t cols) {
-  return add_bias(y, bias, rows, cols);
+  return launch_elementwise(add_bias_kernel<double>, rows * cols, y, bias, rows, cols);
 }
 
 }  // namespace subq::detail

@@ -20,16 +20,16 @@ FlaEnds FlaEnds::load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t h
   return ends;
 }
 
-namespace {
-
-// The layer pieces take float32 tensors on one device, the CPU or a GPU.
-void check_operands(const char* op, const Tensor& x, NamedTensors others) {
+void check_layer_operands(const char* op, const Tensor& x, NamedTensors others, bool written_in_place) {
   SUBQ_CHECK(x.dtype() == DType::F32, "{}: x: expected float32, found {}", op, dtype_name(x.dtype()));
+  SUBQ_CHECK(!written_in_place || x.is_contiguous(), "{}: x must be contiguous (it is written in place)", op);
   if (x.device().is_cuda())
     check_cuda_float32(op, x.device(), others);
   else
     check_same_device(op, x.device(), others);
 }
+
+namespace {
 
 // count: how many of b's values repeat over a's (all of them, or b's last dimension broadcast).
 std::int64_t broadcast_count(const char* op, const char* name, const Tensor& a, const Tensor& b) {
@@ -41,7 +41,7 @@ std::int64_t broadcast_count(const char* op, const char* name, const Tensor& a, 
 // x shifted one step back in time (minus x when delta), the carried row or zeros first.
 Tensor shifted(const Tensor& x_in, Tensor* carried, bool delta) {
   const Tensor x = x_in.contiguous(), first = carried && carried->defined() ? carried->contiguous() : Tensor{};
-  check_operands("token_shift", x, {{"carried", &first}});
+  check_layer_operands("token_shift", x, {{"carried", &first}});
   const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2);
   if (first.defined()) check_shape("token_shift", "carried", first, {B, H});
   Tensor s = Tensor::empty(x.shape(), DType::F32, x.device());
@@ -68,8 +68,7 @@ Tensor token_shift(const Tensor& x, Tensor* carried) { return shifted(x, carried
 Tensor token_delta(const Tensor& x, Tensor* carried) { return shifted(x, carried, true); }
 
 Tensor activate(Tensor t, Activation f) {
-  check_operands("activate", t, {});
-  SUBQ_CHECK(t.is_contiguous(), "activate: the tensor must be contiguous");
+  check_layer_operands("activate", t, {}, true);
   if (t.device().is_cuda()) {
     check_launch("activate", t.device(), detail::launch_activate(t.data<float>(), t.numel(), f));
     return t;
@@ -81,8 +80,7 @@ Tensor activate(Tensor t, Activation f) {
 
 Tensor multiply(Tensor a, const Tensor& b_in) {
   const Tensor b = b_in.contiguous();
-  check_operands("multiply", a, {{"b", &b}});
-  SUBQ_CHECK(a.is_contiguous(), "multiply: a must be contiguous");
+  check_layer_operands("multiply", a, {{"b", &b}}, true);
   const std::int64_t n = broadcast_count("multiply", "b", a, b);
   if (a.device().is_cuda()) {
     check_launch("multiply", a.device(), detail::launch_multiply(a.data<float>(), b.data<float>(), a.numel(), n));
@@ -96,7 +94,7 @@ Tensor multiply(Tensor a, const Tensor& b_in) {
 
 Tensor add_scaled(const Tensor& a_in, const Tensor& b_in, const Tensor& c_in) {
   const Tensor a = a_in.contiguous(), b = b_in.contiguous(), c = c_in.contiguous();
-  check_operands("add_scaled", a, {{"b", &b}, {"c", &c}});
+  check_layer_operands("add_scaled", a, {{"b", &b}, {"c", &c}});
   check_shape("add_scaled", "b", b, a.shape());
   const std::int64_t n = broadcast_count("add_scaled", "c", a, c);
   Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
@@ -113,9 +111,8 @@ Tensor add_scaled(const Tensor& a_in, const Tensor& b_in, const Tensor& c_in) {
 
 Tensor swish_product(Tensor a, const Tensor& b_in) {
   const Tensor b = b_in.contiguous();
-  check_operands("swish_product", a, {{"b", &b}});
+  check_layer_operands("swish_product", a, {{"b", &b}}, true);
   check_shape("swish_product", "b", b, a.shape());
-  SUBQ_CHECK(a.is_contiguous(), "swish_product: a must be contiguous");
   if (a.device().is_cuda()) {
     check_launch("swish_product", a.device(), detail::launch_swish_product(a.data<float>(), b.data<float>(), a.numel()));
     return a;
@@ -128,7 +125,7 @@ Tensor swish_product(Tensor a, const Tensor& b_in) {
 
 Tensor lerp(const Tensor& a_in, const Tensor& b_in, const Tensor& m_in) {
   const Tensor a = a_in.contiguous(), b = b_in.contiguous(), m = m_in.contiguous();
-  check_operands("lerp", b, {{"a", &a}, {"m", &m}});
+  check_layer_operands("lerp", b, {{"a", &a}, {"m", &m}});
   const std::int64_t H = b.size(-1);
   check_shape("lerp", "m", m, {1, 1, H});
   check_shape("lerp", "a", a, b.shape());

@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the pieces the recurrent models share, on float32 (batch, length, features) tensors
 // on the CPU or a GPU.
+#include "core/check.hpp"
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
 #include "recurrent/activation.hpp"
@@ -20,6 +21,10 @@ struct FlaEnds {
   Norm norm;
   static FlaEnds load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t hidden, bool norm_bias, bool tied);
 };
+
+/// The contract of the pieces below and of the models' own: x float32, `others` of its dtype on its
+/// device; x contiguous when the piece writes it in place.
+void check_layer_operands(const char* op, const Tensor& x, NamedTensors others, bool written_in_place = false);
 
 /// x shifted one step back in time, with the carried row (or zeros) first; the carried row then
 /// becomes x's last. carried may be null (no cache).

@@ -23,7 +23,8 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   const Device device = q.device();
   // CUDA's SSD takes float32: bfloat16 inputs are widened there.
   auto input = [&](const Tensor& t) { return device.is_cuda() && t.dtype() == DType::BF16 ? t.to(DType::F32) : t; };
-  const DType dtype = input(q).dtype();
+  const Tensor q_in = input(q);
+  const DType dtype = q_in.dtype();
   if (device.is_cuda())
     SUBQ_CHECK(dtype == DType::F32, "{} on {}: q: expected float32 or bfloat16, found {}", op, to_string(device),
                dtype_name(q.dtype()));
@@ -34,7 +35,7 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   std::vector<double> head_decay(static_cast<std::size_t>(H));
   for (std::int64_t h = 0; h < H; ++h) head_decay[h] = retention_log_decay(h);
   const Tensor log_decay = Tensor::from_vector(head_decay, {1, 1, H}).to(dtype).to(device).expand({B, L, H});
-  const Tensor scaled_q = scale(input(q), 1.0 / std::sqrt(double(dk)));
+  const Tensor scaled_q = scale(q_in, 1.0 / std::sqrt(double(dk)));
   ssm::SsdOptions options;
   options.chunk_length = chunk_length;
   options.initial_state = initial_state;

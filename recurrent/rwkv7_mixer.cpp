@@ -13,19 +13,12 @@ namespace subq::recurrent {
 
 namespace {
 
-// Each piece runs on its input's device: the CUDA launcher (recurrent/rwkv7_mixer.cu) there, the
-// loop here on the CPU; operands are contiguous float32 on that device.
-void check_operands(const char* op, const Tensor& x, NamedTensors others) {
-  SUBQ_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "{}: x: expected contiguous float32", op);
-  if (x.device().is_cuda())
-    check_cuda_float32(op, x.device(), others);
-  else
-    check_same_device(op, x.device(), others);
-}
+// Each piece runs on its input's device (check_layer_operands): the CUDA launcher
+// (recurrent/rwkv7_mixer.cu) there, the loop here on the CPU; each writes its first operand.
 
 // Per group of d: x / max(|x|, 1e-12), torch's F.normalize over the last dimension of (..., heads, d).
 Tensor normalize_groups(Tensor x, std::int64_t d) {
-  check_operands("normalize_groups", x, {});
+  check_layer_operands("normalize_groups", x, {}, true);
   if (x.device().is_cuda()) {
     check_launch("normalize_groups", x.device(), detail::launch_normalize_groups(x.data<float>(), x.numel(), d));
     return x;
@@ -43,7 +36,7 @@ Tensor normalize_groups(Tensor x, std::int64_t d) {
 // v += (target - v) * weight, in place (torch.lerp's form for weights below one half).
 void lerp_toward(Tensor& v, const Tensor& target_in, const Tensor& weight_in) {
   const Tensor target = target_in.contiguous(), weight = weight_in.contiguous();
-  check_operands("lerp_toward", v, {{"target", &target}, {"weight", &weight}});
+  check_layer_operands("lerp_toward", v, {{"target", &target}, {"weight", &weight}}, true);
   check_shape("lerp_toward", "target", target, v.shape());
   check_shape("lerp_toward", "weight", weight, v.shape());
   if (v.device().is_cuda()) {
@@ -59,7 +52,7 @@ void lerp_toward(Tensor& v, const Tensor& target_in, const Tensor& weight_in) {
 // k *= 1 + (a - 1) * k_a, k_a (hidden) broadcast over the rows: the key's replacement share.
 void key_update(Tensor& k, const Tensor& a_in, const Tensor& k_a) {
   const Tensor a = a_in.contiguous();
-  check_operands("key_update", k, {{"a", &a}, {"k_a", &k_a}});
+  check_layer_operands("key_update", k, {{"a", &a}, {"k_a", &k_a}}, true);
   const std::int64_t hidden = k_a.numel();
   if (k.device().is_cuda()) {
     check_launch("key_update", k.device(),
@@ -140,7 +133,8 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor
 void Rwkv7TimeMix::add_bonus_and_gate(Tensor& o, const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& g) const {
   const std::int64_t heads = config_.heads, dk = config_.head_dim, dv = config_.value_dim / heads, rows = o.numel() / dv;
   const Tensor rc = r.contiguous(), kc = k.contiguous(), vc = v.contiguous(), gc = g.contiguous();
-  check_operands("add_bonus_and_gate", o, {{"r", &rc}, {"k", &kc}, {"v", &vc}, {"g", &gc}, {"r_k", &r_k_}});
+  check_layer_operands("add_bonus_and_gate", o, {{"r", &rc}, {"k", &kc}, {"v", &vc}, {"g", &gc}, {"r_k", &r_k_}},
+                       true);
   const float *rp = rc.data<float>(), *kp = kc.data<float>(), *vp = vc.data<float>(), *gp = gc.data<float>(),
               *r_k = r_k_.data<float>();
   float* op = o.data<float>();

@@ -64,17 +64,13 @@ __device__ void run_chunk(const Wkv4CudaParams& p, std::int64_t b, std::int64_t 
   }
 }
 
-template <class S>
-States<S> own_states(const Wkv4CudaParams& p) {
-  S* base = static_cast<S*>(p.workspace);
-  const std::int64_t n = p.chunks * p.batch * p.channels;
-  return {base, base + n, base + 2 * n};
-}
+// The workspace holds two sets of per-chunk states, each (chunks, batch, channels) per part.
+enum class StateSet { Own = 0, Entering = 1 };
 
 template <class S>
-States<S> entering_states(const Wkv4CudaParams& p) {
-  S* base = static_cast<S*>(p.workspace) + 3 * p.chunks * p.batch * p.channels;
+States<S> workspace_states(const Wkv4CudaParams& p, StateSet set) {
   const std::int64_t n = p.chunks * p.batch * p.channels;
+  S* base = static_cast<S*>(p.workspace) + 3 * n * int(set);
   return {base, base + n, base + 2 * n};
 }
 
@@ -125,9 +121,10 @@ std::string launch(const Wkv4CudaParams& p) {
   using subq::detail::kElementwiseThreads;
   const std::int64_t BC = p.batch * p.channels;
   if (BC == 0) return {};
-  if (p.chunks > 1) chunk_states_kernel<T, S><<<elementwise_blocks((p.chunks - 1) * BC), kElementwiseThreads>>>(p, own_states<S>(p));
-  pass_states_kernel<S><<<elementwise_blocks(BC), kElementwiseThreads>>>(p, own_states<S>(p), entering_states<S>(p));
-  outputs_kernel<T, S><<<elementwise_blocks(p.chunks * BC), kElementwiseThreads>>>(p, entering_states<S>(p));
+  if (p.chunks > 1) chunk_states_kernel<T, S><<<elementwise_blocks((p.chunks - 1) * BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Own));
+  pass_states_kernel<S><<<elementwise_blocks(BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Own),
+                                                                       workspace_states<S>(p, StateSet::Entering));
+  outputs_kernel<T, S><<<elementwise_blocks(p.chunks * BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Entering));
   return subq::detail::launch_status();
 }
 

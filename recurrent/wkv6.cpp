@@ -7,7 +7,7 @@
 #include "core/check.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
-#include "recurrent/wkv_cuda.hpp"
+#include "recurrent/wkv_checks.hpp"
 #include "scan/linear_recurrence.hpp"
 
 namespace subq::recurrent {
@@ -34,19 +34,7 @@ Sizes validate(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& 
   const std::int64_t dv = v.size(3);
   check_shape(kOp, "u", u, {H, dk});
   if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, dk, dv});
-  const Device device = r.device();
-  if (device.is_cuda()) {
-    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64 || r.dtype() == DType::BF16,
-               "{} on {}: r: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(r.dtype()));
-    check_cuda_dtype(kOp, device, r.dtype(), {{"k", &k}, {"v", &v}, {"w", &w}, {"u", &u}});
-    SUBQ_CHECK(dk <= detail::kWkvMaxKeyDim && dv <= detail::kWkvMaxValueDim,
-               "{} on {}: takes d_k up to {} and d_v up to {}, found {} and {}", kOp, to_string(device),
-               detail::kWkvMaxKeyDim, detail::kWkvMaxValueDim, dk, dv);
-  } else {
-    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
-               dtype_name(r.dtype()));
-  }
-  check_same_device(kOp, device, {{"k", &k}, {"v", &v}, {"w", &w}, {"u", &u}, {"initial_state", &initial_state}});
+  detail::check_wkv_inputs(kOp, r, {{"k", &k}, {"v", &v}, {"w", &w}, {"u", &u}}, initial_state, dk, dv);
   return {B, L, H, dk, dv};
 }
 

@@ -8,7 +8,7 @@
 #include "core/check.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
-#include "recurrent/wkv_cuda.hpp"
+#include "recurrent/wkv_checks.hpp"
 
 namespace subq::recurrent {
 
@@ -34,21 +34,7 @@ Sizes validate(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
   SUBQ_CHECK(v.defined() && v.dim() == 4 && v.size(0) == B && v.size(1) == L && v.size(2) == H,
              "{}: v: expected ({}, {}, {}, d_v), found {}", kOp, B, L, H, v.defined() ? to_string(v.shape()) : "nothing");
   if (initial_state.defined()) check_shape(kOp, "initial_state", initial_state, {B, H, v.size(3), dk});
-  const Device device = r.device();
-  const NamedTensors inputs{{"w", &w}, {"k", &k}, {"v", &v}, {"a", &a}, {"b", &b}};
-  if (device.is_cuda()) {
-    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64 || r.dtype() == DType::BF16,
-               "{} on {}: r: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(r.dtype()));
-    check_cuda_dtype(kOp, device, r.dtype(), inputs);
-    SUBQ_CHECK(dk <= detail::kWkvMaxKeyDim && v.size(3) <= detail::kWkvMaxValueDim,
-               "{} on {}: takes d_k up to {} and d_v up to {}, found {} and {}", kOp, to_string(device),
-               detail::kWkvMaxKeyDim, detail::kWkvMaxValueDim, dk, v.size(3));
-  } else {
-    SUBQ_CHECK(r.dtype() == DType::F32 || r.dtype() == DType::F64, "{}: r: expected float32 or float64, found {}", kOp,
-               dtype_name(r.dtype()));
-  }
-  check_same_device(kOp, device, inputs);
-  check_same_device(kOp, device, {{"initial_state", &initial_state}});
+  detail::check_wkv_inputs(kOp, r, {{"w", &w}, {"k", &k}, {"v", &v}, {"a", &a}, {"b", &b}}, initial_state, dk, v.size(3));
   return {B, L, H, dk, v.size(3)};
 }
 
