@@ -1,19 +1,23 @@
 // Prefill and decoding throughput of the sequence mixers at the shapes of 1.5B-class models,
-// batch 1, float32 on the CPU (tokens/s, and each run's peak memory above what was resident before it):
+// batch 1, float32 on the CPU (tokens/s, and each run's peak host memory above what was resident
+// before it); attention also on CUDA where a GPU is present:
 //   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K
 //                        (wkv7 also in its recurrent form, for the ratio),
 //                        decoding one token from a carried state (each of the three)
 //   retention            RetNet: 8 heads, key 256, value 512; prefill, and decoding one token
-//   attention            16 heads x 128; prefill L = 2K ... 32K (tiled), decoding one token
-//                        against a KV cache of L tokens (grows with L, unlike the recurrent mixers)
+//   attention            16 heads x 128; prefill L = 2K ... 32K (tiled; GFLOP/s of the causal half),
+//                        decoding one token against a KV cache of L tokens (grows with L, unlike
+//                        the recurrent mixers; GB/s against the device's copy bandwidth)
 //   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
 //                        D = 864, L = 8K ... 1M
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 
+#include "bench/bandwidth.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
 #include "conv/fft_conv.hpp"
@@ -160,22 +164,53 @@ void BM_retention_decode(benchmark::State& state) {
 
 constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
 
-void BM_attention_prefill(benchmark::State& state) {
-  const PeakMemory memory;
-  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
-  const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
-  for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
+// The attention benchmarks' device, or nullopt (the run skipped with the reason) without a GPU.
+std::optional<Device> attention_device(benchmark::State& state, DeviceKind kind) {
+  if (kind == DeviceKind::CPU) return Device::cpu();
+  if (cuda_available()) return Device::cuda();
+  state.SkipWithError(("no GPU: " + cuda_status()).c_str());
+  return std::nullopt;
 }
 
-void BM_attention_decode(benchmark::State& state) {
+// Causal attention's multiply-adds over L queries: half of the L x L scores, each a d-long dot
+// product and a d-wide update of the output, per head.
+double attention_flops(std::int64_t L, std::int64_t H, std::int64_t d) { return 2.0 * 2.0 * double(H * d) * double(L) * double(L) / 2; }
+
+template <DeviceKind kDevice>
+void BM_attention_prefill(benchmark::State& state) {
+  const std::optional<Device> device = attention_device(state, kDevice);
+  if (!device) return;
   const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
-  const Tensor q = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
-  for (auto _ : state) benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+  const Tensor q = uniform({1, L, H, d}, -1, 1, 1).to(*device), k = uniform({1, L, H, d}, -1, 1, 2).to(*device),
+               v = uniform({1, L, H, d}, -1, 1, 3).to(*device);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+    synchronize(*device);
+  }
+  memory.report(state);
+  tokens_per_second(state, L);
+  state.counters["GFLOP/s"] = benchmark::Counter(attention_flops(L, H, d) * double(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+// One query against a KV cache of L tokens, which it must read once: reported against the
+// device's copy bandwidth.
+template <DeviceKind kDevice>
+void BM_attention_decode(benchmark::State& state) {
+  const std::optional<Device> device = attention_device(state, kDevice);
+  if (!device) return;
+  const PeakMemory memory;
+  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
+  const Tensor q = uniform({1, 1, H, d}, -1, 1, 1).to(*device), k = uniform({1, L, H, d}, -1, 1, 2).to(*device),
+               v = uniform({1, L, H, d}, -1, 1, 3).to(*device);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+    synchronize(*device);
+  }
   memory.report(state);
   tokens_per_second(state, 1);
+  bench::report_bandwidth(state, 4.0 * double(2 * L * H * d), *device);
 }
 
 void BM_fft_conv(benchmark::State& state) {
@@ -217,8 +252,10 @@ BENCHMARK(BM_wkv4_prefill)->Name("wkv4_prefill")->ArgName("L")->RangeMultiplier(
 BENCHMARK(BM_wkv4_decode)->Name("wkv4_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_retention_decode)->Name("retention_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_attention_prefill)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_attention_decode)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CPU)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CPU)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CUDA)->Name("attention_prefill_cuda")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CUDA)->Name("attention_decode_cuda")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // To 1M where memory allows (1M needs some 36 GiB): longer runs are skipped with the reason.

@@ -2,7 +2,7 @@
 // once and each output written once (float32).
 //   selective_scan  Mamba shapes, CPU and CUDA: batch 1, D channels, N = 16, B/C shared; reads
 //                   u, delta, z (D x L each) and B, C (N x L each), writes out (D x L).
-//   ssd             Mamba-2 shapes, CPU (no CUDA path yet): batch 1, 64 heads of P = 64,
+//   ssd             Mamba-2 shapes, CPU and CUDA: batch 1, 64 heads of P = 64,
 //                   N = 128, one group, chunks of 256; reads X (L x 64 x 64), A (L x 64),
 //                   B, C (L x 128 each), writes Y.
 #include <benchmark/benchmark.h>

@@ -34,9 +34,6 @@ inline std::vector<Tensor>* layer_cache(ModelCache* cache, std::size_t layers, s
   return &cache->layers[i];
 }
 
-/// Whether load() can put a model_type on CUDA (every layer of it has a CUDA path).
-bool runs_on_cuda(const std::string& model_type);
-
 /// The language-model head: lm_head's weight, or the embeddings when tied (as transformers ties
 /// them after loading, even when the file also holds the head, which is then taken and unused).
 Tensor output_head(Checkpoint& checkpoint, const std::string& name, const Tensor& embeddings, bool tied);

@@ -7,6 +7,7 @@
 #include "core/check.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
+#include "hybrid/attention_cuda.hpp"
 
 namespace subq::hybrid {
 
@@ -30,16 +31,38 @@ Shapes validate(const Tensor& q, const Tensor& k, const Tensor& v) {
              k.defined() ? to_string(k.shape()) : "nothing");
   check_shape(op, "v", v, k.shape());
   SUBQ_CHECK(k.size(2) >= 1 && q.size(2) % k.size(2) == 0, "{}: {} kv heads do not divide {} heads", op, k.size(2), q.size(2));
-  for (const Tensor* t : {&q, &k, &v})
-    SUBQ_CHECK(t->dtype() == DType::F32 && t->device().is_cpu(), "{}: expected float32 on the CPU, found {} on {}", op,
-               dtype_name(t->dtype()), to_string(t->device()));
+  check_same_device(op, q.device(), {{"k", &k}, {"v", &v}});
+  for (const auto& [name, t] : NamedTensors{{"q", &q}, {"k", &k}, {"v", &v}})
+    SUBQ_CHECK(t->dtype() == DType::F32, "{}: {}: expected float32, found {}", op, name, dtype_name(t->dtype()));
   return {q.size(0), q.size(1), q.size(2), q.size(3), k.size(1), k.size(2)};
+}
+
+// t (batch, time, heads, d) as the CUDA kernel reads it: dense within each batch row (as a slice
+// of a KV cache's buffer is), else a contiguous copy.
+Tensor dense_rows(const Tensor& t) {
+  const bool dense = t.stride(3) == 1 && t.stride(2) == t.size(3) && t.stride(1) == t.size(2) * t.size(3);
+  return dense ? t : t.contiguous();
+}
+
+Tensor causal_attention_cuda(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale, const Shapes& s) {
+  SUBQ_CHECK(s.d <= detail::kMaxCudaHeadDim, "causal_attention on {}: head size {} is above the CUDA kernel's {}",
+             to_string(q_in.device()), s.d, detail::kMaxCudaHeadDim);
+  const Tensor q = dense_rows(q_in);
+  Tensor k = dense_rows(k_in), v = dense_rows(v_in);
+  if (k.stride(0) != v.stride(0)) k = k.contiguous(), v = v.contiguous();  // the kernel takes one stride for both
+  Tensor o = Tensor::empty({s.B, s.L, s.H, s.d}, DType::F32, q.device());
+  if (o.numel() == 0) return o;
+  const detail::AttentionCudaParams p{q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
+                                      s.B, s.L, s.H, s.d, s.S, s.Hkv, q.stride(0), k.stride(0), float(scale)};
+  check_launch("causal_attention", q.device(), detail::launch_causal_attention(p));
+  return o;
 }
 
 }  // namespace
 
 Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
   const Shapes s = validate(q_in, k_in, v_in);
+  if (q_in.device().is_cuda()) return causal_attention_cuda(q_in, k_in, v_in, scale, s);
   const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   Tensor o = Tensor::empty({B, L, H, d}, DType::F32);
@@ -84,6 +107,8 @@ Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
 
 Tensor causal_attention_reference(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
   const Shapes s = validate(q_in, k_in, v_in);
+  SUBQ_CHECK(q_in.device().is_cpu(), "causal_attention_reference: expected tensors on the CPU, found {}",
+             to_string(q_in.device()));
   const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   Tensor o = Tensor::zeros({B, L, H, d}, DType::F32);

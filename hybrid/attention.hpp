@@ -8,11 +8,13 @@
 namespace subq::hybrid {
 
 /// q: (batch, length, heads, d); k, v: (batch, past + length, kv_heads, d), head h reading kv
-/// head h / (heads / kv_heads). float32, CPU, contiguous or not. Returns (batch, length, heads, d).
+/// head h / (heads / kv_heads). float32, contiguous or not, all on the CPU or all on one GPU (there
+/// d <= 256; k and v are read in place when dense within each batch row, as a KV cache's buffer
+/// slice is). Returns (batch, length, heads, d) on their device.
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
 
 /// The plain definition (scores, mask, softmax, weighted sum), the specification the tiled form
-/// is tested against. Same arguments.
+/// is tested against. Same arguments, on the CPU.
 Tensor causal_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
 
 }  // namespace subq::hybrid

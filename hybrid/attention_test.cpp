@@ -45,6 +45,47 @@ TEST_CASE("attention: bad shapes name the tensor", "[hybrid][attention]") {
                     Catch::Contains("k: expected (1, keys >= 4, kv_heads, 8)"));
 }
 
+TEST_CASE("attention: CUDA equals the CPU across head sizes, lengths, cached keys and grouped heads",
+          "[hybrid][attention][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(4);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  struct Case {
+    std::int64_t d, L, past, kv_heads;
+  };
+  // Head sizes across the kernel's three tile shapes (d <= 64, 128, 256) and between them;
+  // lengths around their 32- and 16-query tiles, with and without cached keys.
+  for (const Case c : {Case{8, 33, 0, 2}, Case{64, 1, 0, 1}, Case{64, 100, 5, 2}, Case{64, 1, 64, 4}, Case{100, 40, 17, 1},
+                       Case{128, 33, 0, 4}, Case{200, 17, 3, 2}, Case{256, 20, 9, 1}}) {
+    INFO("d " << c.d << " L " << c.L << " past " << c.past << " kv_heads " << c.kv_heads);
+    const Tensor q = random_tensor({2, c.L, 4, c.d}, DType::F32, rng, -2, 2);
+    const Tensor k = random_tensor({2, c.past + c.L, c.kv_heads, c.d}, DType::F32, rng, -2, 2);
+    const Tensor v = random_tensor({2, c.past + c.L, c.kv_heads, c.d}, DType::F32, rng, -1, 1);
+    const double scale = 1.0 / std::sqrt(double(c.d));
+    const Tensor got = causal_attention(gpu(q), gpu(k), gpu(v), scale);
+    REQUIRE(got.device().is_cuda());
+    CHECK(max_rel_diff(got, causal_attention_reference(q, k, v, scale)) < 1e-5);
+  }
+}
+
+TEST_CASE("attention: CUDA reads a KV cache's buffer in place and refuses what it cannot take", "[hybrid][attention][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(5);
+  // Keys and values as the first 30 of a buffer's 48 steps: batch rows 48 steps apart.
+  const Tensor q = random_tensor({3, 6, 4, 16}, DType::F32, rng, -2, 2);
+  const Tensor k = random_tensor({3, 48, 2, 16}, DType::F32, rng, -2, 2), v = random_tensor({3, 48, 2, 16}, DType::F32, rng, -1, 1);
+  const Tensor want = causal_attention_reference(q, k.slice(1, 0, 30), v.slice(1, 0, 30), 0.25);
+  const Tensor k_gpu = k.to(Device::cuda()), v_gpu = v.to(Device::cuda());
+  CHECK(max_rel_diff(causal_attention(q.to(Device::cuda()), k_gpu.slice(1, 0, 30), v_gpu.slice(1, 0, 30), 0.25), want) < 1e-5);
+  // A value tensor laid out unlike the keys is copied to their layout.
+  CHECK(max_rel_diff(causal_attention(q.to(Device::cuda()), k_gpu.slice(1, 0, 30), v.slice(1, 0, 30).contiguous().to(Device::cuda()), 0.25),
+                     want) < 1e-5);
+  CHECK_THROWS_WITH(causal_attention(q.to(Device::cuda()), k_gpu.slice(1, 0, 30), v.slice(1, 0, 30), 0.25),
+                    Catch::Contains("causal_attention: v is on cpu, the input on cuda:0"));
+  const Tensor wide = Tensor::zeros({1, 2, 1, 300}, DType::F32, Device::cuda());
+  CHECK_THROWS_WITH(causal_attention(wide, wide, wide, 1.0), Catch::Contains("head size 300 is above the CUDA kernel's 256"));
+}
+
 TEST_CASE("mixture of experts: equals routing every token through its top-k experts", "[hybrid][moe]") {
   std::mt19937 rng(3);
   const std::int64_t T = 37, H = 6, F = 10, E = 5;
@@ -72,4 +113,42 @@ TEST_CASE("mixture of experts: equals routing every token through its top-k expe
     }
     for (std::int64_t i = 0; i < H; ++i) CHECK(got.data<float>()[t * H + i] == Approx(want[i]).epsilon(1e-4).margin(1e-5));
   }
+}
+
+TEST_CASE("mixture of experts: equal probabilities go to the lower-indexed experts", "[hybrid][moe]") {
+  std::mt19937 rng(6);
+  const std::int64_t T = 5, H = 4, F = 6, E = 4;
+  const Tensor x = random_tensor({T, H}, DType::F32, rng, -1, 1);
+  std::vector<SwiGlu> experts;
+  for (std::int64_t e = 0; e < E; ++e)
+    experts.push_back({random_tensor({F, H}, DType::F32, rng, -1, 1), random_tensor({F, H}, DType::F32, rng, -1, 1),
+                       random_tensor({H, F}, DType::F32, rng, -1, 1)});
+  // A zero router gives every expert p = 1/4: experts 0 and 1 take each token.
+  const Tensor got = mixture_of_experts(x, Tensor::zeros({E, H}, DType::F32), experts, 2);
+  const Tensor y0 = swiglu(x, experts[0]), y1 = swiglu(x, experts[1]);
+  for (std::int64_t i = 0; i < T * H; ++i)
+    CHECK(got.data<float>()[i] == Approx(0.25 * y0.data<float>()[i] + 0.25 * y1.data<float>()[i]).margin(1e-6));
+}
+
+TEST_CASE("mixture of experts: CUDA equals the CPU", "[hybrid][moe][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(7);
+  const std::int64_t T = 41, H = 12, F = 20, E = 6;
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const Tensor x = random_tensor({1, T, H}, DType::F32, rng, -1, 1), router = random_tensor({E, H}, DType::F32, rng, -1, 1);
+  std::vector<SwiGlu> experts, experts_gpu;
+  for (std::int64_t e = 0; e < E; ++e) {
+    experts.push_back({random_tensor({F, H}, DType::F32, rng, -1, 1), random_tensor({F, H}, DType::F32, rng, -1, 1),
+                       random_tensor({H, F}, DType::F32, rng, -1, 1)});
+    experts_gpu.push_back({gpu(experts.back().gate), gpu(experts.back().up), gpu(experts.back().down)});
+  }
+  CHECK(max_rel_diff(swiglu(gpu(x), experts_gpu[0]), swiglu(x, experts[0])) < 1e-5);
+  for (const int top_k : {1, 2, 6}) {
+    INFO("top_k " << top_k);
+    const Tensor got = mixture_of_experts(gpu(x), gpu(router), experts_gpu, top_k);
+    REQUIRE(got.device().is_cuda());
+    CHECK(max_rel_diff(got, mixture_of_experts(x, router, experts, top_k)) < 1e-5);
+  }
+  CHECK_THROWS_WITH(mixture_of_experts(gpu(x), router, experts_gpu, 2),
+                    Catch::Contains("mixture_of_experts: router is on cpu, the input on cuda:0"));
 }

@@ -246,12 +246,11 @@ Layer load_layer(Checkpoint& ck, const Config& c, std::int64_t i) {
   return l;
 }
 
-// src (batch, Ls, ...) into dst (batch, Ld, ...) at time steps [at, at + Ls); float32.
+// src (batch, Ls, ...) into dst (batch, Ld, ...) at time steps [at, at + Ls); dst contiguous,
+// float32, on any device.
 void write_time(const Tensor& dst, std::int64_t at, const Tensor& src) {
   const Tensor s = src.contiguous();
-  const std::int64_t B = s.size(0), Ls = s.size(1), Ld = dst.size(1), row = B * Ls > 0 ? s.numel() / (B * Ls) : 0;
-  for (std::int64_t b = 0; b < B; ++b)
-    std::copy_n(s.data<float>() + b * Ls * row, Ls * row, dst.data<float>() + (b * Ld + at) * row);
+  for (std::int64_t b = 0; b < s.size(0); ++b) dst.select(0, b).slice(0, at, at + s.size(1)).copy_from(s.select(0, b));
 }
 
 // x (batch, Lx, ...) appended after the first `filled` time steps of buffer (batch, capacity,
@@ -263,7 +262,7 @@ Tensor append_time(Tensor& buffer, std::int64_t filled, const Tensor& x) {
   if (needed > capacity) {
     Shape shape = x.shape();
     shape[1] = std::max(needed, 2 * capacity);
-    Tensor grown = Tensor::empty(shape, DType::F32);
+    Tensor grown = Tensor::empty(shape, DType::F32, x.device());
     if (filled > 0) write_time(grown, 0, buffer.slice(1, 0, filled));
     buffer = grown;
   }

@@ -38,12 +38,6 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
   return it->second;
 }
 
-// The architectures whose every layer has a CUDA path.
-const std::vector<std::string>& cuda_architectures() {
-  static const std::vector<std::string> types = {"mamba", "mamba2", "retnet", "rwkv", "rwkv6", "rwkv7"};
-  return types;
-}
-
 // The usual initialisation of these architectures, by tensor name: norms and D at one, biases
 // at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
 // [1e-3, 1e-1]; Hyena's as safari's: positions t in [0, 1), sine frequencies 1, decay rates
@@ -95,10 +89,6 @@ Tensor initial_value(const std::string& name, const Shape& shape, std::mt19937_6
 
 }  // namespace
 
-bool hybrid::runs_on_cuda(const std::string& type) {
-  return std::find(cuda_architectures().begin(), cuda_architectures().end(), type) != cuda_architectures().end();
-}
-
 LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<hybrid::Architecture> network)
     : architecture_(std::move(architecture)), network_(std::move(network)) {}
 LanguageModel::~LanguageModel() = default;
@@ -109,11 +99,7 @@ LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device devic
   Checkpoint checkpoint = Checkpoint::open(dir);
   std::string type;
   const Loader loader = find_loader(checkpoint.config(), &type);
-  if (device.is_cuda()) {
-    SUBQ_CHECK(hybrid::runs_on_cuda(type), "{}: model_type '{}' runs on the CPU only so far (device {} asked for); on CUDA: {}",
-               dir.string(), type, to_string(device), fmt::join(cuda_architectures(), ", "));
-    SUBQ_CHECK(cuda_available(), "{}: device {}: {}", dir.string(), to_string(device), cuda_status());
-  }
+  if (device.is_cuda()) SUBQ_CHECK(cuda_available(), "{}: device {}: {}", dir.string(), to_string(device), cuda_status());
   checkpoint.place_on(device);
   std::unique_ptr<hybrid::Architecture> network = loader(checkpoint);
   checkpoint.finish();

@@ -9,7 +9,7 @@
 // Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
 // keys and values for attention layers. A prompt runs in parallel, then generation continues
 // one token at a time.
-// Runs in float32, on the CPU, or on CUDA for the architectures load() names.
+// Runs in float32, on the CPU or on CUDA.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -36,9 +36,8 @@ class LanguageModel {
  public:
   /// Reads dir/config.json and the weights onto device; a tensor that is missing, of the wrong
   /// shape, or left over is an error naming it, as is a config option the library does not
-  /// implement. On CUDA so far: mamba, mamba2, rwkv, rwkv6, rwkv7 and retnet (float32 weights and
-  /// states on the GPU, logits returned to the CPU); jamba and subq_hybrid are refused on CUDA with
-  /// that reason.
+  /// implement. On CUDA every model_type runs (float32 weights and states on the GPU, logits
+  /// returned to the CPU).
   static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu());
   /// A new model of the architecture `config` describes (the text of a config.json: any
   /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and

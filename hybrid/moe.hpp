@@ -11,12 +11,13 @@ struct SwiGlu {
   Tensor gate, up, down;  // (F, H), (F, H), (H, F) as torch.nn.Linear stores them
 };
 
-/// down(silu(gate x) * up x); x (..., H) float32.
+/// down(silu(gate x) * up x); x (..., H) float32, on the CPU or the weights' GPU.
 Tensor swiglu(const Tensor& x, const SwiGlu& mlp);
 
 /// Jamba's sparse MoE: p = softmax(router x) over the experts; each token goes to its top_k experts
 /// by p (ties to the lower index), weighted by their p as they are (not renormalised). Tokens are
-/// grouped by expert, so each expert runs once on all of its tokens. x (..., H); router (E, H).
+/// grouped by expert, so each expert runs once on all of its tokens. x (..., H); router (E, H);
+/// float32, all on the CPU or all on one GPU.
 Tensor mixture_of_experts(const Tensor& x, const Tensor& router, const std::vector<SwiGlu>& experts, int top_k);
 
 }  // namespace subq::hybrid

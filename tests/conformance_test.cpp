@@ -14,7 +14,7 @@ void check_all(Device device) {
   int supported = 0;
   for (const auto& dir : check::find_cases(source_dir() / "tests/conformance")) {
     const check::Case c = check::load_case(dir);
-    const check::Runner runner = check::find_runner(c.key, device);
+    const check::Runner runner = check::find_runner(c.key);
     if (runner == nullptr) continue;
     ++supported;
     const check::Comparison result = check::compare(c, runner(c, device));

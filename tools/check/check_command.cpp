@@ -32,12 +32,10 @@ Line run_case(const std::filesystem::path& dir, Device device, const std::string
     line.name = c.name;
     *filtered_out = !selected(c, only);
     if (*filtered_out) return line;
-    const Runner runner = find_runner(c.key, device);
+    const Runner runner = find_runner(c.key);
     if (runner == nullptr) {
       line.status = "SKIP";
-      const char* what = c.kind == "model" ? "arch" : "op";
-      line.reason = has_runner(c.key) ? fmt::format("no {} path for {} '{}' yet", to_string(device), what, c.key)
-                                      : fmt::format("no runner for {} '{}' yet", what, c.key);
+      line.reason = fmt::format("no runner for {} '{}' yet", c.kind == "model" ? "arch" : "op", c.key);
       return line;
     }
     line.comparison = compare(c, runner(c, device));

@@ -31,11 +31,8 @@ Case load_case(const std::filesystem::path& dir);
 using Outputs = std::vector<std::pair<std::string, Tensor>>;
 using Runner = Outputs (*)(const Case&, Device);
 
-/// The runner for a case's key on a device, or nullptr when the library does not support it
-/// (there) yet.
-Runner find_runner(const std::string& key, Device device);
-/// Whether the key has a runner on some device.
-bool has_runner(const std::string& key);
+/// The runner for a case's key (on any device), or nullptr when the library does not support it.
+Runner find_runner(const std::string& key);
 
 struct Comparison {
   bool pass = false;

@@ -2,7 +2,6 @@
 // the family's folder beside its CPU and CUDA paths.
 #include <map>
 
-#include "hybrid/architecture.hpp"
 #include "tools/check/conformance.hpp"
 #include "tools/check/runners.hpp"
 
@@ -10,40 +9,33 @@ namespace subq::check {
 
 namespace {
 
-struct Entry {
-  Runner runner;
-  bool cuda;  // false: the family has no CUDA path yet
-};
-
-const std::map<std::string, Entry>& entries() {
-  static const std::map<std::string, Entry> table = {
-      {"hippo_nplr", {&ssm::run_hippo_nplr_case, true}},  // initialisation: host code on any device
-      {"hippo_transition", {&ssm::run_hippo_transition_case, true}},
-      {"hyena_operator", {&conv::run_hyena_operator_case, true}},
-      {"jamba", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("jamba")}},
-      {"linear_recurrence", {&scan::run_linear_recurrence_case, true}},
-      {"mamba", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("mamba")}},
-      {"mamba2", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("mamba2")}},
-      {"retnet", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("retnet")}},
-      {"rwkv", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv")}},
-      {"rwkv6", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv6")}},
-      {"rwkv7", {&hybrid::run_language_model_case, hybrid::runs_on_cuda("rwkv7")}},
-      {"s4_block", {&ssm::run_s4_block_case, true}},
-      {"selective_scan", {&ssm::run_selective_scan_case, true}},
-      {"selective_state_update", {&ssm::run_selective_state_update_case, true}},
-      {"ssd", {&ssm::run_ssd_case, true}},
+// Every family runs on the CPU and on CUDA.
+const std::map<std::string, Runner>& runners() {
+  static const std::map<std::string, Runner> table = {
+      {"hippo_nplr", &ssm::run_hippo_nplr_case},  // initialisation: host code on any device
+      {"hippo_transition", &ssm::run_hippo_transition_case},
+      {"hyena_operator", &conv::run_hyena_operator_case},
+      {"jamba", &hybrid::run_language_model_case},
+      {"linear_recurrence", &scan::run_linear_recurrence_case},
+      {"mamba", &hybrid::run_language_model_case},
+      {"mamba2", &hybrid::run_language_model_case},
+      {"retnet", &hybrid::run_language_model_case},
+      {"rwkv", &hybrid::run_language_model_case},
+      {"rwkv6", &hybrid::run_language_model_case},
+      {"rwkv7", &hybrid::run_language_model_case},
+      {"s4_block", &ssm::run_s4_block_case},
+      {"selective_scan", &ssm::run_selective_scan_case},
+      {"selective_state_update", &ssm::run_selective_state_update_case},
+      {"ssd", &ssm::run_ssd_case},
   };
   return table;
 }
 
 }  // namespace
 
-bool has_runner(const std::string& key) { return entries().count(key) != 0; }
-
-Runner find_runner(const std::string& key, Device device) {
-  const auto it = entries().find(key);
-  if (it == entries().end() || (device.is_cuda() && !it->second.cuda)) return nullptr;
-  return it->second.runner;
+Runner find_runner(const std::string& key) {
+  const auto it = runners().find(key);
+  return it == runners().end() ? nullptr : it->second;
 }
 
 }  // namespace subq::check

@@ -1,0 +1,26 @@
+#pragma once
+// Internal: the CUDA launcher of causal attention (hybrid/attention.cu); hybrid/attention.cpp
+// validates and allocates, and its tiled CPU loop is the spec.
+#include <cstdint>
+#include <string>
+
+namespace subq::hybrid::detail {
+
+/// q (batch, length, heads, d) and o (its shape), k and v (batch, keys, kv_heads, d), float32 on
+/// one GPU. Each is dense within a batch row; batch rows lie *_batch_stride elements apart, so a
+/// KV cache's buffer (room for more keys than `keys`) is read where it is. k and v share a stride.
+struct AttentionCudaParams {
+  const float *q, *k, *v;
+  float* o;
+  std::int64_t batch, length, heads, head_dim, keys, kv_heads;
+  std::int64_t q_batch_stride, kv_batch_stride;
+  float scale;
+};
+
+/// The largest head size d the CUDA kernel takes (its tiles are sized for d <= 64, 128, 256).
+constexpr std::int64_t kMaxCudaHeadDim = 256;
+
+/// Error message, empty on success.
+std::string launch_causal_attention(const AttentionCudaParams& p);
+
+}  // namespace subq::hybrid::detail
