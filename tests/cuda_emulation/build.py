@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Builds subq_tests with every CUDA kernel run on the CPU by the emulation in include/, under
-AddressSanitizer and UBSan, from the compile commands of a CUDA build directory:
+"""Builds subq_tests with every CUDA kernel run on the CPU by the emulation in include/, from the
+compile commands of a CUDA build directory (built first):
 
     tests/cuda_emulation/build.py <cuda build dir> <output dir> [jobs]
 
 then run <output dir>/subq_tests "[cuda]". The .cu files are compiled as C++ after their launches
 (kernel<<<grid, block>>>(args)) are rewritten into calls of subq_emulation::launch_kernel; the two
 kernels built on CUB block primitives and warp shuffles (the linear recurrence and the selective
-scan) are replaced by the stand-ins here."""
+scan) are replaced by the stand-ins here. They and the few C++ files that include CUDA headers are
+built with AddressSanitizer and UBSan; every other object is the CUDA build's own, linked as is."""
 import os
 import shlex
 import subprocess
@@ -97,6 +98,16 @@ def compile_commands(build):
             yield words
 
 
+def needs_emulation(build, words):
+    """Whether a source is compiled here: the .cu files, and the C++ files that include a CUDA
+    header (the runtime's, cuBLAS's, cuFFT's). The CUDA build's own objects serve for the rest."""
+    if words[words.index("-c") + 1].endswith(".cu"):
+        return True
+    deps = subprocess.run(["ninja", "-C", build, "-t", "deps", words[words.index("-o") + 1]], check=True,
+                          capture_output=True, text=True).stdout.splitlines()[1:]
+    return any("cuda" in d and not d.strip().startswith(REPO) for d in deps)
+
+
 def emulated_command(words, out_dir):
     source = words[words.index("-c") + 1]
     rel = os.path.relpath(source, REPO)
@@ -120,8 +131,14 @@ def emulated_command(words, out_dir):
 def main():
     build, out_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else os.cpu_count()
+    subprocess.run(["ninja", "-C", build, "bin/subq_tests"], check=True, capture_output=True)
     rewrite_headers(out_dir)
-    commands = [emulated_command(w, out_dir) for w in compile_commands(build)]
+    commands, reused = [], []
+    for words in compile_commands(build):
+        if needs_emulation(build, words):
+            commands.append(emulated_command(words, out_dir))
+        else:
+            reused.append(os.path.join(build, words[words.index("-o") + 1]))
     runtime = os.path.join(out_dir, "obj", "emulation_runtime.o")
     # The stand-ins for cuBLAS and cuFFT are loops that the tests run often: optimised harder.
     commands.append((["c++", "-std=c++20", *FLAGS, "-O2", "-isystem", os.path.join(HERE, "include"), "-c",
@@ -146,8 +163,8 @@ def main():
     if errors:
         sys.exit("\n".join(errors))
     libs = ["-lfmt", "-lfftw3f", "-lfftw3", "-lpthread"]
-    subprocess.run(["c++", *FLAGS, *[obj for _, obj in commands], "-o", os.path.join(out_dir, "subq_tests"), *libs],
-                   check=True)
+    subprocess.run(["c++", *FLAGS, *[obj for _, obj in commands], *reused, "-o", os.path.join(out_dir, "subq_tests"),
+                    *libs], check=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 // The emulated CUDA runtime, cuBLAS and cuFFT calls (see include/subq_cuda_emulation.hpp).
-#include <ucontext.h>
-
 #include <complex>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -16,6 +15,38 @@
 #include "cuda_runtime.h"
 #include "cufft.h"
 
+#if !defined(__x86_64__)
+#error "the CUDA emulation switches fibers with x86-64 code"
+#endif
+
+// Saves the callee-saved registers on the running stack and its stack pointer in *from, then
+// resumes the stack `to` (saved the same way, or laid out by initial_stack). swapcontext would do
+// the same plus a system call for the signal mask, and ASan's interceptor of it clears the shadow
+// of the whole target stack on every switch: together they were most of the emulation's time.
+extern "C" void subq_emulation_switch(void** from, void* to);
+asm(R"(
+  .text
+  .globl subq_emulation_switch
+  .type subq_emulation_switch, @function
+subq_emulation_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size subq_emulation_switch, .-subq_emulation_switch
+)");
+
 namespace subq_emulation {
 
 namespace {
@@ -24,7 +55,9 @@ cudaError_t pending = cudaSuccess;
 constexpr unsigned kMaxThreads = 1024;
 constexpr std::size_t kStackBytes = 256 << 10;
 
-// ASan must be told when the stack changes under it.
+// ASan must be told when the stack changes under it. A fiber's stack is reused by the next block's
+// thread as it was left: every fiber runs to its end, so the frames it pushed have returned and
+// unpoisoned their redzones.
 #ifdef __SANITIZE_ADDRESS__
 void start_switch(void** fake_stack, const void* bottom, std::size_t size) {
   __sanitizer_start_switch_fiber(fake_stack, bottom, size);
@@ -37,14 +70,24 @@ void start_switch(void**, const void*, std::size_t) {}
 void finish_switch(void*, const void**, std::size_t*) {}
 #endif
 
+// A new fiber's stack: the first switch to it "returns" into entry (which must never return),
+// with the stack aligned as after a call.
+void* initial_stack(char* stack, std::size_t bytes, void (*entry)()) {
+  void** sp = reinterpret_cast<void**>(reinterpret_cast<std::uintptr_t>(stack + bytes) & ~std::uintptr_t(15));
+  *--sp = nullptr;                         // entry's return address
+  *--sp = reinterpret_cast<void*>(entry);  // where subq_emulation_switch returns to
+  for (int i = 0; i < 6; ++i) *--sp = nullptr;  // rbp, rbx, r12 to r15
+  return sp;
+}
+
 struct Fiber {
-  ucontext_t context;
+  void* sp = nullptr;
   std::unique_ptr<char[]> stack{new char[kStackBytes]};
   bool done = false;
 };
 
 struct Scheduler {
-  ucontext_t context;
+  void* sp = nullptr;
   bool in_fiber = false;  // false: threads run as plain calls, one after another
   bool barrier_seen = false;
   const void* stack_bottom = nullptr;  // the scheduler's own stack, learnt by the first fiber
@@ -60,7 +103,7 @@ void fiber_entry() {
   (*scheduler.body)();
   scheduler.running->done = true;
   start_switch(nullptr, scheduler.stack_bottom, scheduler.stack_size);  // this fiber ends
-  swapcontext(&scheduler.running->context, &scheduler.context);
+  subq_emulation_switch(&scheduler.running->sp, scheduler.sp);
 }
 
 // Resumes fiber i until it reaches a barrier or ends.
@@ -68,7 +111,7 @@ void resume(Fiber& fiber) {
   scheduler.running = &fiber;
   void* fake_stack = nullptr;
   start_switch(&fake_stack, fiber.stack.get(), kStackBytes);
-  swapcontext(&scheduler.context, &fiber.context);
+  subq_emulation_switch(&scheduler.sp, fiber.sp);
   finish_switch(fake_stack, nullptr, nullptr);
 }
 
@@ -76,10 +119,7 @@ void run_block(dim3 block, unsigned threads) {
   for (unsigned t = 0; t < threads; ++t) {
     Fiber& f = scheduler.fibers[t];
     f.done = false;
-    getcontext(&f.context);
-    f.context.uc_stack = {f.stack.get(), 0, kStackBytes};
-    f.context.uc_link = nullptr;
-    makecontext(&f.context, fiber_entry, 0);
+    f.sp = initial_stack(f.stack.get(), kStackBytes, fiber_entry);
   }
   for (unsigned alive = threads; alive > 0;) {
     alive = 0;
@@ -104,7 +144,7 @@ void block_barrier() {
   Fiber& self = *scheduler.running;
   void* fake_stack = nullptr;
   start_switch(&fake_stack, scheduler.stack_bottom, scheduler.stack_size);
-  swapcontext(&self.context, &scheduler.context);
+  subq_emulation_switch(&self.sp, scheduler.sp);
   finish_switch(fake_stack, nullptr, nullptr);
 }
 
