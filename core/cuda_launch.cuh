@@ -1,6 +1,7 @@
 #pragma once
 // Device code: what every element-wise CUDA launcher of the library shares: the grid for n
-// elements, the grid-stride loop over them, the launch error as a message, and the launch itself.
+// elements, the grid-stride loop over them, the launch error as a message, and the launch itself;
+// and the device's multiprocessor count, for the launchers that size grids to it.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -14,6 +15,18 @@ constexpr int kElementwiseThreads = 256;
 inline unsigned elementwise_blocks(std::int64_t n) {
   const std::int64_t blocks = (n + kElementwiseThreads - 1) / kElementwiseThreads;
   return unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16);
+}
+
+/// The current device's multiprocessor count (1 where it cannot be read), asked once: launchers
+/// size their grids to fill it.
+inline int multiprocessors() {
+  static const int count = [] {
+    int device = 0, sms = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    return sms > 0 ? sms : 1;
+  }();
+  return count;
 }
 
 /// Empty when the last launch succeeded, else its error.

@@ -52,8 +52,11 @@ Tensor causal_attention_cuda(const Tensor& q_in, const Tensor& k_in, const Tenso
   if (k.stride(0) != v.stride(0)) k = k.contiguous(), v = v.contiguous();  // the kernel takes one stride for both
   Tensor o = Tensor::empty({s.B, s.L, s.H, s.d}, DType::F32, q.device());
   if (o.numel() == 0) return o;
-  const detail::AttentionCudaParams p{q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
-                                      s.B, s.L, s.H, s.d, s.S, s.Hkv, q.stride(0), k.stride(0), float(scale)};
+  detail::AttentionCudaParams p{q.data<float>(), k.data<float>(), v.data<float>(), o.data<float>(),
+                                s.B, s.L, s.H, s.d, s.S, s.Hkv, q.stride(0), k.stride(0), float(scale)};
+  p.key_splits = detail::attention_key_splits(p);
+  const Tensor workspace = Tensor::empty({detail::attention_workspace_floats(p)}, DType::F32, q.device());
+  p.workspace = workspace.data<float>();
   check_launch("causal_attention", q.device(), detail::launch_causal_attention(p));
   return o;
 }

@@ -68,6 +68,26 @@ TEST_CASE("attention: CUDA equals the CPU across head sizes, lengths, cached key
   }
 }
 
+TEST_CASE("attention: CUDA splits long key ranges across blocks and merges them as the CPU's softmax",
+          "[hybrid][attention][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(6);
+  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  struct Case {
+    std::int64_t d, L, past, heads;
+  };
+  // Few query tiles against many keys: decoding one token, a few tokens, and a prefill whose early
+  // query tiles see no key of the later ranges.
+  for (const Case c : {Case{128, 1, 1000, 2}, Case{64, 3, 500, 1}, Case{200, 200, 0, 1}}) {
+    INFO("d " << c.d << " L " << c.L << " past " << c.past << " heads " << c.heads);
+    const Tensor q = random_tensor({1, c.L, c.heads, c.d}, DType::F32, rng, -2, 2);
+    const Tensor k = random_tensor({1, c.past + c.L, 1, c.d}, DType::F32, rng, -2, 2);
+    const Tensor v = random_tensor({1, c.past + c.L, 1, c.d}, DType::F32, rng, -1, 1);
+    const double scale = 1.0 / std::sqrt(double(c.d));
+    CHECK(max_rel_diff(causal_attention(gpu(q), gpu(k), gpu(v), scale), causal_attention_reference(q, k, v, scale)) < 1e-5);
+  }
+}
+
 TEST_CASE("attention: CUDA reads a KV cache's buffer in place and refuses what it cannot take", "[hybrid][attention][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   std::mt19937 rng(5);

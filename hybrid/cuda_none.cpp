@@ -6,6 +6,8 @@
 
 namespace subq::hybrid::detail {
 
+std::int64_t attention_key_splits(const AttentionCudaParams&) { return 1; }
+std::int64_t attention_workspace_floats(const AttentionCudaParams&) { return 0; }
 std::string launch_causal_attention(const AttentionCudaParams&) { return cuda_status(); }
 std::string launch_route_tokens(const float*, std::int64_t, int, int, std::int32_t*, float*) { return cuda_status(); }
 std::string launch_combine_experts(float*, const float*, const std::int64_t*, const float*, std::int64_t, int, std::int64_t) {

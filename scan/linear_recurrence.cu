@@ -153,16 +153,6 @@ __global__ void __launch_bounds__(K::kThreads) segment_state_passing_kernel(Line
   }
 }
 
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, sms = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    return sms > 0 ? sms : 1;
-  }();
-  return count;
-}
-
 constexpr int kThreads = 128;
 
 template <class Tin, bool kReverse>
@@ -179,7 +169,7 @@ LinearRecurrencePlan plan(const LinearRecurrenceParams& p, std::int64_t chunk_le
     tiles_per_segment = (chunk_length + K::kTile - 1) / K::kTile;
   } else {
     // Enough blocks for ~8 per multiprocessor.
-    const std::int64_t wanted = std::int64_t(multiprocessors()) * 8;
+    const std::int64_t wanted = std::int64_t(subq::detail::multiprocessors()) * 8;
     const std::int64_t segments = rows >= wanted ? 1 : (wanted + rows - 1) / rows;
     tiles_per_segment = (tiles + segments - 1) / segments;
   }
