@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--tokens", ppl.tokens, "Token ids: .npy (int32/int64/uint16/uint32) or raw int32 .bin");
   ppl_cmd->add_option("--window", ppl.window, "Tokens per window (per call with --stream)")->capture_default_str();
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
-  ppl_cmd->add_option("--device", ppl.device, "cpu, or cuda for the architectures with a CUDA path (mamba, mamba2, retnet, rwkv, rwkv6, rwkv7 so far)")->capture_default_str();
+  ppl_cmd->add_option("--device", ppl.device, "cpu, cuda or cuda:N")->capture_default_str();
   ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
   ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file (and a PNG plot beside it)");
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--top-k", gen.top_k, "Sample among the k most likely tokens (0: all)")->capture_default_str();
   gen_cmd->add_option("--top-p", gen.top_p, "Nucleus sampling threshold")->capture_default_str();
   gen_cmd->add_option("--seed", gen.seed, "Random seed")->capture_default_str();
-  gen_cmd->add_option("--device", gen.device, "cpu, or cuda for the architectures with a CUDA path (mamba, mamba2, retnet, rwkv, rwkv6, rwkv7 so far)")->capture_default_str();
+  gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
 
   subq::tools::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Long-context prefill and decoding runs of every mixer");
