@@ -12,8 +12,7 @@ namespace subq::conv::detail {
 
 namespace {
 
-using subq::detail::elementwise_blocks;
-using subq::detail::kElementwiseThreads;
+using subq::detail::launch_elementwise;
 
 // Input j of row (b, c): x for j >= 0, else the initial state's entry width - 1 + j.
 __device__ __forceinline__ float input_at(const CausalConv1dParams& p, std::int64_t b, std::int64_t c, std::int64_t j) {
@@ -43,15 +42,8 @@ __global__ void causal_conv1d_state_kernel(CausalConv1dParams p) {
 
 std::string launch_causal_conv1d(const CausalConv1dParams& p) {
   const std::int64_t outputs = p.batch * p.channels * p.length, kept = p.batch * p.channels * (p.width - 1);
-  if (outputs > 0) {
-    causal_conv1d_kernel<<<elementwise_blocks(outputs), kElementwiseThreads>>>(p);
-    if (std::string error = subq::detail::launch_status(); !error.empty()) return error;
-  }
-  if (kept > 0) {
-    causal_conv1d_state_kernel<<<elementwise_blocks(kept), kElementwiseThreads>>>(p);
-    return subq::detail::launch_status();
-  }
-  return {};
+  if (std::string error = launch_elementwise(causal_conv1d_kernel, outputs, p); !error.empty()) return error;
+  return launch_elementwise(causal_conv1d_state_kernel, kept, p);
 }
 
 }  // namespace subq::conv::detail

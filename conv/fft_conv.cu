@@ -12,9 +12,7 @@ namespace subq::conv::detail {
 
 namespace {
 
-using subq::detail::elementwise_blocks;
-using subq::detail::kElementwiseThreads;
-using subq::detail::launch_status;
+using subq::detail::launch_elementwise;
 
 template <class T>
 struct Fft;
@@ -105,8 +103,7 @@ __global__ void drop_edge_imaginary(cufftDoubleComplex* spectra, std::int64_t ro
 
 template <class T>
 std::string pad(T* dst, const T* src, std::int64_t rows, std::int64_t count, std::int64_t src_row, std::int64_t padded) {
-  pad_rows<T><<<elementwise_blocks(rows * padded), kElementwiseThreads>>>(dst, src, rows, count, src_row, padded);
-  return launch_status();
+  return launch_elementwise(pad_rows<T>, rows * padded, dst, src, rows, count, src_row, padded);
 }
 
 template <class T>
@@ -128,16 +125,15 @@ std::string fft_causal_conv(const FftConvParams& p) {
     if (const cufftResult r = Fft<T>::forward(forward_x.handle(), xs); r != CUFFT_SUCCESS) return cufft_error("forward", r);
     if (const cufftResult r = Fft<T>::forward(forward_k.handle(), ks); r != CUFFT_SUCCESS) return cufft_error("forward", r);
   }
-  multiply_spectra<C><<<elementwise_blocks(y_rows * bins), kElementwiseThreads>>>(
-      reinterpret_cast<C*>(ys), reinterpret_cast<const C*>(xs), reinterpret_cast<const C*>(ks), p.batch, p.channels,
-      p.H, bins);
-  if (std::string e = launch_status(); !e.empty()) return e;
+  if (std::string e = launch_elementwise(multiply_spectra<C>, y_rows * bins, reinterpret_cast<C*>(ys),
+                                         reinterpret_cast<const C*>(xs), reinterpret_cast<const C*>(ks), p.batch,
+                                         p.channels, p.H, bins);
+      !e.empty())
+    return e;
   const Plan inverse(Fft<T>::kInverse, p.n, y_rows);
   if (inverse.status() != CUFFT_SUCCESS) return cufft_error("plan", inverse.status());
   if (const cufftResult r = Fft<T>::inverse(inverse.handle(), ys); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
-  crop_rows<T><<<elementwise_blocks(y_rows * p.L), kElementwiseThreads>>>(static_cast<T*>(p.y), ys, y_rows, p.L, padded,
-                                                                           T(1) / T(p.n));
-  return launch_status();
+  return launch_elementwise(crop_rows<T>, y_rows * p.L, static_cast<T*>(p.y), ys, y_rows, p.L, padded, T(1) / T(p.n));
 }
 
 }  // namespace
@@ -156,17 +152,14 @@ std::string launch_fft_causal_conv(const FftConvParams& p) {
 std::string launch_irfft_f64(double* io, std::int64_t rows, std::int64_t n, double* out, std::int64_t out_length) {
   if (rows * out_length == 0) return {};
   auto* spectra = reinterpret_cast<cufftDoubleComplex*>(io);
-  drop_edge_imaginary<<<elementwise_blocks(rows), kElementwiseThreads>>>(spectra, rows, n);
-  if (std::string e = launch_status(); !e.empty()) return e;
+  if (std::string e = launch_elementwise(drop_edge_imaginary, rows, spectra, rows, n); !e.empty()) return e;
   if (n > 1) {  // length 1: the signal is its zero bin's real part, already in place
     const Plan inverse(CUFFT_Z2D, n, rows);
     if (inverse.status() != CUFFT_SUCCESS) return cufft_error("plan", inverse.status());
     if (const cufftResult r = Fft<double>::inverse(inverse.handle(), io); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
   }
   const std::int64_t padded = 2 * (n / 2 + 1);
-  crop_rows<double><<<elementwise_blocks(rows * out_length), kElementwiseThreads>>>(out, io, rows, out_length, padded,
-                                                                                     1.0 / double(n));
-  return launch_status();
+  return launch_elementwise(crop_rows<double>, rows * out_length, out, io, rows, out_length, padded, 1.0 / double(n));
 }
 
 }  // namespace subq::conv::detail

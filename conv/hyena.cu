@@ -11,9 +11,7 @@ namespace subq::conv::detail {
 
 namespace {
 
-using subq::detail::elementwise_blocks;
-using subq::detail::kElementwiseThreads;
-using subq::detail::launch_status;
+using subq::detail::launch_elementwise;
 
 __global__ void filter_sine_kernel(double* h, const double* freq, std::int64_t rows, std::int64_t n) {
   SUBQ_GRID_STRIDE(i, rows * n) h[i] = sin(freq[i % n] * h[i]);
@@ -37,30 +35,22 @@ __global__ void conv_skip_kernel(T* v, const T* y, const double* bias, std::int6
 
 template <class T>
 std::string gate(T* v, const T* x, std::int64_t count) {
-  if (count == 0) return {};
-  gate_kernel<T><<<elementwise_blocks(count), kElementwiseThreads>>>(v, x, count);
-  return launch_status();
+  return launch_elementwise(gate_kernel<T>, count, v, x, count);
 }
 
 template <class T>
 std::string conv_skip(T* v, const T* y, const double* bias, std::int64_t count, std::int64_t D, std::int64_t L) {
-  if (count == 0) return {};
-  conv_skip_kernel<T><<<elementwise_blocks(count), kElementwiseThreads>>>(v, y, bias, count, D, L);
-  return launch_status();
+  return launch_elementwise(conv_skip_kernel<T>, count, v, y, bias, count, D, L);
 }
 
 }  // namespace
 
 std::string launch_filter_sine(double* h, const double* freq, std::int64_t rows, std::int64_t n) {
-  if (rows * n == 0) return {};
-  filter_sine_kernel<<<elementwise_blocks(rows * n), kElementwiseThreads>>>(h, freq, rows, n);
-  return launch_status();
+  return launch_elementwise(filter_sine_kernel, rows * n, h, freq, rows, n);
 }
 
 std::string launch_filter_modulation(double* h, const double* t, const double* deltas, std::int64_t L, std::int64_t n) {
-  if (L * n == 0) return {};
-  filter_modulation_kernel<<<elementwise_blocks(L * n), kElementwiseThreads>>>(h, t, deltas, L, n);
-  return launch_status();
+  return launch_elementwise(filter_modulation_kernel, L * n, h, t, deltas, L, n);
 }
 
 std::string launch_gate(float* v, const float* x, std::int64_t count) { return gate(v, x, count); }

@@ -39,9 +39,7 @@ struct alignas(16) Bytes16 {
 
 template <class E>
 std::string launch(void* dst, const void* src, const StridedLayout& layout, std::int64_t n) {
-  gather_strided<E><<<elementwise_blocks(n), kElementwiseThreads>>>(static_cast<E*>(dst), static_cast<const E*>(src),
-                                                                    layout, n);
-  return launch_status();
+  return launch_elementwise(gather_strided<E>, n, static_cast<E*>(dst), static_cast<const E*>(src), layout, n);
 }
 
 std::int64_t element_count(const StridedLayout& layout) {
@@ -67,14 +65,12 @@ std::string visit_format(FloatFormat format, F f) {
 std::string launch_convert_strided(void* dst, FloatFormat to, const void* src, FloatFormat from,
                                    const StridedLayout& layout) {
   const std::int64_t n = element_count(layout);
-  if (n == 0) return {};
   return visit_format(to, [&](auto to_zero) {
     return visit_format(from, [&](auto from_zero) {
       using To = decltype(to_zero);
       using From = decltype(from_zero);
-      gather_converted<To, From><<<elementwise_blocks(n), kElementwiseThreads>>>(
-          static_cast<To*>(dst), static_cast<const From*>(src), layout, n);
-      return launch_status();
+      return launch_elementwise(gather_converted<To, From>, n, static_cast<To*>(dst), static_cast<const From*>(src), layout,
+                                n);
     });
   });
 }

@@ -117,15 +117,13 @@ __global__ void outputs_kernel(Wkv4CudaParams p, States<S> entering) {
 
 template <class T, class S>
 std::string launch(const Wkv4CudaParams& p) {
-  using subq::detail::elementwise_blocks;
-  using subq::detail::kElementwiseThreads;
+  using subq::detail::launch_elementwise;
   const std::int64_t BC = p.batch * p.channels;
-  if (BC == 0) return {};
-  if (p.chunks > 1) chunk_states_kernel<T, S><<<elementwise_blocks((p.chunks - 1) * BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Own));
-  pass_states_kernel<S><<<elementwise_blocks(BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Own),
-                                                                       workspace_states<S>(p, StateSet::Entering));
-  outputs_kernel<T, S><<<elementwise_blocks(p.chunks * BC), kElementwiseThreads>>>(p, workspace_states<S>(p, StateSet::Entering));
-  return subq::detail::launch_status();
+  const auto own = workspace_states<S>(p, StateSet::Own);
+  const auto entering = workspace_states<S>(p, StateSet::Entering);
+  if (std::string e = launch_elementwise(chunk_states_kernel<T, S>, (p.chunks - 1) * BC, p, own); !e.empty()) return e;
+  if (std::string e = launch_elementwise(pass_states_kernel<S>, BC, p, own, entering); !e.empty()) return e;
+  return launch_elementwise(outputs_kernel<T, S>, p.chunks * BC, p, entering);
 }
 
 }  // namespace

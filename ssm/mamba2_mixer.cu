@@ -10,8 +10,7 @@ namespace subq::ssm::detail {
 
 namespace {
 
-using subq::detail::elementwise_blocks;
-using subq::detail::kElementwiseThreads;
+using subq::detail::launch_elementwise;
 
 __device__ __forceinline__ float time_step(const Mamba2StepParams& p, std::int64_t row, std::int64_t h) {
   const float dt = softplus(p.dt_raw[row * p.dt_row_stride + h] + p.dt_bias[h]);
@@ -35,16 +34,12 @@ __global__ void skip_kernel(Mamba2StepParams p, float* y) {
 
 std::string launch_mamba2_ssd_inputs(const Mamba2StepParams& p, float* x_dt, float* a_dt) {
   const std::int64_t n = p.rows * p.heads * p.P;
-  if (n == 0) return {};
-  ssd_inputs_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(p, x_dt, a_dt);
-  return subq::detail::launch_status();
+  return launch_elementwise(ssd_inputs_kernel, n, p, x_dt, a_dt);
 }
 
 std::string launch_mamba2_skip(const Mamba2StepParams& p, float* y) {
   const std::int64_t n = p.rows * p.heads * p.P;
-  if (n == 0) return {};
-  skip_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(p, y);
-  return subq::detail::launch_status();
+  return launch_elementwise(skip_kernel, n, p, y);
 }
 
 }  // namespace subq::ssm::detail

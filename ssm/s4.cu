@@ -13,9 +13,7 @@ namespace subq::ssm::detail {
 
 namespace {
 
-using subq::detail::elementwise_blocks;
-using subq::detail::kElementwiseThreads;
-using subq::detail::launch_status;
+using subq::detail::launch_elementwise;
 
 constexpr double kPi = 3.141592653589793;
 
@@ -79,31 +77,23 @@ __global__ void feature_glu_kernel(const double* z, double* out, std::int64_t ba
 
 std::string launch_vandermonde(const VandermondeParams& p) {
   const std::int64_t n = p.channels * p.H * p.L;
-  if (n == 0) return {};
-  vandermonde_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(p);
-  return launch_status();
+  return launch_elementwise(vandermonde_kernel, n, p);
 }
 
 std::string launch_cauchy_spectrum(const CauchyParams& p) {
   const std::int64_t n = p.channels * p.H * (p.Ld / 2 + 1);
-  if (n == 0) return {};
-  cauchy_spectrum_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(p);
-  return launch_status();
+  return launch_elementwise(cauchy_spectrum_kernel, n, p);
 }
 
 std::string launch_gelu_skip(double* y, const double* D, const double* x, std::int64_t batch, std::int64_t channels,
                              std::int64_t H, std::int64_t L) {
   const std::int64_t n = batch * channels * H * L;
-  if (n == 0) return {};
-  gelu_skip_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(y, D, x, batch, channels, H, L);
-  return launch_status();
+  return launch_elementwise(gelu_skip_kernel, n, y, D, x, batch, channels, H, L);
 }
 
 std::string launch_feature_glu(const double* z, double* out, std::int64_t batch, std::int64_t H, std::int64_t L) {
   const std::int64_t n = batch * H * L;
-  if (n == 0) return {};
-  feature_glu_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(z, out, batch, H, L);
-  return launch_status();
+  return launch_elementwise(feature_glu_kernel, n, z, out, batch, H, L);
 }
 
 }  // namespace subq::ssm::detail

@@ -131,7 +131,9 @@ def emulated_command(words, out_dir):
 def main():
     build, out_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else os.cpu_count()
-    subprocess.run(["ninja", "-C", build, "bin/subq_tests"], check=True, capture_output=True)
+    built = subprocess.run(["ninja", "-C", build, "bin/subq_tests"], capture_output=True, text=True)
+    if built.returncode != 0:
+        sys.exit(f"the CUDA build in {build} failed:\n{built.stdout}{built.stderr}")
     rewrite_headers(out_dir)
     commands, reused = [], []
     for words in compile_commands(build):
