@@ -5,6 +5,11 @@
 #include <cuda_runtime.h>
 #include <cufft.h>
 
+#include <list>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
 #include "conv/fft_conv_cuda.hpp"
 #include "core/cuda_launch.cuh"
 
@@ -64,6 +69,30 @@ class Plan {
   cufftResult status_ = CUFFT_SUCCESS;
 };
 
+// Plans are costly to make (cuFFT sizes and allocates each one's work area), and a model asks for
+// the same few shapes on every call: the kPlans most recently used are kept, per device.
+std::shared_ptr<const Plan> cached_plan(cufftType type, std::int64_t n, std::int64_t rows) {
+  constexpr std::size_t kPlans = 16;
+  using Key = std::tuple<int, int, std::int64_t, std::int64_t>;  // device, type, n, rows
+  static std::mutex mutex;
+  // Most recent first; never destroyed, as cuFFT may be unloaded before statics are at exit.
+  static auto& recent = *new std::list<std::pair<Key, std::shared_ptr<const Plan>>>;
+  int device = 0;
+  cudaGetDevice(&device);
+  const Key key{device, int(type), n, rows};
+  const std::lock_guard<std::mutex> lock(mutex);
+  for (auto it = recent.begin(); it != recent.end(); ++it)
+    if (it->first == key) {
+      recent.splice(recent.begin(), recent, it);
+      return it->second;
+    }
+  auto plan = std::make_shared<const Plan>(type, n, rows);
+  if (plan->status() != CUFFT_SUCCESS) return plan;  // not kept: the caller reports it
+  recent.emplace_front(key, plan);
+  if (recent.size() > kPlans) recent.pop_back();
+  return plan;
+}
+
 // dst (rows, padded): the first `count` samples of each src row (rows, src_row), then zeros.
 template <class T>
 __global__ void pad_rows(T* dst, const T* src, std::int64_t rows, std::int64_t count, std::int64_t src_row,
@@ -119,20 +148,20 @@ std::string fft_causal_conv(const FftConvParams& p) {
   if (std::string e = pad(xs, x, x_rows, p.L, p.L, padded); !e.empty()) return e;
   if (std::string e = pad(ks, k, k_rows, p.Lk < p.L ? p.Lk : p.L, p.Lk, padded); !e.empty()) return e;
   {
-    const Plan forward_x(Fft<T>::kForward, p.n, x_rows), forward_k(Fft<T>::kForward, p.n, k_rows);
-    if (forward_x.status() != CUFFT_SUCCESS) return cufft_error("plan", forward_x.status());
-    if (forward_k.status() != CUFFT_SUCCESS) return cufft_error("plan", forward_k.status());
-    if (const cufftResult r = Fft<T>::forward(forward_x.handle(), xs); r != CUFFT_SUCCESS) return cufft_error("forward", r);
-    if (const cufftResult r = Fft<T>::forward(forward_k.handle(), ks); r != CUFFT_SUCCESS) return cufft_error("forward", r);
+    const auto forward_x = cached_plan(Fft<T>::kForward, p.n, x_rows), forward_k = cached_plan(Fft<T>::kForward, p.n, k_rows);
+    if (forward_x->status() != CUFFT_SUCCESS) return cufft_error("plan", forward_x->status());
+    if (forward_k->status() != CUFFT_SUCCESS) return cufft_error("plan", forward_k->status());
+    if (const cufftResult r = Fft<T>::forward(forward_x->handle(), xs); r != CUFFT_SUCCESS) return cufft_error("forward", r);
+    if (const cufftResult r = Fft<T>::forward(forward_k->handle(), ks); r != CUFFT_SUCCESS) return cufft_error("forward", r);
   }
   if (std::string e = launch_elementwise(multiply_spectra<C>, y_rows * bins, reinterpret_cast<C*>(ys),
                                          reinterpret_cast<const C*>(xs), reinterpret_cast<const C*>(ks), p.batch,
                                          p.channels, p.H, bins);
       !e.empty())
     return e;
-  const Plan inverse(Fft<T>::kInverse, p.n, y_rows);
-  if (inverse.status() != CUFFT_SUCCESS) return cufft_error("plan", inverse.status());
-  if (const cufftResult r = Fft<T>::inverse(inverse.handle(), ys); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
+  const auto inverse = cached_plan(Fft<T>::kInverse, p.n, y_rows);
+  if (inverse->status() != CUFFT_SUCCESS) return cufft_error("plan", inverse->status());
+  if (const cufftResult r = Fft<T>::inverse(inverse->handle(), ys); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
   return launch_elementwise(crop_rows<T>, y_rows * p.L, static_cast<T*>(p.y), ys, y_rows, p.L, padded, T(1) / T(p.n));
 }
 
@@ -154,9 +183,9 @@ std::string launch_irfft_f64(double* io, std::int64_t rows, std::int64_t n, doub
   auto* spectra = reinterpret_cast<cufftDoubleComplex*>(io);
   if (std::string e = launch_elementwise(drop_edge_imaginary, rows, spectra, rows, n); !e.empty()) return e;
   if (n > 1) {  // length 1: the signal is its zero bin's real part, already in place
-    const Plan inverse(CUFFT_Z2D, n, rows);
-    if (inverse.status() != CUFFT_SUCCESS) return cufft_error("plan", inverse.status());
-    if (const cufftResult r = Fft<double>::inverse(inverse.handle(), io); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
+    const auto inverse = cached_plan(CUFFT_Z2D, n, rows);
+    if (inverse->status() != CUFFT_SUCCESS) return cufft_error("plan", inverse->status());
+    if (const cufftResult r = Fft<double>::inverse(inverse->handle(), io); r != CUFFT_SUCCESS) return cufft_error("inverse", r);
   }
   const std::int64_t padded = 2 * (n / 2 + 1);
   return launch_elementwise(crop_rows<double>, rows * out_length, out, io, rows, out_length, padded, 1.0 / double(n));
