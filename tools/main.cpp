@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--quick", bench.quick, "L = 1K and 4K only");
   bench_cmd->add_option("--only", bench.only, "Only the mixers whose name contains this");
   bench_cmd->add_option("--out", bench.out, "Prefix of the CSV, JSON and PNG outputs")->capture_default_str();
+  bench_cmd->add_option("--device", bench.device, "cpu, cuda or cuda:N")->capture_default_str();
 
   subq::tools::InitOptions init;
   CLI::App* init_cmd = app.add_subcommand("init", "A new checkpoint with random weights from a config.json");

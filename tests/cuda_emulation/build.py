@@ -4,7 +4,7 @@ compile commands of a CUDA build directory (built first):
 
     tests/cuda_emulation/build.py <cuda build dir> <output dir> [jobs]
 
-then run <output dir>/subq_tests "[cuda]". The .cu files are compiled as C++ after their launches
+then run <output dir>/subq_tests "[cuda]", or <output dir>/subq with --device cuda. The .cu files are compiled as C++ after their launches
 (kernel<<<grid, block>>>(args)) are rewritten into calls of subq_emulation::launch_kernel; the two
 kernels built on CUB block primitives and warp shuffles (the linear recurrence and the selective
 scan) are replaced by the stand-ins here. They and the few C++ files that include CUDA headers are
@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 FLAGS = ["-O1", "-g1", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+TARGETS = ["bin/subq_tests", "bin/subq"]  # the tests, and the CLI (subq check, ppl, bench on --device cuda)
 STAND_INS = {"scan/linear_recurrence.cu": "linear_recurrence_emulated.cpp",
              "ssm/selective_scan.cu": "selective_scan_emulated.cpp"}
 
@@ -89,8 +90,8 @@ def rewrite_headers(out_dir):
                                  rewrite_launches(open(source).read()))
 
 
-def compile_commands(build):
-    lines = subprocess.run(["ninja", "-C", build, "-t", "commands", "bin/subq_tests"], check=True,
+def compile_commands(build, target):
+    lines = subprocess.run(["ninja", "-C", build, "-t", "commands", target], check=True,
                            capture_output=True, text=True).stdout.splitlines()
     for line in lines:
         words = shlex.split(line)
@@ -131,18 +132,21 @@ def emulated_command(words, out_dir):
 def main():
     build, out_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else os.cpu_count()
-    built = subprocess.run(["ninja", "-C", build, "bin/subq_tests"], capture_output=True, text=True)
+    built = subprocess.run(["ninja", "-C", build, *TARGETS], capture_output=True, text=True)
     if built.returncode != 0:
         sys.exit(f"the CUDA build in {build} failed:\n{built.stdout}{built.stderr}")
     rewrite_headers(out_dir)
-    commands, reused = [], []
-    for words in compile_commands(build):
-        if needs_emulation(build, words):
-            commands.append(emulated_command(words, out_dir))
-        else:
-            reused.append(os.path.join(build, words[words.index("-o") + 1]))
+    emulated, links = {}, {}  # emulated objects by the CUDA build's object; each target's objects
+    for target in TARGETS:
+        links[target] = []
+        for words in compile_commands(build, target):
+            build_obj = os.path.join(build, words[words.index("-o") + 1])
+            if build_obj not in emulated and needs_emulation(build, words):
+                emulated[build_obj] = emulated_command(words, out_dir)
+            links[target].append(emulated[build_obj][1] if build_obj in emulated else build_obj)
     runtime = os.path.join(out_dir, "obj", "emulation_runtime.o")
     # The stand-ins for cuBLAS and cuFFT are loops that the tests run often: optimised harder.
+    commands = list(emulated.values())
     commands.append((["c++", "-std=c++20", *FLAGS, "-O2", "-isystem", os.path.join(HERE, "include"), "-c",
                       os.path.join(HERE, "runtime.cpp"), "-MMD", "-o", runtime], runtime))
 
@@ -165,8 +169,9 @@ def main():
     if errors:
         sys.exit("\n".join(errors))
     libs = ["-lfmt", "-lfftw3f", "-lfftw3", "-lpthread"]
-    subprocess.run(["c++", *FLAGS, *[obj for _, obj in commands], *reused, "-o", os.path.join(out_dir, "subq_tests"),
-                    *libs], check=True)
+    for target, objects in links.items():
+        subprocess.run(["c++", *FLAGS, *objects, runtime, "-o", os.path.join(out_dir, os.path.basename(target)), *libs],
+                       check=True)
 
 
 if __name__ == "__main__":

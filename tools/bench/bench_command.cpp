@@ -11,6 +11,8 @@
 
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
+#include "core/check.hpp"
+#include "core/device.hpp"
 #include "core/thread_pool.hpp"
 #include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
@@ -29,6 +31,8 @@ namespace {
 
 // Bytes of the inputs made since the last reset: what a run must read at least once.
 thread_local double input_bytes = 0;
+// Where the runs' inputs are made and their work runs.
+Device bench_device = Device::cpu();
 
 Tensor uniform(const Shape& shape, float lo, float hi) {
   static std::mt19937 rng(1);
@@ -36,12 +40,12 @@ Tensor uniform(const Shape& shape, float lo, float hi) {
   std::uniform_real_distribution<float> u(lo, hi);
   Tensor t = Tensor::empty(shape, DType::F32);
   for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-  return t;
+  return t.to(bench_device);
 }
 
 // A mixer at one width: setup(L, context) makes the inputs for L new tokens after `context`
 // cached ones (prefill: context 0; decoding: L = 1) and returns the work to time, which returns
-// its output (the bytes it must write at least once).
+// its output (the bytes it must write at least once); or no work where the device has none.
 using Work = std::function<Tensor()>;
 struct Mixer {
   std::string name, shape;
@@ -70,7 +74,7 @@ std::vector<Mixer> mixers() {
                  const Shape s{1, L, 32, 64};
                  const Tensor r = uniform(s, -1, 1), k = uniform(s, -1, 1), v = uniform(s, -1, 1), w = uniform(s, -2, 0),
                               u = uniform({32, 64}, -1, 1);
-                 if (L == 1) return [=] { return recurrent::wkv6_recurrent(r, k, v, w, u).o; };
+                 if (L == 1 && bench_device.is_cpu()) return [=] { return recurrent::wkv6_recurrent(r, k, v, w, u).o; };
                  return [=] { return recurrent::wkv6(r, k, v, w, u).o; };
                }});
   m.push_back({"rwkv7_wkv", "32 heads x 64", [](std::int64_t L, std::int64_t) -> Work {
@@ -93,7 +97,9 @@ std::vector<Mixer> mixers() {
                    const Tensor x = uniform({1, 864, L}, -1, 1), k = uniform({1, 864, L}, -1, 1);
                    return [=] { return conv::fft_causal_conv(x, k); };
                  }
-                 // Decoding a long convolution: each new output is a dot product over the history.
+                 // Decoding a long convolution: each new output is a dot product over the history (a
+                 // CPU loop here).
+                 if (bench_device.is_cuda()) return nullptr;
                  const Tensor x = uniform({864, context}, -1, 1), k = uniform({864, context}, -1, 1);
                  return [=] {
                    const float *xp = x.data<float>(), *kp = k.data<float>();
@@ -107,17 +113,19 @@ std::vector<Mixer> mixers() {
   m.push_back({"hyena_operator", "D 864, order 2", [](std::int64_t L, std::int64_t context) -> Work {
                  // Hyena has no recurrent form: a new token reruns the operator over the whole history.
                  const std::int64_t T = context + L;
-                 const auto op = std::make_shared<conv::HyenaOperator>(bench::random_hyena(864, T));
+                 const auto op = std::make_shared<conv::HyenaOperator>(bench::random_hyena(864, T, bench_device));
                  const Tensor u = uniform({1, T, 864}, -1, 1);
                  return [=] { return op->forward(u); };
                }});
   return m;
 }
 
+// Wall time of f, and of the device work it queued.
 template <class F>
 double seconds(F f) {
   const auto t0 = std::chrono::steady_clock::now();
   f();
+  synchronize(bench_device);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -131,9 +139,11 @@ struct Row {
 };
 
 // Seconds per decoding step after L tokens of context: at least one step after a warm-up (first
-// touches and thread wake-ups are not decoding), up to 10 or half a second.
+// touches and thread wake-ups are not decoding), up to 10 or half a second. NaN where the device
+// has no decoding work for the mixer.
 double decode_seconds(const Mixer& m, std::int64_t L) {
   const Work step = m.setup(1, L);
+  if (!step) return NAN;
   step();
   int steps = 0;
   const double total = seconds([&] {
@@ -165,7 +175,12 @@ int run_bench(const BenchOptions& o) {
       o.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{1024, 4096, 16384, 65536, 262144, 1048576};
   const double budget = o.quick ? 4.0 : 60.0;  // a mixer stops growing L once one prefill takes longer
   std::vector<Row> rows;
-  fmt::print("CPU, {} threads, FFT backend {}\n", ThreadPool::global().size(), conv::RealFft<float>::backend());
+  bench_device = parse_device(o.device);
+  SUBQ_CHECK(bench_device.is_cpu() || cuda_available(), "--device {}: {}", o.device, cuda_status());
+  if (bench_device.is_cpu())
+    fmt::print("CPU, {} threads, FFT backend {}\n", ThreadPool::global().size(), conv::RealFft<float>::backend());
+  else
+    fmt::print("{}: {} (peak MiB: host memory only)\n", to_string(bench_device), cuda_status());
   fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
              bench::peak_memory_is_per_run() ? "peak MiB" : "proc. MiB");
   for (const Mixer& m : mixers()) {
@@ -175,7 +190,7 @@ int run_bench(const BenchOptions& o) {
       const double needed = rows.empty() || rows.back().mixer != m.name
                                 ? 0.0
                                 : rows.back().peak_rss_mib * double(1 << 20) * double(L) / double(rows.back().length);
-      if (needed > 0.8 * bench::available_memory_bytes()) {
+      if (bench_device.is_cpu() && needed > 0.8 * bench::available_memory_bytes()) {
         fmt::print("{:<22} {:>9} skipped: needs about {:.1f} GiB, {:.1f} GiB available\n", m.name, L, needed / double(1 << 30),
                    bench::available_memory_bytes() / double(1 << 30));
         break;
@@ -189,7 +204,7 @@ int run_bench(const BenchOptions& o) {
     }
   }
   // Measured after the runs, so that its buffers do not count in their peak memory.
-  const double copy = bench::copy_bandwidth(Device::cpu());
+  const double copy = bench::copy_bandwidth(bench_device);
   fmt::print("floor fraction (each input read once, the output written once, at the copy bandwidth {:.1f} GB/s):\n",
              copy / 1e9);
   for (Row& r : rows) {
@@ -209,7 +224,8 @@ int run_bench(const BenchOptions& o) {
                     {"floor_fraction", r.floor_fraction}});
     if (prefill.empty() || prefill.back().name != r.mixer) prefill.push_back({r.mixer, {}, {}}), decode.push_back({r.mixer, {}, {}});
     prefill.back().x.push_back(double(r.length)), prefill.back().y.push_back(std::log10(r.prefill_tokens_per_second));
-    decode.back().x.push_back(double(r.length)), decode.back().y.push_back(std::log10(r.decode_tokens_per_second));
+    if (std::isfinite(r.decode_tokens_per_second))
+      decode.back().x.push_back(double(r.length)), decode.back().y.push_back(std::log10(r.decode_tokens_per_second));
   }
   std::ofstream(o.out + ".json") << json.dump(1) << "\n";
   write_line_plot(o.out + ".png", prefill, {"prefill throughput", "L (tokens)", "log10 tokens/s"}, /*log_x=*/true);

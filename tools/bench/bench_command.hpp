@@ -1,6 +1,7 @@
 #pragma once
 // `subq bench`: long-context runs of every sequence mixer at a realistic width: prefill time,
-// tokens/s and peak memory against length, and decoding tokens/s against context length.
+// tokens/s and peak memory against length, and decoding tokens/s against context length, on the
+// CPU or a GPU.
 #include <cstdint>
 #include <string>
 
@@ -10,6 +11,7 @@ struct BenchOptions {
   bool quick = false;             // L = 1K and 4K only: a minute or two on a small CPU
   std::string only;               // run only the mixers whose name contains this
   std::string out = "subq_bench"; // writes <out>.csv, <out>.json and <out>.png
+  std::string device = "cpu";     // cpu, cuda or cuda:N
 };
 
 int run_bench(const BenchOptions& options);
