@@ -331,8 +331,21 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::converted_copy(DType dtype) const {
   Tensor out = empty(shape_, dtype);
-  if (dtype == dtype_ && is_contiguous()) {
-    std::memcpy(out.raw_data(), raw_data(), std::size_t(numel()) * dtype_size(dtype));
+  if (numel() == 0) return out;
+  if (dtype == dtype_) {
+    // The trailing dimensions that are dense make runs copied whole (all of it when contiguous; a
+    // row of a batch when slicing a longer buffer), the outer ones are stepped through.
+    int outer = dim();
+    std::int64_t run = 1;
+    for (; outer > 0 && (shape_[outer - 1] == 1 || strides_[outer - 1] == run); --outer) run *= shape_[outer - 1];
+    const std::size_t element = dtype_size(dtype), run_bytes = std::size_t(run) * element;
+    const char* src = static_cast<const char*>(storage_->data());
+    char* dst = static_cast<char*>(out.raw_data());
+    for_each_offset(Shape(shape_.begin(), shape_.begin() + outer), Shape(strides_.begin(), strides_.begin() + outer), offset_,
+                    [&](std::int64_t i) {
+                      std::memcpy(dst, src + std::size_t(i) * element, run_bytes);
+                      dst += run_bytes;
+                    });
     return out;
   }
   visit_dtype(dtype_, [&](auto from) {

@@ -37,7 +37,7 @@ Shapes validate(const Tensor& q, const Tensor& k, const Tensor& v) {
   return {q.size(0), q.size(1), q.size(2), q.size(3), k.size(1), k.size(2)};
 }
 
-// t (batch, time, heads, d) as the CUDA kernel reads it: dense within each batch row (as a slice
+// t (batch, time, heads, d) as the tiled loops read it: dense within each batch row (as a slice
 // of a KV cache's buffer is), else a contiguous copy.
 Tensor dense_rows(const Tensor& t) {
   const bool dense = t.stride(3) == 1 && t.stride(2) == t.size(3) && t.stride(1) == t.size(2) * t.size(3);
@@ -67,7 +67,8 @@ Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
   const Shapes s = validate(q_in, k_in, v_in);
   if (q_in.device().is_cuda()) return causal_attention_cuda(q_in, k_in, v_in, scale, s);
   const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
-  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  // Read in place where dense within each batch row: a KV cache's buffer is not copied per token.
+  const Tensor q = dense_rows(q_in), k = dense_rows(k_in), v = dense_rows(v_in);
   Tensor o = Tensor::empty({B, L, H, d}, DType::F32);
   const std::int64_t past = S - L, tiles = (L + kQueryTile - 1) / kQueryTile, group = H / Hkv;
   ThreadPool::global().parallel_for(B * H * tiles, [&](std::int64_t begin, std::int64_t end) {
@@ -75,14 +76,14 @@ Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / (H * tiles), h = task / tiles % H, t0 = task % tiles * kQueryTile;
       const std::int64_t rows = std::min(kQueryTile, L - t0), g = h / group;
-      const Rows Q(q.data<float>() + ((b * L + t0) * H + h) * d, rows, d, Eigen::OuterStride<>(H * d));
+      const Rows Q(q.data<float>() + b * q.stride(0) + (t0 * H + h) * d, rows, d, Eigen::OuterStride<>(H * d));
       acc.setZero(rows, d);
       std::vector<float> running_max(std::size_t(rows), -std::numeric_limits<float>::infinity()), sum(std::size_t(rows), 0.0f);
       const std::int64_t last_key = past + t0 + rows;  // keys [0, last_key) can be seen by this tile
       for (std::int64_t s0 = 0; s0 < last_key; s0 += kKeyTile) {
         const std::int64_t cols = std::min(kKeyTile, last_key - s0);
-        const Rows K(k.data<float>() + ((b * S + s0) * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
-        const Rows V(v.data<float>() + ((b * S + s0) * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
+        const Rows K(k.data<float>() + b * k.stride(0) + (s0 * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
+        const Rows V(v.data<float>() + b * v.stride(0) + (s0 * Hkv + g) * d, cols, d, Eigen::OuterStride<>(Hkv * d));
         scores.noalias() = (Q * K.transpose()) * float(scale);
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t visible = std::min(cols, past + t0 + r + 1 - s0);  // causal mask

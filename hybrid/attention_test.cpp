@@ -26,6 +26,15 @@ TEST_CASE("attention: the tiled online softmax equals the plain definition", "[h
       }
 }
 
+TEST_CASE("attention: keys and values read in place from a longer buffer, batch rows apart", "[hybrid][attention]") {
+  std::mt19937 rng(11);
+  // The first 30 of a buffer's 48 steps, as the KV cache holds them, and a transposed q.
+  const Tensor q = random_tensor({3, 4, 6, 16}, DType::F32, rng, -2, 2).transpose(1, 2);
+  const Tensor k = random_tensor({3, 48, 2, 16}, DType::F32, rng, -2, 2), v = random_tensor({3, 48, 2, 16}, DType::F32, rng, -1, 1);
+  const Tensor want = causal_attention_reference(q, k.slice(1, 0, 30).contiguous(), v.slice(1, 0, 30).contiguous(), 0.25);
+  CHECK(max_rel_diff(causal_attention(q, k.slice(1, 0, 30), v.slice(1, 0, 30), 0.25), want) < 1e-5);
+}
+
 TEST_CASE("attention: large scores do not overflow", "[hybrid][attention]") {
   std::mt19937 rng(2);
   const Tensor q = random_tensor({1, 200, 2, 16}, DType::F32, rng, -50, 50), k = random_tensor({1, 200, 2, 16}, DType::F32, rng, -50, 50),
