@@ -6,8 +6,9 @@
 //                        decoding one token from a carried state (each of the three)
 //   retention            RetNet: 8 heads, key 256, value 512; prefill, and decoding one token
 //   attention            16 heads x 128; prefill L = 2K ... 32K (tiled; GFLOP/s of the causal half),
-//                        decoding one token against a KV cache of L tokens (grows with L, unlike
-//                        the recurrent mixers; GB/s against the device's copy bandwidth)
+//                        decoding one token for each of 2 sequences against KV caches of L tokens
+//                        (grows with L, unlike the recurrent mixers; GB/s against the device's
+//                        copy bandwidth)
 //   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
 //                        D = 864, L = 8K ... 1M
 #include <benchmark/benchmark.h>
@@ -194,23 +195,25 @@ void BM_attention_prefill(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
-// One query against a KV cache of L tokens, which it must read once: reported against the
-// device's copy bandwidth.
+// One new token for each of two sequences against their KV caches of L tokens, which it must
+// read once: reported against the device's copy bandwidth. The keys and values are the first L
+// steps of buffers with room for 2L, as the models' caches hold them.
 template <DeviceKind kDevice>
 void BM_attention_decode(benchmark::State& state) {
   const std::optional<Device> device = attention_device(state, kDevice);
   if (!device) return;
   const PeakMemory memory;
-  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
-  const Tensor q = uniform({1, 1, H, d}, -1, 1, 1).to(*device), k = uniform({1, L, H, d}, -1, 1, 2).to(*device),
-               v = uniform({1, L, H, d}, -1, 1, 3).to(*device);
+  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead, B = 2;
+  const Tensor q = uniform({B, 1, H, d}, -1, 1, 1).to(*device);
+  const Tensor k = uniform({B, 2 * L, H, d}, -1, 1, 2).to(*device).slice(1, 0, L),
+               v = uniform({B, 2 * L, H, d}, -1, 1, 3).to(*device).slice(1, 0, L);
   for (auto _ : state) {
     benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
     synchronize(*device);
   }
   memory.report(state);
-  tokens_per_second(state, 1);
-  bench::report_bandwidth(state, 4.0 * double(2 * L * H * d), *device);
+  tokens_per_second(state, B);
+  bench::report_bandwidth(state, 4.0 * double(2 * B * L * H * d), *device);
 }
 
 void BM_fft_conv(benchmark::State& state) {
