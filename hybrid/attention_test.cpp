@@ -54,47 +54,49 @@ TEST_CASE("attention: bad shapes name the tensor", "[hybrid][attention]") {
                     Catch::Contains("k: expected (1, keys >= 4, kv_heads, 8)"));
 }
 
+namespace {
+
+struct AttentionShape {
+  std::int64_t batch, L, past, heads, kv_heads, d;  // past: cached keys before the L queries
+};
+
+// CUDA against the plain definition on random inputs of one shape.
+void check_cuda_attention(const AttentionShape& s, std::mt19937& rng) {
+  INFO("batch " << s.batch << " L " << s.L << " past " << s.past << " heads " << s.heads << " kv_heads " << s.kv_heads
+                << " d " << s.d);
+  const Tensor q = random_tensor({s.batch, s.L, s.heads, s.d}, DType::F32, rng, -2, 2);
+  const Tensor k = random_tensor({s.batch, s.past + s.L, s.kv_heads, s.d}, DType::F32, rng, -2, 2);
+  const Tensor v = random_tensor({s.batch, s.past + s.L, s.kv_heads, s.d}, DType::F32, rng, -1, 1);
+  const double scale = 1.0 / std::sqrt(double(s.d));
+  const Tensor got = causal_attention(q.to(Device::cuda()), k.to(Device::cuda()), v.to(Device::cuda()), scale);
+  REQUIRE(got.device().is_cuda());
+  CHECK(max_rel_diff(got, causal_attention_reference(q, k, v, scale)) < 1e-5);
+}
+
+}  // namespace
+
 TEST_CASE("attention: CUDA equals the CPU across head sizes, lengths, cached keys and grouped heads",
           "[hybrid][attention][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   std::mt19937 rng(4);
-  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
-  struct Case {
-    std::int64_t d, L, past, kv_heads;
-  };
   // Head sizes across the kernel's three tile shapes (d <= 64, 128, 256) and between them;
   // lengths around their 32- and 16-query tiles, with and without cached keys.
-  for (const Case c : {Case{8, 33, 0, 2}, Case{64, 1, 0, 1}, Case{64, 100, 5, 2}, Case{64, 1, 64, 4}, Case{100, 40, 17, 1},
-                       Case{128, 33, 0, 4}, Case{200, 17, 3, 2}, Case{256, 20, 9, 1}}) {
-    INFO("d " << c.d << " L " << c.L << " past " << c.past << " kv_heads " << c.kv_heads);
-    const Tensor q = random_tensor({2, c.L, 4, c.d}, DType::F32, rng, -2, 2);
-    const Tensor k = random_tensor({2, c.past + c.L, c.kv_heads, c.d}, DType::F32, rng, -2, 2);
-    const Tensor v = random_tensor({2, c.past + c.L, c.kv_heads, c.d}, DType::F32, rng, -1, 1);
-    const double scale = 1.0 / std::sqrt(double(c.d));
-    const Tensor got = causal_attention(gpu(q), gpu(k), gpu(v), scale);
-    REQUIRE(got.device().is_cuda());
-    CHECK(max_rel_diff(got, causal_attention_reference(q, k, v, scale)) < 1e-5);
-  }
+  for (const AttentionShape s : {AttentionShape{2, 33, 0, 4, 2, 8}, AttentionShape{2, 1, 0, 4, 1, 64},
+                                 AttentionShape{2, 100, 5, 4, 2, 64}, AttentionShape{2, 1, 64, 4, 4, 64},
+                                 AttentionShape{2, 40, 17, 4, 1, 100}, AttentionShape{2, 33, 0, 4, 4, 128},
+                                 AttentionShape{2, 17, 3, 4, 2, 200}, AttentionShape{2, 20, 9, 4, 1, 256}})
+    check_cuda_attention(s, rng);
 }
 
 TEST_CASE("attention: CUDA splits long key ranges across blocks and merges them as the CPU's softmax",
           "[hybrid][attention][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   std::mt19937 rng(6);
-  auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
-  struct Case {
-    std::int64_t d, L, past, heads;
-  };
   // Few query tiles against many keys: decoding one token, a few tokens, and a prefill whose early
   // query tiles see no key of the later ranges.
-  for (const Case c : {Case{128, 1, 1000, 2}, Case{64, 3, 500, 1}, Case{200, 200, 0, 1}}) {
-    INFO("d " << c.d << " L " << c.L << " past " << c.past << " heads " << c.heads);
-    const Tensor q = random_tensor({1, c.L, c.heads, c.d}, DType::F32, rng, -2, 2);
-    const Tensor k = random_tensor({1, c.past + c.L, 1, c.d}, DType::F32, rng, -2, 2);
-    const Tensor v = random_tensor({1, c.past + c.L, 1, c.d}, DType::F32, rng, -1, 1);
-    const double scale = 1.0 / std::sqrt(double(c.d));
-    CHECK(max_rel_diff(causal_attention(gpu(q), gpu(k), gpu(v), scale), causal_attention_reference(q, k, v, scale)) < 1e-5);
-  }
+  for (const AttentionShape s : {AttentionShape{1, 1, 1000, 2, 1, 128}, AttentionShape{1, 3, 500, 1, 1, 64},
+                                 AttentionShape{1, 200, 0, 1, 1, 200}})
+    check_cuda_attention(s, rng);
 }
 
 TEST_CASE("attention: CUDA reads a KV cache's buffer in place and refuses what it cannot take", "[hybrid][attention][cuda]") {
