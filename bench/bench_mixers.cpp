@@ -15,10 +15,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <optional>
 #include <random>
 
 #include "bench/bandwidth.hpp"
+#include "bench/bench_device.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
 #include "conv/fft_conv.hpp"
@@ -165,21 +165,13 @@ void BM_retention_decode(benchmark::State& state) {
 
 constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
 
-// The attention benchmarks' device, or nullopt (the run skipped with the reason) without a GPU.
-std::optional<Device> attention_device(benchmark::State& state, DeviceKind kind) {
-  if (kind == DeviceKind::CPU) return Device::cpu();
-  if (cuda_available()) return Device::cuda();
-  state.SkipWithError(("no GPU: " + cuda_status()).c_str());
-  return std::nullopt;
-}
-
 // Causal attention's multiply-adds over L queries: half of the L x L scores, each a d-long dot
 // product and a d-wide update of the output, per head.
 double attention_flops(std::int64_t L, std::int64_t H, std::int64_t d) { return 2.0 * 2.0 * double(H * d) * double(L) * double(L) / 2; }
 
 template <DeviceKind kDevice>
 void BM_attention_prefill(benchmark::State& state) {
-  const std::optional<Device> device = attention_device(state, kDevice);
+  const std::optional<Device> device = bench::device_or_skip(state, kDevice);
   if (!device) return;
   const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
@@ -200,7 +192,7 @@ void BM_attention_prefill(benchmark::State& state) {
 // steps of buffers with room for 2L, as the models' caches hold them.
 template <DeviceKind kDevice>
 void BM_attention_decode(benchmark::State& state) {
-  const std::optional<Device> device = attention_device(state, kDevice);
+  const std::optional<Device> device = bench::device_or_skip(state, kDevice);
   if (!device) return;
   const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead, B = 2;

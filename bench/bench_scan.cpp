@@ -8,6 +8,7 @@
 #include <random>
 
 #include "bench/bandwidth.hpp"
+#include "bench/bench_device.hpp"
 #include "core/device.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -54,11 +55,9 @@ void BM_scan_cpu(benchmark::State& state) {
 }
 
 void BM_scan_cuda(benchmark::State& state) {
-  if (!cuda_available()) {
-    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
-    return;
-  }
-  const Device gpu = Device::cuda();
+  const std::optional<Device> found = bench::device_or_skip(state, DeviceKind::CUDA);
+  if (!found) return;
+  const Device gpu = *found;
   const std::int64_t channels = state.range(0), length = state.range(1);
   const Inputs in = make_inputs(channels, length, gpu);
   for (auto _ : state) {

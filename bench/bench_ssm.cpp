@@ -10,6 +10,7 @@
 #include <random>
 
 #include "bench/bandwidth.hpp"
+#include "bench/bench_device.hpp"
 #include "ssm/selective_scan.hpp"
 #include "ssm/ssd.hpp"
 
@@ -26,11 +27,9 @@ Tensor uniform(const Shape& shape, float lo, float hi, std::mt19937& rng) {
 
 template <DeviceKind kDevice>
 void BM_selective_scan(benchmark::State& state) {
-  const Device device = kDevice == DeviceKind::CUDA ? Device::cuda() : Device::cpu();
-  if (device.is_cuda() && !cuda_available()) {
-    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
-    return;
-  }
+  const std::optional<Device> found = bench::device_or_skip(state, kDevice);
+  if (!found) return;
+  const Device device = *found;
   const std::int64_t D = state.range(0), L = state.range(1), N = 16;
   std::mt19937 rng(1);
   auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
@@ -51,11 +50,9 @@ void BM_selective_scan(benchmark::State& state) {
 
 template <DeviceKind kDevice>
 void BM_ssd(benchmark::State& state) {
-  const Device device = kDevice == DeviceKind::CUDA ? Device::cuda() : Device::cpu();
-  if (device.is_cuda() && !cuda_available()) {
-    state.SkipWithError(("no GPU: " + cuda_status()).c_str());
-    return;
-  }
+  const std::optional<Device> found = bench::device_or_skip(state, kDevice);
+  if (!found) return;
+  const Device device = *found;
   const std::int64_t L = state.range(0), H = 64, P = 64, N = 128;
   std::mt19937 rng(2);
   auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };

@@ -11,8 +11,6 @@
 
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
-#include "core/check.hpp"
-#include "core/device.hpp"
 #include "core/thread_pool.hpp"
 #include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
@@ -23,6 +21,7 @@
 #include "bench/copy_bandwidth.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
+#include "tools/device_option.hpp"
 #include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {
@@ -175,8 +174,7 @@ int run_bench(const BenchOptions& o) {
       o.quick ? std::vector<std::int64_t>{1024, 4096} : std::vector<std::int64_t>{1024, 4096, 16384, 65536, 262144, 1048576};
   const double budget = o.quick ? 4.0 : 60.0;  // a mixer stops growing L once one prefill takes longer
   std::vector<Row> rows;
-  bench_device = parse_device(o.device);
-  SUBQ_CHECK(bench_device.is_cpu() || cuda_available(), "--device {}: {}", o.device, cuda_status());
+  bench_device = usable_device(o.device);
   if (bench_device.is_cpu())
     fmt::print("CPU, {} threads, FFT backend {}\n", ThreadPool::global().size(), conv::RealFft<float>::backend());
   else

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "core/check.hpp"
 #include "tools/check/conformance.hpp"
+#include "tools/device_option.hpp"
 
 namespace subq::check {
 
@@ -72,8 +72,7 @@ nlohmann::json to_json(const Line& line) {
 }  // namespace
 
 int run_check(const CheckOptions& options) {
-  const Device device = parse_device(options.device);
-  SUBQ_CHECK(device.is_cpu() || cuda_available(), "--device {}: {}", options.device, cuda_status());
+  const Device device = tools::usable_device(options.device);
   std::vector<std::filesystem::path> dirs;
   for (const auto& path : options.paths)
     for (auto& dir : find_cases(path)) dirs.push_back(std::move(dir));
