@@ -96,7 +96,6 @@ __global__ void add_bias_kernel(T* y, const T* bias, std::int64_t rows, std::int
   SUBQ_GRID_STRIDE(i, rows * cols) y[i] += bias[i % cols];
 }
 
-
 }  // namespace
 
 std::string launch_rms_norm(const float* x, const float* gate, const float* weight, float* y, std::int64_t rows,

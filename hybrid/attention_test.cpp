@@ -161,6 +161,20 @@ TEST_CASE("mixture of experts: equal probabilities go to the lower-indexed exper
     CHECK(got.data<float>()[i] == Approx(0.25 * y0.data<float>()[i] + 0.25 * y1.data<float>()[i]).margin(1e-6));
 }
 
+TEST_CASE("mixture of experts: a bad top_k or router is named", "[hybrid][moe]") {
+  std::mt19937 rng(8);
+  const std::int64_t H = 4, F = 6;
+  const Tensor x = random_tensor({3, H}, DType::F32, rng, -1, 1);
+  const std::vector<SwiGlu> experts(3, SwiGlu{random_tensor({F, H}, DType::F32, rng, -1, 1),
+                                              random_tensor({F, H}, DType::F32, rng, -1, 1),
+                                              random_tensor({H, F}, DType::F32, rng, -1, 1)});
+  const Tensor router = random_tensor({3, H}, DType::F32, rng, -1, 1);
+  CHECK_THROWS_WITH(mixture_of_experts(x, router, experts, 0), Catch::Contains("mixture_of_experts: top_k 0 of 3 experts"));
+  CHECK_THROWS_WITH(mixture_of_experts(x, router, experts, 4), Catch::Contains("mixture_of_experts: top_k 4 of 3 experts"));
+  CHECK_THROWS_WITH(mixture_of_experts(x, Tensor::zeros({2, H}, DType::F32), experts, 2),
+                    Catch::Contains("mixture_of_experts: router"));
+}
+
 TEST_CASE("mixture of experts: CUDA equals the CPU", "[hybrid][moe][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   std::mt19937 rng(7);
