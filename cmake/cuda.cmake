@@ -20,7 +20,6 @@ message(STATUS "subq: CUDA backend ${SUBQ_WITH_CUDA}")
 
 function(subq_configure_cuda target)
   if(SUBQ_WITH_CUDA)
-    target_compile_definitions(${target} PUBLIC SUBQ_WITH_CUDA=1)
     # CMake 3.25 knows no CUDA 20 standard; the .cu files are C++17.
     set_target_properties(${target} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo>)

@@ -1,7 +1,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(FILES subq.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/subq)
+install(FILES subq.hpp ${PROJECT_BINARY_DIR}/generated/subq/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/subq)
 install(TARGETS subq EXPORT subqTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -18,11 +18,6 @@ void check_weights(const char* op, const Tensor& weight, const Tensor& bias, std
   if (bias.defined()) check_shape(op, "bias", bias, {channels});
 }
 
-template <class T>
-T activate(T v, Activation activation) {
-  return activation == Activation::Silu ? silu(v) : v;
-}
-
 // One (batch, channel) row: the window holds the previous width - 1 inputs, then each new one.
 template <class T>
 void convolve_row(const T* x, std::int64_t x_step, std::int64_t L, const T* w, std::int64_t w_step, std::int64_t K,
@@ -31,7 +26,7 @@ void convolve_row(const T* x, std::int64_t x_step, std::int64_t L, const T* w, s
     window[K - 1] = x[t * x_step];
     T acc = bias;
     for (std::int64_t k = 0; k < K; ++k) acc += w[k * w_step] * window[k];
-    out[t] = activate(acc, activation);
+    out[t] = subq::activation(activation, acc);
     for (std::int64_t k = 0; k + 1 < K; ++k) window[k] = window[k + 1];
   }
 }
@@ -57,8 +52,8 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
   return r;
 }
 
-CausalConv1dResult run_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
-                            const Tensor& initial_state) {
+inline CausalConv1dResult causal_conv1d_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                             Activation activation, const Tensor& initial_state) {
   constexpr const char* op = "causal_conv1d";
   const Device device = x.device();
   check_cuda_float32(op, device, {{"x", &x}, {"weight", &weight}, {"bias", &bias}, {"initial_state", &initial_state}});
@@ -66,15 +61,10 @@ CausalConv1dResult run_cuda(const Tensor& x, const Tensor& weight, const Tensor&
   CausalConv1dResult r{Tensor::empty({B, C, L}, DType::F32, device), Tensor::empty({B, C, K - 1}, DType::F32, device)};
   const Tensor b = bias.defined() ? bias.contiguous() : bias;
   const Tensor h0 = initial_state.defined() ? initial_state.contiguous() : initial_state;
-  const detail::CausalConv1dParams params{x.data<float>(),    x.stride(0),
-                                          x.stride(1),        x.stride(2),
-                                          weight.data<float>(), weight.stride(0),
-                                          weight.stride(1),   b.defined() ? b.data<float>() : nullptr,
-                                          h0.defined() ? h0.data<float>() : nullptr,
-                                          r.out.data<float>(), r.final_state.data<float>(),
-                                          B,                  C,
-                                          L,                  K,
-                                          activation == Activation::Silu};
+  const detail::CausalConv1dParams params{
+      x.data<float>(), x.stride(0), x.stride(1), x.stride(2), weight.data<float>(), weight.stride(0), weight.stride(1),
+      b.defined() ? b.data<float>() : nullptr, h0.defined() ? h0.data<float>() : nullptr, r.out.data<float>(),
+      r.final_state.data<float>(), B, C, L, K, activation};
   check_launch(op, device, detail::launch_causal_conv1d(params));
   return r;
 }
@@ -91,7 +81,8 @@ CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Te
   check_weights(op, weight, bias, x.size(1));
   if (initial_state.defined())
     check_shape(op, "initial_state", initial_state, {x.size(0), x.size(1), weight.size(1) - 1});
-  if (x.device().is_cuda()) return run_cuda(x, weight, bias, activation, initial_state);
+  if (x.device().is_cuda())
+    return on_cuda(op, x.device(), [&] { return causal_conv1d_cuda(x, weight, bias, activation, initial_state); });
   check_same_device(op, Device::cpu(), {{"weight", &weight}, {"bias", &bias}, {"initial_state", &initial_state}});
   return x.dtype() == DType::F64 ? run<double>(x, weight, bias, activation, initial_state)
                                  : run<float>(x, weight, bias, activation, initial_state);

@@ -26,7 +26,7 @@ __global__ void causal_conv1d_kernel(CausalConv1dParams p) {
     float acc = p.bias ? p.bias[c] : 0.0f;
     for (std::int64_t k = 0; k < p.width; ++k)
       acc += p.weight[c * p.w_stride_channel + k * p.w_stride_k] * input_at(p, b, c, t - (p.width - 1) + k);
-    p.out[(b * p.channels + c) * p.length + t] = p.silu ? silu(acc) : acc;
+    p.out[(b * p.channels + c) * p.length + t] = activation(p.activation, acc);
   }
 }
 

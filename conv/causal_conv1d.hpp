@@ -3,11 +3,10 @@
 // Conv1d with groups = channels and padding = width - 1, cut to the input length):
 //   out[b, c, t] = act(bias[c] + sum_k weight[c, k] * x[b, c, t - (width - 1) + k])
 // with x before t = 0 taken from an initial state (the previous width - 1 inputs), zeros by default.
+#include "../core/activation.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq::conv {
-
-enum class Activation { None, Silu };
 
 struct CausalConv1dResult {
   Tensor out;          // (batch, channels, length), contiguous
@@ -19,11 +18,11 @@ struct CausalConv1dResult {
 /// initial_state: (batch, channels, width - 1) or undefined for zeros. float32 or float64 on the
 /// CPU, float32 on CUDA (every operand on x's device).
 CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-                                 Activation activation = Activation::None, const Tensor& initial_state = {});
+                                 Activation activation = Activation::Identity, const Tensor& initial_state = {});
 
 /// One decoding step: state (batch, channels, width - 1), contiguous, is shifted by x
 /// (batch, channels) in place; returns out (batch, channels).
 Tensor causal_conv1d_update(const Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-                            Activation activation = Activation::None);
+                            Activation activation = Activation::Identity);
 
 }  // namespace subq::conv

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/activation.hpp"
+
 namespace subq::conv::detail {
 
 struct CausalConv1dParams {
@@ -16,7 +18,7 @@ struct CausalConv1dParams {
   float* out;                  // (batch, channels, length) contiguous
   float* final_state;          // (batch, channels, width - 1) contiguous
   std::int64_t batch, channels, length, width;
-  bool silu;
+  Activation activation;
 };
 
 /// Launches on the default stream; returns an error message, empty on success.

@@ -48,7 +48,7 @@ TEST_CASE("causal conv1d: step by step equals the whole sequence", "[conv]") {
     const Tensor out = causal_conv1d_update(state, x.select(2, t), w, b);
     CHECK(max_rel_diff(out, whole.select(2, t)) < 1e-6);
   }
-  const CausalConv1dResult rest = causal_conv1d(x.slice(2, 4, L), w, b, Activation::None, prefix.final_state);
+  const CausalConv1dResult rest = causal_conv1d(x.slice(2, 4, L), w, b, Activation::Identity, prefix.final_state);
   CHECK(max_rel_diff(rest.out, whole.slice(2, 4, L)) < 1e-6);
   CHECK(max_rel_diff(rest.final_state, state) == 0);
 }
@@ -98,7 +98,7 @@ TEST_CASE("causal conv1d: bad shapes name the tensor", "[conv]") {
   CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({4, 4}, DType::F32)), Catch::Contains("weight: expected (3, width)"));
   CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({3, 4}, DType::F32), Tensor::zeros({2}, DType::F32)),
                     Catch::Contains("bias: expected shape [3]"));
-  CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({3, 4}, DType::F32), {}, Activation::None,
+  CHECK_THROWS_WITH(causal_conv1d(x, Tensor::zeros({3, 4}, DType::F32), {}, Activation::Identity,
                                   Tensor::zeros({2, 3, 4}, DType::F32)),
                     Catch::Contains("initial_state: expected shape [2, 3, 3]"));
 }

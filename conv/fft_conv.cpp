@@ -64,7 +64,7 @@ Tensor irfft_typed(const Tensor& spectrum, std::int64_t n) {
 }
 
 // The cuFFT path (conv/fft_conv.cu), on contiguous copies of x and k.
-Tensor fft_causal_conv_cuda(const Tensor& x, const Tensor& k) {
+inline Tensor fft_causal_conv_cuda(const Tensor& x, const Tensor& k) {
   const Device device = x.device();
   const std::int64_t B = x.size(0), H = x.size(1), L = x.size(2), C = k.size(0), Lk = k.size(2);
   Tensor y = Tensor::empty({B, C, H, L}, x.dtype(), device);
@@ -92,7 +92,7 @@ Tensor fft_causal_conv(const Tensor& x, const Tensor& k) {
              "{}: x and k must both be float32 or both float64, found {} and {}", op, dtype_name(x.dtype()),
              dtype_name(k.dtype()));
   check_same_device(op, x.device(), {{"k", &k}});
-  if (x.device().is_cuda()) return fft_causal_conv_cuda(x, k);
+  if (x.device().is_cuda()) return on_cuda(op, x.device(), [&] { return fft_causal_conv_cuda(x, k); });
   return x.dtype() == DType::F64 ? fft_causal_conv_typed<double>(x, k) : fft_causal_conv_typed<float>(x, k);
 }
 
@@ -109,8 +109,9 @@ Tensor irfft(const Tensor& spectrum, std::int64_t n) {
   Tensor out = Tensor::empty(shape, DType::F64, spectrum.device());
   const Tensor scratch = spectrum.clone();  // cuFFT's inverse overwrites its input
   const std::int64_t rows = spectrum.numel() / spectrum.size(-1);
-  check_launch("irfft", spectrum.device(),
-               detail::launch_irfft_f64(static_cast<double*>(scratch.raw_data()), rows, n, out.data<double>(), n));
+  launch_on_cuda("irfft", spectrum.device(), [&] {
+    return detail::launch_irfft_f64(static_cast<double*>(scratch.raw_data()), rows, n, out.data<double>(), n);
+  });
   return out;
 }
 

@@ -27,7 +27,8 @@ void filter_sine(const Tensor& h, const Tensor& freq) {
   const std::int64_t n = h.size(1), rows = h.size(0);
   double* hp = h.data<double>();
   const double* f = freq.data<double>();
-  if (h.device().is_cuda()) return check_launch("HyenaOperator", h.device(), detail::launch_filter_sine(hp, f, rows, n));
+  if (h.device().is_cuda())
+    return launch_on_cuda("HyenaOperator", h.device(), [&] { return detail::launch_filter_sine(hp, f, rows, n); });
   for (std::int64_t i = 0; i < rows * n; ++i) hp[i] = std::sin(f[i % n] * hp[i]);
 }
 
@@ -37,7 +38,8 @@ void filter_modulation(const Tensor& h, const Tensor& t, const Tensor& deltas) {
   double* hp = h.data<double>();
   const double *tp = t.data<double>(), *dp = deltas.data<double>();
   if (h.device().is_cuda())
-    return check_launch("HyenaOperator", h.device(), detail::launch_filter_modulation(hp, tp, dp, L, n));
+    return launch_on_cuda("HyenaOperator", h.device(),
+                          [&] { return detail::launch_filter_modulation(hp, tp, dp, L, n); });
   for (std::int64_t l = 0; l < L; ++l)
     for (std::int64_t c = 0; c < n; ++c) hp[l * n + c] *= std::exp(-tp[l] * std::abs(dp[c]));
 }
@@ -47,7 +49,8 @@ template <class T>
 void gate(const Tensor& v, const Tensor& x) {
   T* vp = v.data<T>();
   const T* xp = x.data<T>();
-  if (v.device().is_cuda()) return check_launch("HyenaOperator", v.device(), detail::launch_gate(vp, xp, v.numel()));
+  if (v.device().is_cuda())
+    return launch_on_cuda("HyenaOperator", v.device(), [&] { return detail::launch_gate(vp, xp, v.numel()); });
   for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] *= xp[i];
 }
 
@@ -58,7 +61,8 @@ void add_conv_skip(const Tensor& v, const Tensor& y, const double* bias) {
   T* vp = v.data<T>();
   const T* yp = y.data<T>();
   if (v.device().is_cuda())
-    return check_launch("HyenaOperator", v.device(), detail::launch_conv_skip(vp, yp, bias, v.numel(), D, L));
+    return launch_on_cuda("HyenaOperator", v.device(),
+                          [&] { return detail::launch_conv_skip(vp, yp, bias, v.numel(), D, L); });
   for (std::int64_t i = 0; i < v.numel(); ++i) vp[i] = yp[i] + T(bias[i / L % D]) * vp[i];
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Internal: the CUDA runtime calls core needs (device memory and copies). Implemented by
-// cuda_runtime_cuda.cpp in CUDA builds and by cuda_runtime_none.cpp, which throws, otherwise.
+// Internal: the CUDA runtime calls core needs (the device probe, device memory, copies), defined
+// in core/cuda_runtime.cpp in CUDA builds only and reached through on_cuda (core/check.hpp).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/device.hpp"
@@ -10,16 +11,22 @@
 
 namespace subq::detail {
 
+/// Whether a CUDA device can be used, and why or why not in words; probed once.
+bool cuda_device_usable();
+std::string cuda_device_status();
+/// Waits until all work queued on the device is done.
+void cuda_synchronize(Device device);
 /// Device memory from a cache of freed blocks, else cudaMalloc; cuda_free returns it to the
 /// cache and takes the byte count given to cuda_allocate.
 void* cuda_allocate(std::size_t bytes, int device);
 void cuda_free(void* ptr, std::size_t bytes, int device) noexcept;
 /// Frees the cached device blocks.
 void cuda_release_cache() noexcept;
-/// Sets bytes to zero on any device.
-void fill_zero(void* ptr, Device device, std::size_t bytes);
-/// Copies bytes between any two devices (host <-> device, device <-> device) and waits.
-void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
+/// Sets bytes of device memory to zero.
+void cuda_fill_zero(void* ptr, Device device, std::size_t bytes);
+/// Copies bytes between two devices of which at least one is a GPU (host <-> device, device <->
+/// device) and waits.
+void cuda_copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 /// Gathers a strided view on a CUDA device into contiguous memory on the same device: `src`
 /// points at element [0, ..., 0], shape and strides (in elements) describe the view, elements
 /// are element_size bytes (1, 2, 4, 8 or 16).

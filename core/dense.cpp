@@ -6,6 +6,7 @@
 #include "core/check.hpp"
 #include "core/dense_cuda.hpp"
 #include "core/eigen_views.hpp"
+#include "core/elementwise.hpp"
 #include "core/math.hpp"
 
 namespace subq {
@@ -22,9 +23,6 @@ void check_cpu(const char* op, const char* name, const Tensor& t) {
   SUBQ_CHECK(!t.defined() || t.device().is_cpu(), "{}: {} on {}: runs on the CPU only", op, name,
              to_string(t.device()));
 }
-
-// The layers with a CUDA path take their input's device; on the CPU every operand must be there.
-bool on_cuda(const Tensor& x) { return x.device().is_cuda(); }
 
 Shape with_last(Shape shape, std::int64_t last) {
   shape.back() = last;
@@ -104,7 +102,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadP
   SUBQ_CHECK(weight.dim() == 2 && weight.size(1) == x.size(-1), "linear: weight: expected (out, {}), found {}",
              x.size(-1), to_string(weight.shape()));
   if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
-  if (on_cuda(x)) return detail::linear_cuda(x, weight, bias);
+  if (x.device().is_cuda()) return on_cuda("linear", x.device(), [&] { return detail::linear_cuda(x, weight, bias); });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("linear", name, *t);
   ThreadPool& p = pool ? *pool : ThreadPool::global();
@@ -115,7 +113,8 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor&
   check_float_any_device("rms_norm", "x", x);
   check_shape("rms_norm", "weight", weight, {x.size(-1)});
   if (gate.defined()) check_shape("rms_norm", "gate", gate, x.shape());
-  if (on_cuda(x)) return detail::rms_norm_cuda(x, weight, eps, gate);
+  if (x.device().is_cuda())
+    return on_cuda("rms_norm", x.device(), [&] { return detail::rms_norm_cuda(x, weight, eps, gate); });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"gate", &gate}})
     check_cpu("rms_norm", name, *t);
   return x.dtype() == DType::F64 ? rms_norm_typed<double>(x, weight, eps, gate)
@@ -132,7 +131,8 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
   SUBQ_CHECK(groups >= 1 && dim % groups == 0, "group_norm: {} groups do not divide {} features", groups, dim);
   check_shape("group_norm", "weight", weight, {dim});
   if (bias.defined()) check_shape("group_norm", "bias", bias, {dim});
-  if (on_cuda(x)) return detail::group_norm_cuda(x, groups, weight, bias, eps);
+  if (x.device().is_cuda())
+    return on_cuda("group_norm", x.device(), [&] { return detail::group_norm_cuda(x, groups, weight, bias, eps); });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("group_norm", name, *t);
   return x.dtype() == DType::F64 ? normalise_groups<double>(x, dim / groups, weight, bias, eps)
@@ -143,7 +143,7 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
   check_float_any_device("rotary", "x", x);
   SUBQ_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "rotary: x: expected (batch, length, heads, even d), found {}",
              to_string(x.shape()));
-  if (on_cuda(x)) return detail::rotary_cuda(x, offset, base);
+  if (x.device().is_cuda()) return on_cuda("rotary", x.device(), [&] { return detail::rotary_cuda(x, offset, base); });
   const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2), half = x.size(3) / 2;
   Tensor y = x.to(DType::F64).contiguous().clone();
   double* p = y.data<double>();
@@ -166,7 +166,7 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
 
 Tensor scale(const Tensor& x, double factor) {
   check_float_any_device("scale", "x", x);
-  if (on_cuda(x)) return detail::scale_cuda(x, factor);
+  if (x.device().is_cuda()) return on_cuda("scale", x.device(), [&] { return detail::scale_cuda(x, factor); });
   Tensor y = x.contiguous().clone();
   auto multiply = [&](auto zero) {
     using T = decltype(zero);
@@ -181,7 +181,7 @@ void add_into(const Tensor& h, const Tensor& update) {
   check_float_any_device("add_into", "h", h);
   check_shape("add_into", "update", update, h.shape());
   SUBQ_CHECK(h.is_contiguous() && update.dtype() == h.dtype(), "add_into: h must be contiguous and update of its dtype");
-  if (on_cuda(h)) return detail::add_into_cuda(h, update);
+  if (h.device().is_cuda()) return on_cuda("add_into", h.device(), [&] { return detail::add_into_cuda(h, update); });
   check_cpu("add_into", "update", update);
   const Tensor u = update.contiguous();
   auto add = [&](auto zero) {
@@ -204,7 +204,8 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
     const std::int64_t id = i.data<std::int64_t>()[k];
     SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
   }
-  if (on_cuda(table)) return detail::embedding_cuda(table, i);
+  if (table.device().is_cuda())
+    return on_cuda("embedding", table.device(), [&] { return detail::embedding_cuda(table, i); });
   const Tensor t = table.contiguous();
   Shape shape = ids.shape();
   shape.push_back(dim);
@@ -216,6 +217,10 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
                 row_bytes);
   }
   return y;
+}
+
+Tensor swiglu(const Tensor& x, const SwiGlu& mlp) {
+  return linear(swish_product(linear(x, mlp.gate), linear(x, mlp.up)), mlp.down);
 }
 
 }  // namespace subq

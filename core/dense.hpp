@@ -35,6 +35,14 @@ Tensor scale(const Tensor& x, double factor);
 /// h += update element-wise, in place (the residual stream); same shape and dtype, h contiguous.
 void add_into(const Tensor& h, const Tensor& update);
 
+/// A SwiGLU MLP's weights, (F, H), (F, H), (H, F) as torch.nn.Linear stores them.
+struct SwiGlu {
+  Tensor gate, up, down;
+};
+
+/// down(silu(gate x) * up x); x (..., H) float32, on the CPU or the weights' GPU.
+Tensor swiglu(const Tensor& x, const SwiGlu& mlp);
+
 /// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim); an id outside
 /// [0, vocab) is an error naming it.
 Tensor embedding(const Tensor& table, const Tensor& ids);

@@ -1,6 +1,7 @@
 #include "core/device.hpp"
 
 #include "core/check.hpp"
+#include "core/cuda_runtime.hpp"
 
 namespace subq {
 
@@ -18,6 +19,24 @@ Device parse_device(const std::string& text) {
     return Device::cuda(std::stoi(index));
   }
   SUBQ_FAIL("device '{}': expected cpu, cuda or cuda:N", text);
+}
+
+bool cuda_available() {
+  if constexpr (build::cuda)
+    return detail::cuda_device_usable();
+  else
+    return false;
+}
+
+std::string cuda_status() {
+  if constexpr (build::cuda)
+    return detail::cuda_device_status();
+  else
+    return "this build of subq has no CUDA backend (configured with SUBQ_CUDA=OFF or without nvcc)";
+}
+
+void synchronize(Device device) {
+  if (device.is_cuda()) on_cuda("synchronize", device, [&] { detail::cuda_synchronize(device); });
 }
 
 }  // namespace subq

@@ -3,6 +3,7 @@
 // real or complex a, in host and device code.
 #include <cmath>
 
+#include "core/activation.hpp"
 #include "core/complex.hpp"
 
 namespace subq {
@@ -22,6 +23,21 @@ SUBQ_HOST_DEVICE T sigmoid(T x) {
 template <class T>
 SUBQ_HOST_DEVICE T silu(T x) {
   return x / (T(1) + std::exp(-x));
+}
+
+/// f(z) for any of the library's activations.
+template <class T>
+SUBQ_HOST_DEVICE T activation(Activation f, T z) {
+  switch (f) {
+    case Activation::Identity: return z;
+    case Activation::Sigmoid: return sigmoid(z);
+    case Activation::ReluSquare: return z > T(0) ? z * z : T(0);
+    case Activation::Tanh: return std::tanh(z);
+    case Activation::NegExp: return -std::exp(z);
+    case Activation::Silu: return silu(z);
+    case Activation::Rwkv7Decay: return T(-0.6065306597126334f) * sigmoid(z);
+  }
+  return z;
 }
 
 /// exp(t * a) for a real step t and a real or complex rate a.

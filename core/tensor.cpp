@@ -75,14 +75,16 @@ std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
   if (device.is_cpu()) return allocate_host(bytes);
-  void* ptr = detail::cuda_allocate(bytes, device.index);
-  return std::make_shared<Storage>(ptr, bytes, device,
-                                   [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
+  return on_cuda("allocate", device, [&] {
+    void* ptr = detail::cuda_allocate(bytes, device.index);
+    return std::make_shared<Storage>(ptr, bytes, device,
+                                     [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
+  });
 }
 
 void release_cached_memory() {
   host_block_cache().release();
-  detail::cuda_release_cache();
+  if constexpr (build::cuda) detail::cuda_release_cache();
 }
 
 namespace {
@@ -179,7 +181,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  detail::fill_zero(t.raw_data(), device, t.storage_->bytes());
+  if (device.is_cpu())
+    std::memset(t.raw_data(), 0, t.storage_->bytes());
+  else
+    on_cuda("Tensor::zeros", device, [&] { detail::cuda_fill_zero(t.raw_data(), device, t.storage_->bytes()); });
   return t;
 }
 
@@ -325,7 +330,8 @@ Tensor Tensor::clone() const {
   if (is_contiguous())
     t.copy_from(*this);
   else
-    detail::copy_strided(t.raw_data(), raw_data(), shape_, strides_, dtype_size(dtype_), device());
+    on_cuda("Tensor::clone", device(),
+            [&] { detail::copy_strided(t.raw_data(), raw_data(), shape_, strides_, dtype_size(dtype_), device()); });
   return t;
 }
 
@@ -365,7 +371,14 @@ void Tensor::copy_from(const Tensor& src) const {
   SUBQ_CHECK(src.shape_ == shape_ && src.dtype_ == dtype_, "Tensor::copy_from: expected {} {}, found {} {}",
              dtype_name(dtype_), to_string(shape_), dtype_name(src.dtype_), to_string(src.shape_));
   SUBQ_CHECK(is_contiguous() && src.is_contiguous(), "Tensor::copy_from: both tensors must be contiguous");
-  detail::copy_bytes(raw_data(), device(), src.raw_data(), src.device(), std::size_t(numel()) * dtype_size(dtype_));
+  const std::size_t bytes = std::size_t(numel()) * dtype_size(dtype_);
+  if (bytes == 0) return;
+  if (device().is_cpu() && src.device().is_cpu()) {
+    std::memcpy(raw_data(), src.raw_data(), bytes);
+    return;
+  }
+  on_cuda("Tensor::copy_from", device().is_cuda() ? device() : src.device(),
+          [&] { detail::cuda_copy_bytes(raw_data(), device(), src.raw_data(), src.device(), bytes); });
 }
 
 Tensor Tensor::to(Device device) const {
@@ -381,7 +394,8 @@ Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
   if (device().is_cpu()) return converted_copy(dtype);
   Tensor out = empty(shape_, dtype, device());
-  detail::convert_strided(out.raw_data(), dtype, raw_data(), dtype_, shape_, strides_, device());
+  on_cuda("Tensor::to", device(),
+          [&] { detail::convert_strided(out.raw_data(), dtype, raw_data(), dtype_, shape_, strides_, device()); });
   return out;
 }
 

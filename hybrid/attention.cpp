@@ -44,7 +44,8 @@ Tensor dense_rows(const Tensor& t) {
   return dense ? t : t.contiguous();
 }
 
-Tensor causal_attention_cuda(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale, const Shapes& s) {
+inline Tensor causal_attention_cuda(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale,
+                                    const Shapes& s) {
   SUBQ_CHECK(s.d <= detail::kMaxCudaHeadDim, "causal_attention on {}: head size {} is above the CUDA kernel's {}",
              to_string(q_in.device()), s.d, detail::kMaxCudaHeadDim);
   const Tensor q = dense_rows(q_in);
@@ -65,7 +66,9 @@ Tensor causal_attention_cuda(const Tensor& q_in, const Tensor& k_in, const Tenso
 
 Tensor causal_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, double scale) {
   const Shapes s = validate(q_in, k_in, v_in);
-  if (q_in.device().is_cuda()) return causal_attention_cuda(q_in, k_in, v_in, scale, s);
+  if (q_in.device().is_cuda())
+    return on_cuda("causal_attention", q_in.device(),
+                   [&] { return causal_attention_cuda(q_in, k_in, v_in, scale, s); });
   const std::int64_t B = s.B, L = s.L, H = s.H, d = s.d, S = s.S, Hkv = s.Hkv;
   // Read in place where dense within each batch row: a KV cache's buffer is not copied per token.
   const Tensor q = dense_rows(q_in), k = dense_rows(k_in), v = dense_rows(v_in);

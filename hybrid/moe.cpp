@@ -6,7 +6,6 @@
 #include "core/dense.hpp"
 #include "hybrid/moe_cuda.hpp"
 #include "hybrid/moe_routing.hpp"
-#include "recurrent/layer_ops.hpp"
 
 namespace subq::hybrid {
 
@@ -29,7 +28,7 @@ Routing route(const Tensor& logits, int top_k) {
   std::int32_t* experts = r.experts.data<std::int32_t>();
   float* weights = r.weights.data<float>();
   if (device.is_cuda()) {
-    check_launch(kOp, device, detail::launch_route_tokens(l, T, E, top_k, experts, weights));
+    launch_on_cuda(kOp, device, [&] { return detail::launch_route_tokens(l, T, E, top_k, experts, weights); });
     return r;
   }
   for (std::int64_t t = 0; t < T; ++t) detail::route_token(l + t * E, E, top_k, experts + t * top_k, weights + t * top_k);
@@ -68,7 +67,9 @@ Tensor combine(const Tensor& y, const Tensor& rows, const Tensor& weights) {
   const std::int64_t* r = rows.data<std::int64_t>();
   const float* w = weights.data<float>();
   if (y.device().is_cuda()) {
-    check_launch(kOp, y.device(), detail::launch_combine_experts(out.data<float>(), y.data<float>(), r, w, T, top_k, H));
+    launch_on_cuda(kOp, y.device(), [&] {
+      return detail::launch_combine_experts(out.data<float>(), y.data<float>(), r, w, T, top_k, H);
+    });
     return out;
   }
   float* o = out.data<float>();
@@ -79,10 +80,6 @@ Tensor combine(const Tensor& y, const Tensor& rows, const Tensor& weights) {
 }
 
 }  // namespace
-
-Tensor swiglu(const Tensor& x, const SwiGlu& mlp) {
-  return linear(recurrent::swish_product(linear(x, mlp.gate), linear(x, mlp.up)), mlp.down);
-}
 
 Tensor mixture_of_experts(const Tensor& x, const Tensor& router, const std::vector<SwiGlu>& experts, int top_k) {
   const std::int64_t E = std::int64_t(experts.size()), H = x.size(-1), T = x.numel() / std::max<std::int64_t>(H, 1);

@@ -3,16 +3,10 @@
 // experts.
 #include <vector>
 
+#include "../core/dense.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq::hybrid {
-
-struct SwiGlu {
-  Tensor gate, up, down;  // (F, H), (F, H), (H, F) as torch.nn.Linear stores them
-};
-
-/// down(silu(gate x) * up x); x (..., H) float32, on the CPU or the weights' GPU.
-Tensor swiglu(const Tensor& x, const SwiGlu& mlp);
 
 /// Jamba's sparse MoE: p = softmax(router x) over the experts; each token goes to its top_k experts
 /// by p (ties to the lower index), weighted by their p as they are (not renormalised). Tokens are

@@ -16,10 +16,24 @@
 #include "core/checkpoint.hpp"
 #include "core/dense.hpp"
 #include "hybrid/architecture.hpp"
-#include "recurrent/layer_ops.hpp"
 #include "recurrent/rwkv7_mixer.hpp"
+#include "recurrent/token_shift.hpp"
 
 namespace subq::recurrent {
+
+/// A LayerNorm's weight and bias (bias undefined when the checkpoint has none).
+struct Norm {
+  Tensor weight, bias;
+};
+Tensor apply(const Norm& norm, const Tensor& x, double eps);
+
+/// The ends every fla RWKV checkpoint shares: model.embeddings.weight, model.norm.{weight, bias}
+/// and lm_head.weight (the embeddings when tied).
+struct FlaEnds {
+  Tensor embeddings, lm_head;
+  Norm norm;
+  static FlaEnds load(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t hidden, bool norm_bias, bool tied);
+};
 
 /// fla's RWKV6FeedForward / RWKV7FeedForward; mu_r and receptance undefined for RWKV-7.
 struct RwkvChannelMix {

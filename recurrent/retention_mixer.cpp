@@ -1,7 +1,7 @@
 #include "recurrent/retention_mixer.hpp"
 
 #include "core/dense.hpp"
-#include "recurrent/layer_ops.hpp"
+#include "core/elementwise.hpp"
 #include "recurrent/retention.hpp"
 
 namespace subq::recurrent {

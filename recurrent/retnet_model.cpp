@@ -8,10 +8,10 @@
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
+#include "core/elementwise.hpp"
 #include "core/math.hpp"
 #include "hybrid/architecture.hpp"
 #include "recurrent/retention_mixer.hpp"
-#include "recurrent/layer_ops.hpp"
 
 namespace subq::recurrent {
 

@@ -9,8 +9,9 @@
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
+#include "core/elementwise.hpp"
 #include "hybrid/architecture.hpp"
-#include "recurrent/layer_ops.hpp"
+#include "recurrent/fla_rwkv.hpp"
 #include "recurrent/rwkv4_mixer.hpp"
 
 namespace subq::recurrent {

@@ -1,7 +1,8 @@
 #include "recurrent/rwkv6_mixer.hpp"
 
 #include "core/dense.hpp"
-#include "recurrent/layer_ops.hpp"
+#include "core/elementwise.hpp"
+#include "recurrent/token_shift.hpp"
 #include "recurrent/wkv6.hpp"
 
 namespace subq::recurrent {

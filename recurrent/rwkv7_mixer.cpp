@@ -5,22 +5,24 @@
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
-#include "recurrent/layer_ops.hpp"
+#include "core/elementwise.hpp"
 #include "recurrent/rwkv7_mixer_cuda.hpp"
+#include "recurrent/token_shift.hpp"
 #include "recurrent/wkv7.hpp"
 
 namespace subq::recurrent {
 
 namespace {
 
-// Each piece runs on its input's device (check_layer_operands): the CUDA launcher
+// Each piece runs on its input's device (check_float32_operands): the CUDA launcher
 // (recurrent/rwkv7_mixer.cu) there, the loop here on the CPU; each writes its first operand.
 
 // Per group of d: x / max(|x|, 1e-12), torch's F.normalize over the last dimension of (..., heads, d).
 Tensor normalize_groups(Tensor x, std::int64_t d) {
-  check_layer_operands("normalize_groups", x, {}, true);
+  check_float32_operands("normalize_groups", x, {}, true);
   if (x.device().is_cuda()) {
-    check_launch("normalize_groups", x.device(), detail::launch_normalize_groups(x.data<float>(), x.numel(), d));
+    launch_on_cuda("normalize_groups", x.device(),
+                   [&] { return detail::launch_normalize_groups(x.data<float>(), x.numel(), d); });
     return x;
   }
   float* p = x.data<float>();
@@ -36,12 +38,13 @@ Tensor normalize_groups(Tensor x, std::int64_t d) {
 // v += (target - v) * weight, in place (torch.lerp's form for weights below one half).
 void lerp_toward(Tensor& v, const Tensor& target_in, const Tensor& weight_in) {
   const Tensor target = target_in.contiguous(), weight = weight_in.contiguous();
-  check_layer_operands("lerp_toward", v, {{"target", &target}, {"weight", &weight}}, true);
+  check_float32_operands("lerp_toward", v, {{"target", &target}, {"weight", &weight}}, true);
   check_shape("lerp_toward", "target", target, v.shape());
   check_shape("lerp_toward", "weight", weight, v.shape());
   if (v.device().is_cuda()) {
-    check_launch("lerp_toward", v.device(),
-                 detail::launch_lerp_toward(v.data<float>(), target.data<float>(), weight.data<float>(), v.numel()));
+    launch_on_cuda("lerp_toward", v.device(), [&] {
+      return detail::launch_lerp_toward(v.data<float>(), target.data<float>(), weight.data<float>(), v.numel());
+    });
     return;
   }
   float* p = v.data<float>();
@@ -52,11 +55,12 @@ void lerp_toward(Tensor& v, const Tensor& target_in, const Tensor& weight_in) {
 // k *= 1 + (a - 1) * k_a, k_a (hidden) broadcast over the rows: the key's replacement share.
 void key_update(Tensor& k, const Tensor& a_in, const Tensor& k_a) {
   const Tensor a = a_in.contiguous();
-  check_layer_operands("key_update", k, {{"a", &a}, {"k_a", &k_a}}, true);
+  check_float32_operands("key_update", k, {{"a", &a}, {"k_a", &k_a}}, true);
   const std::int64_t hidden = k_a.numel();
   if (k.device().is_cuda()) {
-    check_launch("key_update", k.device(),
-                 detail::launch_key_update(k.data<float>(), a.data<float>(), k_a.data<float>(), k.numel(), hidden));
+    launch_on_cuda("key_update", k.device(), [&] {
+      return detail::launch_key_update(k.data<float>(), a.data<float>(), k_a.data<float>(), k.numel(), hidden);
+    });
     return;
   }
   float* p = k.data<float>();
@@ -133,13 +137,14 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor
 void Rwkv7TimeMix::add_bonus_and_gate(Tensor& o, const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& g) const {
   const std::int64_t heads = config_.heads, dk = config_.head_dim, dv = config_.value_dim / heads, rows = o.numel() / dv;
   const Tensor rc = r.contiguous(), kc = k.contiguous(), vc = v.contiguous(), gc = g.contiguous();
-  check_layer_operands("add_bonus_and_gate", o, {{"r", &rc}, {"k", &kc}, {"v", &vc}, {"g", &gc}, {"r_k", &r_k_}},
-                       true);
+  check_float32_operands("add_bonus_and_gate", o, {{"r", &rc}, {"k", &kc}, {"v", &vc}, {"g", &gc}, {"r_k", &r_k_}},
+                         true);
   const float *rp = rc.data<float>(), *kp = kc.data<float>(), *vp = vc.data<float>(), *gp = gc.data<float>(),
               *r_k = r_k_.data<float>();
   float* op = o.data<float>();
   if (o.device().is_cuda()) {
-    check_launch("add_bonus_and_gate", o.device(), detail::launch_bonus_and_gate(op, rp, kp, vp, gp, r_k, rows, heads, dk, dv));
+    launch_on_cuda("add_bonus_and_gate", o.device(),
+                   [&] { return detail::launch_bonus_and_gate(op, rp, kp, vp, gp, r_k, rows, heads, dk, dv); });
     return;
   }
   for (std::int64_t row = 0; row < rows; ++row) {  // row: (batch, step, head)

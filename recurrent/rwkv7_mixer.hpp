@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/activation.hpp"
 #include "core/checkpoint.hpp"
 #include "core/tensor.hpp"
-#include "recurrent/activation.hpp"
 
 namespace subq::recurrent {
 

@@ -144,8 +144,8 @@ Wkv4Result run(const Tensor& time_decay, const Tensor& time_first, const Tensor&
   return chunk ? chunked(in, initial, chunk_length > 0 ? chunk_length : kDefaultChunk) : recurrent(in, initial);
 }
 
-Wkv4Result run_cuda(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-                    const Wkv4State& initial, std::int64_t chunk_length) {
+inline Wkv4Result wkv4_cuda(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
+                            const Wkv4State& initial, std::int64_t chunk_length) {
   const Device device = k.device();
   const DType input = k.dtype();
   SUBQ_CHECK(input == DType::F32 || input == DType::F64 || input == DType::BF16,
@@ -189,7 +189,8 @@ Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor
                                 std::pair{"state.max", &state.max}})
     if (t->defined()) check_shape(kOp, name, *t, {B, C});
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
-  if (k.device().is_cuda()) return run_cuda(time_decay, time_first, k, v, state, chunk_length);
+  if (k.device().is_cuda())
+    return on_cuda(kOp, k.device(), [&] { return wkv4_cuda(time_decay, time_first, k, v, state, chunk_length); });
   check_same_device(kOp, k.device(), {{"v", &v}, {"time_decay", &time_decay}, {"time_first", &time_first},
                                       {"state.num", &state.num}, {"state.den", &state.den}, {"state.max", &state.max}});
   SUBQ_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F64, "{}: k: expected float32 or float64, found {}", kOp,

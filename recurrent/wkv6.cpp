@@ -174,8 +174,8 @@ Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::
 
 // CUDA: pass 1 makes every chunk's own state and decay, the scan core passes the states along
 // the chunks, pass 2 reruns every chunk from its entering state (recurrent/wkv6.cu).
-Wkv6Result run_cuda(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
-                    const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
+inline Wkv6Result wkv6_cuda(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                            const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
   const Device device = r.device();
   const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
   const std::int64_t BH = s.B * s.H;
@@ -210,7 +210,8 @@ Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor&
                 const Tensor& initial_state, std::int64_t chunk_length) {
   const Sizes s = validate(r, k, v, w, u, initial_state);
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
-  if (r.device().is_cuda()) return run_cuda(r, k, v, w, u, initial_state, s, chunk_length);
+  if (r.device().is_cuda())
+    return on_cuda(kOp, r.device(), [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, chunk_length); });
   const std::int64_t Q = chunk_length > 0 ? chunk_length : kDefaultChunk;
   if (r.dtype() == DType::F64) return chunked_typed(prepare<double>(r, k, v, w, u, s), initial_state, Q);
   return chunked_typed(prepare<float>(r, k, v, w, u, s), initial_state, Q);
@@ -220,7 +221,9 @@ Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, con
                           const Tensor& initial_state) {
   const Sizes s = validate(r, k, v, w, u, initial_state);
   // On CUDA one chunk is the whole sequence stepped once.
-  if (r.device().is_cuda()) return run_cuda(r, k, v, w, u, initial_state, s, std::max<std::int64_t>(s.L, 1));
+  if (r.device().is_cuda())
+    return on_cuda(kOp, r.device(),
+                   [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, std::max<std::int64_t>(s.L, 1)); });
   if (r.dtype() == DType::F64) return recurrent_typed(prepare<double>(r, k, v, w, u, s), initial_state);
   return recurrent_typed(prepare<float>(r, k, v, w, u, s), initial_state);
 }

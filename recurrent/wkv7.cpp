@@ -228,8 +228,8 @@ Wkv7Result run(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
 }
 
 // CUDA: the recurrent form, one block per batch x head (recurrent/wkv7.cu).
-Wkv7Result run_cuda(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
-                    const Tensor& initial_state, const Sizes& s) {
+inline Wkv7Result wkv7_cuda(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
+                            const Tensor& b, const Tensor& initial_state, const Sizes& s) {
   const Device device = r.device();
   const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
   const Tensor rc = r.contiguous(), wc = w.contiguous(), kc = k.contiguous(), vc = v.contiguous(), ac = a.contiguous(),
@@ -247,7 +247,8 @@ Wkv7Result run_cuda(const Tensor& r, const Tensor& w, const Tensor& k, const Ten
 Wkv7Result dispatch(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
                     const Tensor& b, const Tensor& initial_state, std::int64_t chunk_length) {
   const Sizes s = validate(r, w, k, v, a, b, initial_state);
-  if (r.device().is_cuda()) return run_cuda(r, w, k, v, a, b, initial_state, s);
+  if (r.device().is_cuda())
+    return on_cuda(kOp, r.device(), [&] { return wkv7_cuda(r, w, k, v, a, b, initial_state, s); });
   return r.dtype() == DType::F64 ? run<double>(r, w, k, v, a, b, initial_state, s, chunk_length)
                                  : run<float>(r, w, k, v, a, b, initial_state, s, chunk_length);
 }

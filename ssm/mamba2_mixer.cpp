@@ -63,14 +63,15 @@ Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
   const Tensor proj = linear(h, in_proj_, in_proj_bias_);  // (batch, L, I + CD + heads)
   const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
   const conv::CausalConv1dResult conv =
-      conv::causal_conv1d(proj.slice(2, I, I + CD).transpose(1, 2), conv_, conv_bias_, conv::Activation::Silu, conv_state);
+      conv::causal_conv1d(proj.slice(2, I, I + CD).transpose(1, 2), conv_, conv_bias_, Activation::Silu, conv_state);
   const Tensor xbc = conv.out.transpose(1, 2).contiguous();  // (batch, L, CD)
   const Tensor x = xbc.slice(2, 0, I).contiguous();          // (batch, L, I) = (batch, L, heads, P)
   Tensor x_dt = Tensor::empty({batch, L, heads, P}, DType::F32, h.device());
   Tensor a_dt = Tensor::empty({batch, L, heads}, DType::F32, h.device());
   const detail::Mamba2StepParams steps = step_params(proj.slice(2, I + CD, I + CD + heads), x);
   if (h.device().is_cuda())
-    check_launch("Mamba-2 mixer", h.device(), detail::launch_mamba2_ssd_inputs(steps, x_dt.data<float>(), a_dt.data<float>()));
+    launch_on_cuda("Mamba-2 mixer", h.device(),
+                   [&] { return detail::launch_mamba2_ssd_inputs(steps, x_dt.data<float>(), a_dt.data<float>()); });
   else
     ssd_inputs_cpu(steps, x_dt.data<float>(), a_dt.data<float>());
   SsdOptions options;
@@ -79,7 +80,7 @@ Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
   const SsdResult s = ssd(x_dt, a_dt, xbc.slice(2, I, I + G * N).contiguous().view({batch, L, G, N}),
                           xbc.slice(2, I + G * N, CD).contiguous().view({batch, L, G, N}), options);
   if (h.device().is_cuda())
-    check_launch("Mamba-2 mixer", h.device(), detail::launch_mamba2_skip(steps, s.Y.data<float>()));
+    launch_on_cuda("Mamba-2 mixer", h.device(), [&] { return detail::launch_mamba2_skip(steps, s.Y.data<float>()); });
   else
     skip_cpu(steps, s.Y.data<float>());
   if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = s.final_state;

@@ -40,7 +40,7 @@ Tensor MambaMixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
   const Tensor xz = linear(h, in_proj_, in_proj_bias_);
   const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
   const conv::CausalConv1dResult conv =
-      conv::causal_conv1d(xz.slice(2, 0, I).transpose(1, 2), conv_, conv_bias_, conv::Activation::Silu, conv_state);
+      conv::causal_conv1d(xz.slice(2, 0, I).transpose(1, 2), conv_, conv_bias_, Activation::Silu, conv_state);
   const Tensor x_dbl = linear(conv.out.transpose(1, 2), x_proj_);  // (batch, length, R + 2N)
   Tensor dt = x_dbl.slice(2, 0, R), B = x_dbl.slice(2, R, R + N), C = x_dbl.slice(2, R + N, R + 2 * N);
   if (dt_norm_.defined()) {

@@ -97,7 +97,7 @@ Tensor cauchy_spectrum_cpu(const CauchyTerms& t, std::int64_t Ld) {
   return spectrum;
 }
 
-Tensor cauchy_spectrum_cuda(const CauchyTerms& t, std::int64_t Ld, Device device) {
+inline Tensor cauchy_spectrum_cuda(const CauchyTerms& t, std::int64_t Ld, Device device) {
   const Tensor w = t.w.to(device), v = t.v.to(device);
   Tensor spectrum = Tensor::empty({t.v.size(0), t.w.size(0), Ld / 2 + 1}, DType::C128, device);
   check_launch("s4_kernel", device,
@@ -111,8 +111,9 @@ Tensor dplr_kernel(const S4Params& p, std::int64_t L, Device device) {
   SUBQ_CHECK(p.l_kernel >= 1 && L <= p.l_kernel,
              "s4_kernel: length {} exceeds the length {} that C~ is set up for (raise l_max)", L, p.l_kernel);
   const CauchyTerms terms = cauchy_terms(p);
-  const Tensor spectrum = device.is_cuda() ? cauchy_spectrum_cuda(terms, p.l_kernel, device)
-                                           : cauchy_spectrum_cpu(terms, p.l_kernel);
+  const Tensor spectrum =
+      device.is_cuda() ? on_cuda("s4_kernel", device, [&] { return cauchy_spectrum_cuda(terms, p.l_kernel, device); })
+                       : cauchy_spectrum_cpu(terms, p.l_kernel);
   return conv::irfft(spectrum, p.l_kernel).slice(2, 0, L).contiguous();
 }
 
@@ -137,9 +138,10 @@ Tensor diagonal_kernel(const S4Params& p, std::int64_t L, Device device) {
   if (device.is_cuda()) {
     const Tensor coefficient = t.coefficient.to(device), log_decay = t.log_decay.to(device);
     Tensor K = Tensor::empty({channels, H, L}, DType::F64, device);
-    check_launch("s4_kernel", device,
-                 detail::launch_vandermonde({coefficient.data<complex128>(), log_decay.data<complex128>(),
-                                             K.data<double>(), channels, H, N, L}));
+    launch_on_cuda("s4_kernel", device, [&] {
+      return detail::launch_vandermonde(
+          {coefficient.data<complex128>(), log_decay.data<complex128>(), K.data<double>(), channels, H, N, L});
+    });
     return K;
   }
   Tensor K = Tensor::zeros({channels, H, L}, DType::F64);
@@ -215,14 +217,17 @@ struct S4Block::Impl {
     Tensor y = ssm_out.contiguous();
     const Tensor xd = x.to(DType::F64).contiguous();
     if (device.is_cuda())
-      check_launch("S4Block", device, detail::launch_gelu_skip(y.data<double>(), D.data<double>(), xd.data<double>(), B, C, H, L));
+      launch_on_cuda("S4Block", device, [&] {
+        return detail::launch_gelu_skip(y.data<double>(), D.data<double>(), xd.data<double>(), B, C, H, L);
+      });
     else
       gelu_skip_cpu(y, xd);
     // output_linear (a 1x1 convolution to 2H features) and GLU over the features.
     const Tensor z = linear(y.view({B, C * H, L}).transpose(1, 2), output_weight, output_bias);  // (B, L, 2H)
     Tensor out = Tensor::empty({B, H, L}, DType::F64, device);
     if (device.is_cuda())
-      check_launch("S4Block", device, detail::launch_feature_glu(z.data<double>(), out.data<double>(), B, H, L));
+      launch_on_cuda("S4Block", device,
+                     [&] { return detail::launch_feature_glu(z.data<double>(), out.data<double>(), B, H, L); });
     else
       feature_glu_cpu(z, out);
     return out.to(x.dtype());

@@ -153,7 +153,8 @@ SsdResult step_by_step(Problem<T>& p, const Tensor& initial_state, ThreadPool& p
 }
 
 // The CUDA passes (ssm/ssd.cu) around the same scan-core state passing; float32.
-SsdResult run_cuda(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C, const SsdOptions& options) {
+inline SsdResult ssd_cuda(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C,
+                          const SsdOptions& options) {
   const Device device = X.device();
   check_cuda_float32(kOp, device,
                      {{"X", &X}, {"A", &A}, {"B", &B}, {"C", &C}, {"initial_state", &options.initial_state}});
@@ -194,7 +195,7 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
   check_shape(kOp, "C", C, {batch, L, groups, N});
   if (options.initial_state.defined()) check_shape(kOp, "initial_state", options.initial_state, {batch, heads, P, N});
   SUBQ_CHECK(options.chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, options.chunk_length);
-  if (X.device().is_cuda()) return run_cuda(X, A, B, C, options);
+  if (X.device().is_cuda()) return on_cuda(kOp, X.device(), [&] { return ssd_cuda(X, A, B, C, options); });
   check_same_device(kOp, Device::cpu(), {{"A", &A}, {"B", &B}, {"C", &C}, {"initial_state", &options.initial_state}});
   SUBQ_CHECK(X.dtype() == DType::F32 || X.dtype() == DType::F64, "{}: X: expected float32 or float64, found {}", kOp,
              dtype_name(X.dtype()));

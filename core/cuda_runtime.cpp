@@ -1,14 +1,15 @@
+// The CUDA runtime calls core needs (core/cuda_runtime.hpp); compiled in CUDA builds only.
+#include "core/cuda_runtime.hpp"
+
 #include <cuda_runtime_api.h>
 
-#include <cstring>
 #include <cstdint>
 
 #include "core/block_cache.hpp"
 #include "core/check.hpp"
-#include "core/cuda_runtime.hpp"
 #include "core/strided_copy_cuda.hpp"
 
-namespace subq {
+namespace subq::detail {
 
 namespace {
 // Without a GPU, cudaGetDeviceCount fails (e.g. error 35, insufficient driver) and leaves the
@@ -37,20 +38,6 @@ const CudaProbe& probe() {
   static const CudaProbe p;
   return p;
 }
-}  // namespace
-
-bool cuda_available() { return probe().ok; }
-std::string cuda_status() { return probe().status; }
-
-void synchronize(Device device) {
-  if (device.is_cpu()) return;
-  const cudaError_t err = cudaDeviceSynchronize();
-  SUBQ_CHECK(err == cudaSuccess, "synchronize({}): {}", to_string(device), cudaGetErrorString(err));
-}
-
-namespace detail {
-
-namespace {
 
 // No cap: device memory is the process's own, and an allocation that fails releases the cache
 // and tries once more.
@@ -66,8 +53,16 @@ BlockCache& block_cache() {
 
 }  // namespace
 
+bool cuda_device_usable() { return probe().ok; }
+std::string cuda_device_status() { return probe().status; }
+
+void cuda_synchronize(Device device) {
+  const cudaError_t err = cudaDeviceSynchronize();
+  SUBQ_CHECK(err == cudaSuccess, "synchronize({}): {}", to_string(device), cudaGetErrorString(err));
+}
+
 void* cuda_allocate(std::size_t bytes, int device) {
-  SUBQ_CHECK(cuda_available(), "cannot allocate CUDA memory: {}", cuda_status());
+  SUBQ_CHECK(cuda_device_usable(), "cannot allocate CUDA memory: {}", cuda_device_status());
   SUBQ_CHECK(cudaSetDevice(device) == cudaSuccess, "cudaSetDevice({}) failed", device);
   const std::size_t size = BlockCache::rounded(bytes);
   void* ptr = block_cache().take(size, device);
@@ -90,22 +85,13 @@ void cuda_free(void* ptr, std::size_t bytes, int device) noexcept {
 
 void cuda_release_cache() noexcept { block_cache().release(); }
 
-void fill_zero(void* ptr, Device device, std::size_t bytes) {
-  if (device.is_cpu()) {
-    std::memset(ptr, 0, bytes);
-    return;
-  }
+void cuda_fill_zero(void* ptr, Device device, std::size_t bytes) {
   const cudaError_t err = cudaMemset(ptr, 0, bytes);
   SUBQ_CHECK(err == cudaSuccess, "cudaMemset of {} bytes on {} failed: {}", bytes, to_string(device),
              cudaGetErrorString(err));
 }
 
-void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
-  if (bytes == 0) return;
-  if (dst_device.is_cpu() && src_device.is_cpu()) {
-    std::memcpy(dst, src, bytes);
-    return;
-  }
+void cuda_copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
   cudaError_t err = cudaMemcpy(dst, src, bytes, cudaMemcpyDefault);
   SUBQ_CHECK(err == cudaSuccess, "copy of {} bytes {} -> {} failed: {}", bytes, to_string(src_device),
              to_string(dst_device), cudaGetErrorString(err));
@@ -149,5 +135,4 @@ void convert_strided(void* dst, DType to, const void* src, DType from, const std
   check_launch("dtype conversion", device, launch_convert_strided(dst, to_format, src, from_format, layout));
 }
 
-}  // namespace detail
-}  // namespace subq
+}  // namespace subq::detail
