@@ -17,12 +17,12 @@
 #include <cmath>
 #include <random>
 
+#include "attention/attention.hpp"
 #include "bench/bandwidth.hpp"
 #include "bench/bench_device.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
 #include "conv/fft_conv.hpp"
-#include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv4.hpp"
 #include "recurrent/wkv6.hpp"
@@ -178,7 +178,7 @@ void BM_attention_prefill(benchmark::State& state) {
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1).to(*device), k = uniform({1, L, H, d}, -1, 1, 2).to(*device),
                v = uniform({1, L, H, d}, -1, 1, 3).to(*device);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+    benchmark::DoNotOptimize(attention::causal_attention(q, k, v, 0.088).raw_data());
     synchronize(*device);
   }
   memory.report(state);
@@ -200,7 +200,7 @@ void BM_attention_decode(benchmark::State& state) {
   const Tensor k = uniform({B, 2 * L, H, d}, -1, 1, 2).to(*device).slice(1, 0, L),
                v = uniform({B, 2 * L, H, d}, -1, 1, 3).to(*device).slice(1, 0, L);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(hybrid::causal_attention(q, k, v, 0.088).raw_data());
+    benchmark::DoNotOptimize(attention::causal_attention(q, k, v, 0.088).raw_data());
     synchronize(*device);
   }
   memory.report(state);

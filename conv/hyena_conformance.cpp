@@ -1,6 +1,6 @@
 // Conformance runner for hyena/operator_* cases: the operator's weights and x (B, L, D) -> y.
+#include "conformance/case.hpp"
 #include "conv/hyena.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::conv {
 

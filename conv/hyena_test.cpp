@@ -58,9 +58,9 @@ TEST_CASE("hyena: filters and bad inputs", "[conv][hyena]") {
   Checkpoint s4 = Checkpoint::open_tensors(source_dir() / "tests/conformance/s4/block_0/model.safetensors");
   CHECK_THROWS_WITH(HyenaOperator::load(s4, "", {}), Catch::Contains("tensor 'out_proj.weight' is missing"));
   // Sizes for a generated checkpoint must all be given.
-  Checkpoint generated = Checkpoint::generated(JsonConfig::parse("{}", "test"), [](const std::string&, const Shape& shape) {
-    return Tensor::zeros(shape, DType::F32);
-  });
+  Checkpoint generated = Checkpoint::generated(
+      JsonConfig::parse("{}", "test"),
+      [](const std::string&, const Shape& shape, TensorRole) { return Tensor::zeros(shape, DType::F32); });
   HyenaOperator::Options partial;
   partial.d_model = 8;
   CHECK_THROWS_WITH(HyenaOperator::load(generated, "", partial), Catch::Contains("must all be > 0"));

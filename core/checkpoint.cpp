@@ -84,14 +84,22 @@ void Checkpoint::save(const std::filesystem::path& dir) const {
 }
 
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {
-  return take_on_cpu(name, shape, dtype).to(device_);
+  return take_as(name, shape, dtype, TensorRole::Weight).to(device_);
 }
 
 Tensor Checkpoint::take_on_cpu(const std::string& name, const Shape& shape, DType dtype) {
+  return take_as(name, shape, dtype, TensorRole::Weight);
+}
+
+Tensor Checkpoint::take_norm(const std::string& name, const Shape& shape) {
+  return take_as(name, shape, DType::F32, TensorRole::NormScale).to(device_);
+}
+
+Tensor Checkpoint::take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role) {
   if (generate_) {
     SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
     taken_.insert(name);
-    made_.emplace_back(name, generate_(name, shape).to(dtype));
+    made_.emplace_back(name, generate_(name, shape, role).to(dtype));
     return made_.back().second;
   }
   const auto it = shard_of_.find(name);

@@ -15,6 +15,12 @@
 
 namespace subq {
 
+/// What a tensor is to its layer, for a generated checkpoint's initialisation.
+enum class TensorRole {
+  Weight,     // anything else
+  NormScale,  // the weight of a normalisation (RMS, layer or group norm): starts at one
+};
+
 class Checkpoint {
  public:
   /// Opens dir/config.json and the safetensors file(s); errors name the file.
@@ -23,7 +29,7 @@ class Checkpoint {
   /// One safetensors file and no config (a layer's weights, as the conformance fixtures store them).
   static Checkpoint open_tensors(const std::filesystem::path& safetensors_file);
 
-  using Generator = std::function<Tensor(const std::string& name, const Shape& shape)>;
+  using Generator = std::function<Tensor(const std::string& name, const Shape& shape, TensorRole role)>;
   /// A checkpoint without files: each take() makes its tensor with `generate` (say, a random
   /// initialisation) and keeps it, so that save() can write what a loader asked for.
   static Checkpoint generated(JsonConfig config, Generator generate);
@@ -45,10 +51,14 @@ class Checkpoint {
   /// As take(), but on the CPU whatever device() is: for a weight the loader transforms on the
   /// host before placing it.
   Tensor take_on_cpu(const std::string& name, const Shape& shape, DType dtype = DType::F32);
+  /// take() for the weight of a normalisation, float32 (a generated checkpoint makes it ones).
+  Tensor take_norm(const std::string& name, const Shape& shape);
   /// Throws, naming them, when tensors remain that no take() asked for.
   void finish() const;
 
  private:
+  Tensor take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role);
+
   std::filesystem::path dir_;
   JsonConfig config_;
   std::vector<SafetensorsFile> shards_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
 #include "core/tensor.hpp"
 
 namespace subq::recurrent {
@@ -18,19 +19,24 @@ struct RetentionMixerConfig {
   bool output_gate;
 };
 
-class RetentionMixer {
+class RetentionMixer final : public Mixer {
  public:
   /// Takes <prefix>q_proj.weight, k_proj.weight, v_proj.weight, g_proj.weight (with the output
   /// gate), g_norm.weight, o_proj.weight.
   static RetentionMixer load(Checkpoint& checkpoint, const std::string& prefix, const RetentionMixerConfig& config);
 
-  /// x (batch, length, hidden) -> (batch, length, hidden); position: of x's first token. With a
-  /// state (one slot; undefined: zeros), starts from it and leaves the state after the last token.
-  Tensor forward(const Tensor& x, std::vector<Tensor>* state, std::int64_t position) const;
+  /// x (batch, length, hidden) -> (batch, length, hidden), rotary positions counted from
+  /// context.position; the state: the retention state.
+  Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
 
  private:
   RetentionMixerConfig config_{};
   Tensor q_, k_, v_, g_, g_norm_, o_;
 };
+
+/// A hybrid stack's RetNet layer with the swish output gate, sized by the config's keys
+/// retention_num_heads (num_attention_heads), and key and value widths hidden * retention_expand_k
+/// (1) and * retention_expand_v (2).
+std::unique_ptr<Mixer> make_retention_mixer(Checkpoint& checkpoint, const MixerSite& site);
 
 }  // namespace subq::recurrent

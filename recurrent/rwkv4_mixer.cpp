@@ -7,6 +7,13 @@
 
 namespace subq::recurrent {
 
+namespace {
+
+// The state's slots.
+enum Slot : std::size_t { kShift = 0, kNum, kDen, kMax };
+
+}  // namespace
+
 Rwkv4TimeMix Rwkv4TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv4MixerConfig& c) {
   const std::int64_t H = c.hidden, A = c.attention_hidden;
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
@@ -24,14 +31,19 @@ Rwkv4TimeMix Rwkv4TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   return m;
 }
 
-Tensor Rwkv4TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const {
-  const Tensor s = token_shift(x, state ? &(*state)[kRwkv4Shift] : nullptr);
+Tensor Rwkv4TimeMix::forward(const Tensor& x, MixerState* state, MixerContext&) const {
+  const Tensor s = token_shift(x, state ? &(*state)[kShift] : nullptr);
   const Tensor k = linear(lerp(s, x, mix_k_), key_), v = linear(lerp(s, x, mix_v_), value_);
   const Tensor r = activate(linear(lerp(s, x, mix_r_), receptance_), Activation::Sigmoid);
-  const Wkv4State carried = state ? Wkv4State{(*state)[kRwkv4Num], (*state)[kRwkv4Den], (*state)[kRwkv4Max]} : Wkv4State{};
+  const Wkv4State carried = state ? Wkv4State{(*state)[kNum], (*state)[kDen], (*state)[kMax]} : Wkv4State{};
   const Wkv4Result wkv = wkv4(time_decay_, time_first_, k, v, carried);
-  if (state) (*state)[kRwkv4Num] = wkv.state.num, (*state)[kRwkv4Den] = wkv.state.den, (*state)[kRwkv4Max] = wkv.state.max;
+  if (state) (*state)[kNum] = wkv.state.num, (*state)[kDen] = wkv.state.den, (*state)[kMax] = wkv.state.max;
   return linear(multiply(r, wkv.out), output_);
+}
+
+std::unique_ptr<Mixer> make_rwkv4_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const Rwkv4MixerConfig config{site.hidden, site.config.get_int("rwkv4_attention_hidden", site.hidden)};
+  return std::make_unique<Rwkv4TimeMix>(Rwkv4TimeMix::load(checkpoint, site.prefix, config));
 }
 
 }  // namespace subq::recurrent

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
 #include "core/tensor.hpp"
 
 namespace subq::recurrent {
@@ -17,23 +18,21 @@ struct Rwkv4MixerConfig {
   float output_scale = 1;  // transformers' rescale_every scales the output projection down
 };
 
-/// The time mix's slots in a layer's cache: the last input row, then WKV-4's running sums and
-/// their exponent.
-enum Rwkv4MixerState : std::size_t { kRwkv4Shift = 0, kRwkv4Num, kRwkv4Den, kRwkv4Max, kRwkv4MixerStates };
-
-class Rwkv4TimeMix {
+class Rwkv4TimeMix final : public Mixer {
  public:
   /// Takes <prefix>time_mix_{key, value, receptance}, time_decay, time_first,
   /// {key, value, receptance, output}.weight.
   static Rwkv4TimeMix load(Checkpoint& checkpoint, const std::string& prefix, const Rwkv4MixerConfig& config);
 
-  /// x (batch, length, hidden) -> (batch, length, hidden). With a state (slots as
-  /// Rwkv4MixerState numbers them; undefined: empty), starts from it and leaves the state after
-  /// the last token there.
-  Tensor forward(const Tensor& x, std::vector<Tensor>* state) const;
+  /// x (batch, length, hidden) -> (batch, length, hidden); the state: the last input row, then
+  /// WKV-4's running sums and their exponent.
+  Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
 
  private:
   Tensor mix_k_, mix_v_, mix_r_, time_decay_, time_first_, key_, value_, receptance_, output_;
 };
+
+/// A hybrid stack's RWKV-4 layer, rwkv4_attention_hidden (hidden) wide inside.
+std::unique_ptr<Mixer> make_rwkv4_mixer(Checkpoint& checkpoint, const MixerSite& site);
 
 }  // namespace subq::recurrent

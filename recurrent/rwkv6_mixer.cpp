@@ -1,5 +1,6 @@
 #include "recurrent/rwkv6_mixer.hpp"
 
+#include "core/check.hpp"
 #include "core/dense.hpp"
 #include "core/elementwise.hpp"
 #include "recurrent/token_shift.hpp"
@@ -24,7 +25,7 @@ Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   m.v_ = take("v_proj.linear.weight", {V, H});
   m.g_ = take("g_proj.linear.weight", {V, H});
   m.bonus_ = take("bonus", {c.heads, K / c.heads});
-  m.g_norm_weight_ = take("g_norm.weight", {V});
+  m.g_norm_weight_ = ck.take_norm(prefix + "g_norm.weight", {V});
   m.g_norm_bias_ = take("g_norm.bias", {V});
   m.o_ = take("o_proj.weight", {H, V});
   return m;
@@ -39,7 +40,7 @@ std::vector<Tensor> Rwkv6TimeMix::lerp_coefficients(const Tensor& x, const Tenso
   return m;
 }
 
-Tensor Rwkv6TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const {
+Tensor Rwkv6TimeMix::forward(const Tensor& x, MixerState* state, MixerContext&) const {
   const Rwkv6MixerConfig& c = config_;
   const std::int64_t B = x.size(0), L = x.size(1), heads = c.heads, dk = c.key_dim / heads, dv = c.value_dim / heads;
   const Tensor d = token_delta(x, state ? &(*state)[kShiftState] : nullptr);
@@ -57,6 +58,24 @@ Tensor Rwkv6TimeMix::forward(const Tensor& x, std::vector<Tensor>* state) const 
   if (state) (*state)[kWkvState] = wkv.final_state;
   const Tensor o = group_norm(wkv.o.view({B, L, c.value_dim}), heads, g_norm_weight_, g_norm_bias_, c.eps);
   return linear(multiply(o, g), o_);
+}
+
+std::unique_ptr<Mixer> make_rwkv6_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const JsonConfig& c = site.config;
+  const std::int64_t heads = c.has("rwkv6_num_heads") ? c.get_int("rwkv6_num_heads") : c.get_int("num_attention_heads");
+  const auto key = std::int64_t(double(site.hidden) * c.get_double("rwkv6_expand_k", 0.5));
+  const auto value = std::int64_t(double(site.hidden) * c.get_double("rwkv6_expand_v", 1.0));
+  SUBQ_CHECK(heads >= 1 && key > 0 && value > 0 && key % heads == 0 && value % heads == 0,
+             "{}: rwkv6_num_heads {} must divide the key width {} and the value width {}", c.source(), heads, key,
+             value);
+  const Rwkv6MixerConfig config{site.hidden,
+                                heads,
+                                key,
+                                value,
+                                c.get_int("rwkv6_proj_low_rank_dim", 32),
+                                c.get_int("rwkv6_gate_low_rank_dim", 64),
+                                site.eps};
+  return std::make_unique<Rwkv6TimeMix>(Rwkv6TimeMix::load(checkpoint, site.prefix, config));
 }
 
 }  // namespace subq::recurrent

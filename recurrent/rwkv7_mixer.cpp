@@ -99,24 +99,24 @@ Rwkv7TimeMix Rwkv7TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   if (!c.first) m.v_lora_ = lora("v_lora", c.v_rank, V, true);
   m.a_lora_ = lora("a_lora", c.a_rank, H, true);
   m.g_lora_ = lora("g_lora", c.g_rank, V, false);
-  m.g_norm_weight_ = take("g_norm.weight", {V});
+  m.g_norm_weight_ = ck.take_norm(prefix + "g_norm.weight", {V});
   m.g_norm_bias_ = take("g_norm.bias", {V});
   return m;
 }
 
-Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor& v_first) const {
+Tensor Rwkv7TimeMix::forward(const Tensor& x, MixerState* state, MixerContext& context) const {
   const Rwkv7MixerConfig& c = config_;
   const std::int64_t B = x.size(0), L = x.size(1), heads = c.heads, dk = c.head_dim, dv = c.value_dim / heads;
-  const Tensor d = token_delta(x, state ? &(*state)[kRwkv7ShiftState] : nullptr);
+  const Tensor d = token_delta(x, state ? &(*state)[kShiftState] : nullptr);
   const Tensor r = linear(add_scaled(x, d, x_r_), r_);
   const Tensor log_decay = activate(w_lora_(add_scaled(x, d, x_w_), Activation::Tanh), Activation::Rwkv7Decay);
   Tensor k = linear(add_scaled(x, d, x_k_), k_);
   const Tensor xv = add_scaled(x, d, x_v_);
   Tensor v = linear(xv, v_);
   if (c.first) {
-    v_first = v;
+    context.v_first = v;
   } else {  // v + (v_first - v) * sigmoid(v_lora(x_v))
-    lerp_toward(v, v_first, activate(v_lora_(xv, std::nullopt), Activation::Sigmoid));
+    lerp_toward(v, context.v_first, activate(v_lora_(xv, std::nullopt), Activation::Sigmoid));
   }
   const Tensor a = activate(a_lora_(add_scaled(x, d, x_a_), std::nullopt), Activation::Sigmoid);
   const Tensor g = g_lora_(add_scaled(x, d, x_g_), Activation::Sigmoid);
@@ -124,11 +124,12 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, std::vector<Tensor>* state, Tensor
   const Tensor kk_a = multiply(kk.clone(), a), minus_kk = scale(kk, -1.0);
   key_update(k, a, k_a_);
   const Shape heads_k{B, L, heads, dk};
-  const Tensor carried = state ? (*state)[kRwkv7WkvState] : Tensor{}, rh = r.view(heads_k), wh = log_decay.view(heads_k),
-               kh = k.view(heads_k), vh = v.view({B, L, heads, dv}), ah = minus_kk.view(heads_k), bh = kk_a.view(heads_k);
+  const Tensor carried = state ? (*state)[kWkvState] : Tensor{}, rh = r.view(heads_k), wh = log_decay.view(heads_k),
+               kh = k.view(heads_k), vh = v.view({B, L, heads, dv}), ah = minus_kk.view(heads_k),
+               bh = kk_a.view(heads_k);
   // One token steps the state; longer inputs run the chunked form.
   const Wkv7Result wkv = L == 1 ? wkv7_recurrent(rh, wh, kh, vh, ah, bh, carried) : wkv7(rh, wh, kh, vh, ah, bh, carried);
-  if (state) (*state)[kRwkv7WkvState] = wkv.final_state;
+  if (state) (*state)[kWkvState] = wkv.final_state;
   Tensor o = group_norm(wkv.o.view({B, L, c.value_dim}), heads, g_norm_weight_, g_norm_bias_, double(dk) * c.eps);
   add_bonus_and_gate(o, r, k, v, g);
   return linear(o, o_);
@@ -152,6 +153,21 @@ void Rwkv7TimeMix::add_bonus_and_gate(Tensor& o, const Tensor& r, const Tensor& 
     for (std::int64_t j = 0; j < dk; ++j) bonus += rp[row * dk + j] * kp[row * dk + j] * r_k[(row % heads) * dk + j];
     for (std::int64_t j = 0; j < dv; ++j) op[row * dv + j] = (op[row * dv + j] + bonus * vp[row * dv + j]) * gp[row * dv + j];
   }
+}
+
+std::unique_ptr<Mixer> make_rwkv7_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const JsonConfig& c = site.config;
+  const std::int64_t H = site.hidden, head_dim = c.get_int("rwkv7_head_dim", 64),
+                     value = c.get_int("rwkv7_value_dim", H);
+  SUBQ_CHECK(head_dim >= 1 && H % head_dim == 0 && value % (H / head_dim) == 0,
+             "{}: rwkv7_head_dim {} must divide hidden_size {}, and the heads rwkv7_value_dim {}", c.source(), head_dim,
+             H, value);
+  Rwkv7MixerConfig config{H, H / head_dim, head_dim, value, site.eps, site.first_of_kind};
+  config.w_rank = c.get_int("rwkv7_decay_low_rank_dim", 32), config.v_rank = c.get_int("rwkv7_v_low_rank_dim", 32);
+  config.a_rank = c.get_int("rwkv7_a_low_rank_dim", 32), config.g_rank = c.get_int("rwkv7_gate_low_rank_dim", 64);
+  SUBQ_CHECK(config.w_rank > 0 && config.v_rank > 0 && config.a_rank > 0 && config.g_rank > 0,
+             "{}: the rwkv7 LoRA ranks must be > 0", c.source());
+  return std::make_unique<Rwkv7TimeMix>(Rwkv7TimeMix::load(checkpoint, site.prefix, config));
 }
 
 }  // namespace subq::recurrent

@@ -13,7 +13,9 @@
 
 #include "core/activation.hpp"
 #include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
 #include "core/tensor.hpp"
+#include "recurrent/rwkv6_mixer.hpp"
 
 namespace subq::recurrent {
 
@@ -25,19 +27,16 @@ struct Rwkv7MixerConfig {
   std::int64_t w_rank = 0, v_rank = 0, a_rank = 0, g_rank = 0;
 };
 
-/// The time mix's slots in a layer's cache: the last input row (token shift) and the WKV state.
-enum Rwkv7MixerState : std::size_t { kRwkv7ShiftState = 0, kRwkv7WkvState = 1, kRwkv7MixerStates = 2 };
-
-class Rwkv7TimeMix {
+class Rwkv7TimeMix final : public Mixer {
  public:
   /// Takes <prefix>x_{r,w,k,v,a,g}, k_k, k_a, r_k, {r,k,v,o}_proj.weight, {w,a,g}_lora (and
   /// v_lora after the first layer), g_norm.{weight, bias}.
   static Rwkv7TimeMix load(Checkpoint& checkpoint, const std::string& prefix, const Rwkv7MixerConfig& config);
 
-  /// x (batch, length, hidden) -> (batch, length, hidden). v_first: the first layer sets it to
-  /// its values, the later ones read it. With a state (slots as Rwkv7MixerState numbers them;
-  /// undefined: zeros), starts from it and leaves the state after the last token there.
-  Tensor forward(const Tensor& x, std::vector<Tensor>* state, Tensor& v_first) const;
+  /// x (batch, length, hidden) -> (batch, length, hidden); the state's slots are RwkvStateSlot's
+  /// (recurrent/rwkv6_mixer.hpp). The first layer sets context.v_first to its values, the later
+  /// ones read it.
+  Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
 
  private:
   // x -> up(activation(down(x))) + bias: the low-rank branches.
@@ -52,5 +51,11 @@ class Rwkv7TimeMix {
   Tensor x_r_, x_w_, x_k_, x_v_, x_a_, x_g_, k_k_, k_a_, r_k_, r_, k_, v_, o_, g_norm_weight_, g_norm_bias_;
   LoRA w_lora_, v_lora_, a_lora_, g_lora_;  // v_lora_: layers after the first
 };
+
+/// A hybrid stack's RWKV-7 layer, sized by the config's keys rwkv7_head_dim (64), rwkv7_value_dim
+/// (hidden) and the LoRA ranks rwkv7_decay_low_rank_dim (32), rwkv7_v_low_rank_dim (32),
+/// rwkv7_a_low_rank_dim (32) and rwkv7_gate_low_rank_dim (64). The stack's first RWKV-7 layer gives
+/// the values the later ones mix toward.
+std::unique_ptr<Mixer> make_rwkv7_mixer(Checkpoint& checkpoint, const MixerSite& site);
 
 }  // namespace subq::recurrent

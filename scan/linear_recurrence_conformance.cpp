@@ -1,6 +1,6 @@
 // Conformance runner for scan/linear_recurrence_* cases: a, b (B, D, L), h0 (B, D) -> h.
+#include "conformance/case.hpp"
 #include "scan/linear_recurrence.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::scan {
 

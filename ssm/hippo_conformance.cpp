@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "conformance/case.hpp"
 #include "ssm/hippo.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::ssm {
 

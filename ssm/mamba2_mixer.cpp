@@ -50,13 +50,13 @@ Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const M
   for (std::int64_t h = 0; h < heads; ++h) A.data<float>()[h] = -std::exp(A.data<float>()[h]);
   m.A_ = A.to(ck.device());
   m.D_ = take("D", {heads});
-  m.norm_ = take("norm.weight", {I});
+  m.norm_ = ck.take_norm(prefix + "norm.weight", {I});
   m.out_proj_ = take("out_proj.weight", {H, I});
   if (c.bias) m.out_proj_bias_ = take("out_proj.bias", {H});
   return m;
 }
 
-Tensor Mamba2Mixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
+Tensor Mamba2Mixer::forward(const Tensor& h, MixerState* state, MixerContext&) const {
   const Mamba2MixerConfig& c = config_;
   const std::int64_t batch = h.size(0), L = h.size(1), I = c.intermediate, heads = c.heads, P = c.head_dim,
                      G = c.groups, N = c.state, CD = conv_channels();
@@ -93,6 +93,29 @@ detail::Mamba2StepParams Mamba2Mixer::step_params(const Tensor& dt_raw, const Te
   const std::int64_t rows = x.size(0) * x.size(1);
   return {dt_raw.data<float>(), dt_raw.stride(1), x.data<float>(), A_.data<float>(), dt_bias_.data<float>(),
           D_.data<float>(), float(config_.dt_min), float(config_.dt_max), rows, config_.heads, config_.head_dim};
+}
+
+std::unique_ptr<Mixer> make_mamba2_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const JsonConfig& c = site.config;
+  const std::int64_t head_dim = c.get_int("mamba2_head_dim", 64);
+  const std::int64_t heads = c.get_int("mamba2_num_heads", 2 * site.hidden / head_dim),
+                     groups = c.get_int("mamba2_n_groups", 1);
+  SUBQ_CHECK(heads >= 1 && head_dim >= 1 && groups >= 1 && heads % groups == 0,
+             "{}: mamba2_num_heads {} must be a positive multiple of mamba2_n_groups {}", c.source(), heads, groups);
+  const Mamba2MixerConfig config{site.hidden,
+                                 heads * head_dim,
+                                 c.get_int("mamba2_d_state", 64),
+                                 c.get_int("mamba2_d_conv", 4),
+                                 heads,
+                                 head_dim,
+                                 groups,
+                                 c.get_int("mamba2_chunk_size", 256),
+                                 site.eps,
+                                 0.0,
+                                 INFINITY,
+                                 false,
+                                 true};
+  return std::make_unique<Mamba2Mixer>(Mamba2Mixer::load(checkpoint, site.prefix, config));
 }
 
 }  // namespace subq::ssm

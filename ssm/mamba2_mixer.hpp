@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
 #include "core/tensor.hpp"
 #include "ssm/mamba2_mixer_cuda.hpp"
 
@@ -21,16 +22,15 @@ struct Mamba2MixerConfig {
   bool bias, conv_bias;             // in_proj/out_proj biases; conv1d bias
 };
 
-class Mamba2Mixer {
+class Mamba2Mixer final : public Mixer {
  public:
   /// Takes <prefix>in_proj.weight, conv1d.weight, dt_bias, A_log, D, norm.weight, out_proj.weight
   /// (and the biases the config asks for).
   static Mamba2Mixer load(Checkpoint& checkpoint, const std::string& prefix, const Mamba2MixerConfig& config);
 
-  /// h (batch, length, hidden) -> (batch, length, hidden). With a state ({conv, scan} as
-  /// MixerState numbers them; undefined: zeros), starts from it and leaves the state after the
-  /// last token there.
-  Tensor forward(const Tensor& h, std::vector<Tensor>* state) const;
+  /// h (batch, length, hidden) -> (batch, length, hidden); the state's slots are MambaStateSlot's
+  /// (ssm/mamba_mixer.hpp).
+  Tensor forward(const Tensor& h, MixerState* state, MixerContext& context) const override;
 
  private:
   std::int64_t conv_channels() const { return config_.intermediate + 2 * config_.groups * config_.state; }
@@ -41,5 +41,10 @@ class Mamba2Mixer {
   Mamba2MixerConfig config_{};
   Tensor in_proj_, in_proj_bias_, conv_, conv_bias_, dt_bias_, A_, D_, norm_, out_proj_, out_proj_bias_;
 };
+
+/// A hybrid stack's Mamba-2 layer, sized by the config's keys mamba2_num_heads x mamba2_head_dim
+/// (the hidden size doubled, in heads of 64), mamba2_d_state (64), mamba2_n_groups (1),
+/// mamba2_d_conv (4) and mamba2_chunk_size (256); no dt clamp, a conv bias, no projection biases.
+std::unique_ptr<Mixer> make_mamba2_mixer(Checkpoint& checkpoint, const MixerSite& site);
 
 }  // namespace subq::ssm

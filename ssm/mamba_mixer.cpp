@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "conv/causal_conv1d.hpp"
+#include "core/check.hpp"
 #include "core/dense.hpp"
 #include "ssm/selective_scan.hpp"
 
@@ -28,14 +29,14 @@ MambaMixer MambaMixer::load(Checkpoint& ck, const std::string& prefix, const Mam
   m.out_proj_ = take("out_proj.weight", {H, I});
   if (c.proj_bias) m.out_proj_bias_ = take("out_proj.bias", {H});
   if (c.inner_norm_eps > 0) {
-    m.dt_norm_ = take("dt_layernorm.weight", {R});
-    m.b_norm_ = take("b_layernorm.weight", {N});
-    m.c_norm_ = take("c_layernorm.weight", {N});
+    m.dt_norm_ = ck.take_norm(prefix + "dt_layernorm.weight", {R});
+    m.b_norm_ = ck.take_norm(prefix + "b_layernorm.weight", {N});
+    m.c_norm_ = ck.take_norm(prefix + "c_layernorm.weight", {N});
   }
   return m;
 }
 
-Tensor MambaMixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
+Tensor MambaMixer::forward(const Tensor& h, MixerState* state, MixerContext&) const {
   const std::int64_t I = config_.intermediate, N = config_.state, R = config_.dt_rank;
   const Tensor xz = linear(h, in_proj_, in_proj_bias_);
   const Tensor conv_state = state ? (*state)[kConvState] : Tensor{};
@@ -57,6 +58,15 @@ Tensor MambaMixer::forward(const Tensor& h, std::vector<Tensor>* state) const {
       selective_scan(conv.out, linear(dt, dt_proj_).transpose(1, 2), A_, B.transpose(1, 2), C.transpose(1, 2), options);
   if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = scan.last_state;
   return linear(scan.out.transpose(1, 2), out_proj_, out_proj_bias_);
+}
+
+std::unique_ptr<Mixer> make_mamba_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const JsonConfig& c = site.config;
+  const std::int64_t H = site.hidden, dt_rank = c.is_null("mamba_dt_rank") ? (H + 15) / 16 : c.get_int("mamba_dt_rank");
+  const MambaMixerConfig config{
+      H,       c.get_int("mamba_expand", 2) * H,     c.get_int("mamba_d_state", 16),      c.get_int("mamba_d_conv", 4),
+      dt_rank, c.get_bool("mamba_proj_bias", false), c.get_bool("mamba_conv_bias", true), site.eps};
+  return std::make_unique<MambaMixer>(MambaMixer::load(checkpoint, site.prefix, config));
 }
 
 }  // namespace subq::ssm

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
 #include "core/tensor.hpp"
 
 namespace subq::ssm {
@@ -21,23 +22,27 @@ struct MambaMixerConfig {
   double inner_norm_eps;  // > 0: Jamba's RMSNorms on dt, B and C (dt_layernorm, b_layernorm, c_layernorm)
 };
 
-/// A layer's slots in the model cache.
-enum MixerState : std::size_t { kConvState = 0, kScanState = 1, kMixerStates = 2 };
+/// The slots of Mamba's and Mamba-2's states: the causal convolution's last inputs, the scan's state.
+enum MambaStateSlot : std::size_t { kConvState = 0, kScanState = 1 };
 
-class MambaMixer {
+class MambaMixer final : public Mixer {
  public:
   /// Takes <prefix>in_proj.weight, conv1d.weight, x_proj.weight, dt_proj.{weight, bias}, A_log, D,
   /// out_proj.weight (and the biases and inner norms the config asks for).
   static MambaMixer load(Checkpoint& checkpoint, const std::string& prefix, const MambaMixerConfig& config);
 
-  /// h (batch, length, hidden) -> (batch, length, hidden). With a state ({conv, scan}; undefined:
-  /// zeros), starts from it and leaves the state after the last token there.
-  Tensor forward(const Tensor& h, std::vector<Tensor>* state) const;
+  /// h (batch, length, hidden) -> (batch, length, hidden); the state's slots are MambaStateSlot's.
+  Tensor forward(const Tensor& h, MixerState* state, MixerContext& context) const override;
 
  private:
   MambaMixerConfig config_{};
   Tensor in_proj_, in_proj_bias_, conv_, conv_bias_, x_proj_, dt_proj_, dt_bias_, A_, D_, out_proj_, out_proj_bias_;
   Tensor dt_norm_, b_norm_, c_norm_;
 };
+
+/// A hybrid stack's Mamba layer (Jamba's), sized by the config's keys mamba_expand (2),
+/// mamba_d_state (16), mamba_d_conv (4), mamba_dt_rank (hidden / 16 rounded up when absent or
+/// null), mamba_proj_bias (false) and mamba_conv_bias (true), with Jamba's RMSNorms on dt, B and C.
+std::unique_ptr<Mixer> make_mamba_mixer(Checkpoint& checkpoint, const MixerSite& site);
 
 }  // namespace subq::ssm

@@ -1,7 +1,7 @@
 // Conformance runner for s4/block_* cases: the block's weights and x (B, H, L) -> y (B, H, L)
 // and the SSM convolution kernel (C, H, L).
+#include "conformance/case.hpp"
 #include "ssm/s4.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::ssm {
 

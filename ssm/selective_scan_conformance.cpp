@@ -1,8 +1,8 @@
 // Conformance runners for mamba/selective_scan_* (u, delta, A or A_real/A_imag, B, C and the
 // optional D, z, delta_bias -> out, last_state) and mamba/selective_state_update_* cases.
+#include "conformance/case.hpp"
 #include "core/check.hpp"
 #include "ssm/selective_scan.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::ssm {
 

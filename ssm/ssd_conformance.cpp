@@ -1,7 +1,7 @@
 // Conformance runner for mamba2/ssd_* cases: X, A, B, C, initial_state -> Y, final_state, with
 // the reference's block length as the chunk length.
+#include "conformance/case.hpp"
 #include "ssm/ssd.hpp"
-#include "tools/check/runners.hpp"
 
 namespace subq::ssm {
 

@@ -9,18 +9,18 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "attention/attention.hpp"
+#include "bench/copy_bandwidth.hpp"
+#include "bench/peak_memory.hpp"
+#include "bench/random_hyena.hpp"
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
 #include "core/thread_pool.hpp"
-#include "hybrid/attention.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv6.hpp"
 #include "recurrent/wkv7.hpp"
 #include "ssm/selective_scan.hpp"
 #include "ssm/ssd.hpp"
-#include "bench/copy_bandwidth.hpp"
-#include "bench/peak_memory.hpp"
-#include "bench/random_hyena.hpp"
 #include "tools/device_option.hpp"
 #include "tools/plot/line_plot.hpp"
 
@@ -89,7 +89,7 @@ std::vector<Mixer> mixers() {
   m.push_back({"attention", "16 heads x 128", [](std::int64_t L, std::int64_t context) -> Work {
                  const std::int64_t S = context + L;
                  const Tensor q = uniform({1, L, 16, 128}, -1, 1), k = uniform({1, S, 16, 128}, -1, 1), v = uniform({1, S, 16, 128}, -1, 1);
-                 return [=] { return hybrid::causal_attention(q, k, v, 0.088); };
+                 return [=] { return attention::causal_attention(q, k, v, 0.088); };
                }});
   m.push_back({"fft_long_conv", "D 864", [](std::int64_t L, std::int64_t context) -> Work {
                  if (L > 1 || context == 0) {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "tools/check/conformance.hpp"
+#include "tools/check/runners.hpp"
 #include "tools/device_option.hpp"
 
 namespace subq::check {

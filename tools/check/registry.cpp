@@ -2,7 +2,6 @@
 // the family's folder beside its CPU and CUDA paths.
 #include <map>
 
-#include "tools/check/conformance.hpp"
 #include "tools/check/runners.hpp"
 
 namespace subq::check {
@@ -15,14 +14,14 @@ const std::map<std::string, Runner>& runners() {
       {"hippo_nplr", &ssm::run_hippo_nplr_case},  // initialisation: host code on any device
       {"hippo_transition", &ssm::run_hippo_transition_case},
       {"hyena_operator", &conv::run_hyena_operator_case},
-      {"jamba", &hybrid::run_language_model_case},
+      {"jamba", &lm::run_language_model_case},
       {"linear_recurrence", &scan::run_linear_recurrence_case},
-      {"mamba", &hybrid::run_language_model_case},
-      {"mamba2", &hybrid::run_language_model_case},
-      {"retnet", &hybrid::run_language_model_case},
-      {"rwkv", &hybrid::run_language_model_case},
-      {"rwkv6", &hybrid::run_language_model_case},
-      {"rwkv7", &hybrid::run_language_model_case},
+      {"mamba", &lm::run_language_model_case},
+      {"mamba2", &lm::run_language_model_case},
+      {"retnet", &lm::run_language_model_case},
+      {"rwkv", &lm::run_language_model_case},
+      {"rwkv6", &lm::run_language_model_case},
+      {"rwkv7", &lm::run_language_model_case},
       {"s4_block", &ssm::run_s4_block_case},
       {"selective_scan", &ssm::run_selective_scan_case},
       {"selective_state_update", &ssm::run_selective_state_update_case},

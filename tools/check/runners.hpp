@@ -1,6 +1,12 @@
 #pragma once
-// Declarations of the families' conformance runners (defined in each family's folder).
-#include "tools/check/conformance.hpp"
+// The families' conformance runners (each defined beside its op or model, in <family>/*_conformance.cpp)
+// and the table that finds them by a case's key.
+#include "conformance/case.hpp"
+
+namespace subq::check {
+/// The runner for a case's key (on any device), or nullptr when the library does not support it.
+Runner find_runner(const std::string& key);
+}  // namespace subq::check
 
 namespace subq::scan {
 check::Outputs run_linear_recurrence_case(const check::Case& c, Device device);
@@ -19,6 +25,6 @@ check::Outputs run_ssd_case(const check::Case& c, Device device);
 check::Outputs run_s4_block_case(const check::Case& c, Device device);
 }
 
-namespace subq::hybrid {
+namespace subq::lm {
 check::Outputs run_language_model_case(const check::Case& c, Device device);
 }

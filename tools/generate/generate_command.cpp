@@ -1,12 +1,11 @@
 #include "tools/generate/generate_command.hpp"
 
 #include <cstdio>
-
-#include "core/check.hpp"
 #include <filesystem>
 
-#include "hybrid/generator.hpp"
-#include "hybrid/tokenizer.hpp"
+#include "core/check.hpp"
+#include "lm/generator.hpp"
+#include "lm/tokenizer.hpp"
 
 namespace subq::tools {
 

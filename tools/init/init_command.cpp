@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "hybrid/language_model.hpp"
+#include "lm/language_model.hpp"
 
 namespace subq::tools {
 

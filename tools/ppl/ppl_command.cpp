@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "core/check.hpp"
-#include "hybrid/scorer.hpp"
-#include "hybrid/tokenizer.hpp"
+#include "lm/scorer.hpp"
+#include "lm/tokenizer.hpp"
 #include "tools/plot/line_plot.hpp"
 
 namespace subq::tools {

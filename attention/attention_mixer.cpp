@@ -1,0 +1,56 @@
+#include "attention/attention_mixer.hpp"
+
+#include <cmath>
+
+#include "attention/attention.hpp"
+#include "core/check.hpp"
+#include "core/dense.hpp"
+
+namespace subq::attention {
+
+namespace {
+
+// The state's slots.
+enum Slot : std::size_t { kKeys = 0, kValues = 1 };
+
+}  // namespace
+
+AttentionMixer AttentionMixer::load(Checkpoint& ck, const std::string& prefix, const AttentionMixerConfig& c) {
+  const std::int64_t H = c.hidden, d = H / c.heads;
+  if (ck.device().is_cuda())
+    SUBQ_CHECK(d <= cuda_max_head_size(), "{}: attention heads of {} on {}: the CUDA kernel takes head sizes up to {}",
+               prefix, d, to_string(ck.device()), cuda_max_head_size());
+  AttentionMixer m;
+  m.config_ = c;
+  m.q_ = ck.take(prefix + "q_proj.weight", {c.heads * d, H});
+  m.k_ = ck.take(prefix + "k_proj.weight", {c.kv_heads * d, H});
+  m.v_ = ck.take(prefix + "v_proj.weight", {c.kv_heads * d, H});
+  m.o_ = ck.take(prefix + "o_proj.weight", {H, c.heads * d});
+  return m;
+}
+
+Tensor AttentionMixer::forward(const Tensor& x, MixerState* state, MixerContext& context) const {
+  const AttentionMixerConfig& c = config_;
+  const std::int64_t B = x.size(0), L = x.size(1), d = c.hidden / c.heads;
+  Tensor q = linear(x, q_).view({B, L, c.heads, d});
+  Tensor k = linear(x, k_).view({B, L, c.kv_heads, d}), v = linear(x, v_).view({B, L, c.kv_heads, d});
+  if (c.rope_theta > 0) q = rotary(q, context.position, c.rope_theta), k = rotary(k, context.position, c.rope_theta);
+  if (state) {
+    k = append_time((*state)[kKeys], context.position, k);
+    v = append_time((*state)[kValues], context.position, v);
+  }
+  const Tensor o = causal_attention(q, k, v, 1.0 / std::sqrt(double(d)));
+  return linear(o.view({B, L, c.hidden}), o_);
+}
+
+std::unique_ptr<Mixer> make_attention_mixer(Checkpoint& checkpoint, const MixerSite& site) {
+  const JsonConfig& c = site.config;
+  const std::int64_t heads = c.get_int("num_attention_heads"), kv_heads = c.get_int("num_key_value_heads", heads);
+  SUBQ_CHECK(heads >= 1 && site.hidden % heads == 0 && kv_heads >= 1 && heads % kv_heads == 0,
+             "{}: num_attention_heads {} must divide hidden_size {} and be a multiple of num_key_value_heads {}",
+             c.source(), heads, site.hidden, kv_heads);
+  const AttentionMixerConfig config{site.hidden, heads, kv_heads, c.get_double("rope_theta", 0.0)};
+  return std::make_unique<AttentionMixer>(AttentionMixer::load(checkpoint, site.prefix, config));
+}
+
+}  // namespace subq::attention

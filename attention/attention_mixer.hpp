@@ -1,0 +1,39 @@
+#pragma once
+// Internal: causal grouped-query attention as a mixer layer, as Jamba's attention defines it, on
+// x (batch, length, hidden):
+//   q, k, v = q_proj(x), k_proj(x), v_proj(x)      heads x d, kv_heads x d, kv_heads x d
+//   q, k    = rotary(q), rotary(k)                 only with rope_theta > 0 (Jamba has none)
+//   out     = o_proj(causal_attention(q, cached k, cached v, 1 / sqrt(d)))
+// The state is the KV cache: keys and values of every token so far, in buffers that double
+// when full.
+#include <string>
+
+#include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
+#include "core/tensor.hpp"
+
+namespace subq::attention {
+
+struct AttentionMixerConfig {
+  std::int64_t hidden, heads, kv_heads;  // heads of hidden / heads; kv_heads divides heads
+  double rope_theta = 0;                 // > 0: rotary positions on q and k with this base
+};
+
+class AttentionMixer final : public Mixer {
+ public:
+  /// Takes <prefix>{q,k,v,o}_proj.weight. On CUDA the head size must be one the kernel takes.
+  static AttentionMixer load(Checkpoint& checkpoint, const std::string& prefix, const AttentionMixerConfig& config);
+
+  /// x (batch, length, hidden) -> (batch, length, hidden); the state: keys, then values.
+  Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
+
+ private:
+  AttentionMixerConfig config_{};
+  Tensor q_, k_, v_, o_;
+};
+
+/// A hybrid stack's attention layer, sized by the config's keys num_attention_heads and
+/// num_key_value_heads (num_attention_heads), with rotary positions when rope_theta (0) is > 0.
+std::unique_ptr<Mixer> make_attention_mixer(Checkpoint& checkpoint, const MixerSite& site);
+
+}  // namespace subq::attention

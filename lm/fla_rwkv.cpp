@@ -1,0 +1,31 @@
+#include "lm/fla_rwkv.hpp"
+
+#include "core/check.hpp"
+
+namespace subq::lm {
+
+Stack fla_rwkv_stack(Checkpoint& ck, const FlaRwkvSizes& s, const MakeTimeMix& make_time_mix,
+                     const MakeChannelMix& make_channel_mix) {
+  const std::int64_t H = s.hidden;
+  auto load_block = [&](std::int64_t i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    Block b;
+    if (i == 0 && s.norm_first) b.pre_norm = Norm::layer(ck, p + "pre_norm.", H, s.eps, s.norm_bias);
+    b.mixer_norm = Norm::layer(ck, p + "attn_norm.", H, s.eps, s.norm_bias);
+    b.feed_forward_norm = Norm::layer(ck, p + "ffn_norm.", H, s.eps, s.norm_bias);
+    b.mixer = make_time_mix(i, p + "attn.");
+    b.feed_forward = [ffn = make_channel_mix(i, p + "ffn.")](const Tensor& x, MixerState* state) {
+      return ffn.forward(x, state);
+    };
+    return b;
+  };
+  return load_stack(ck, {"model.embeddings.weight", "lm_head.weight", s.vocab, H, s.layers, s.tie_embeddings},
+                    load_block, [&] { return Norm::layer(ck, "model.norm.", H, s.eps, s.norm_bias); });
+}
+
+void check_fla_rwkv_config(const JsonConfig& c) {
+  SUBQ_CHECK(c.is_null("attn"), "{}: attn: hybrid attention layers are not supported", c.source());
+  SUBQ_CHECK(c.get_string("hidden_act", "sqrelu") == "sqrelu", "{}: hidden_act: only sqrelu is supported", c.source());
+}
+
+}  // namespace subq::lm

@@ -1,0 +1,85 @@
+#include "lm/language_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/check.hpp"
+#include "lm/initialization.hpp"
+#include "lm/stack.hpp"
+
+namespace subq {
+
+namespace {
+
+using Loader = lm::Stack (*)(Checkpoint&);
+
+// The architectures by config.json's model_type.
+Loader find_loader(const JsonConfig& config, std::string* type) {
+  static const std::map<std::string, Loader> loaders = {
+      {"jamba", &lm::load_jamba},   {"mamba", &lm::load_mamba},
+      {"mamba2", &lm::load_mamba2}, {"retnet", &lm::load_retnet},
+      {"rwkv", &lm::load_rwkv4},    {"rwkv6", &lm::load_rwkv6},
+      {"rwkv7", &lm::load_rwkv7},   {"subq_hybrid", &lm::load_hybrid_stack},
+  };
+  *type = config.get_string("model_type");
+  const auto it = loaders.find(*type);
+  SUBQ_CHECK(it != loaders.end(),
+             "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid",
+             config.source(), *type);
+  return it->second;
+}
+
+}  // namespace
+
+LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network)
+    : architecture_(std::move(architecture)), network_(std::move(network)) {}
+LanguageModel::~LanguageModel() = default;
+LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
+LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
+
+LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device) {
+  Checkpoint checkpoint = Checkpoint::open(dir);
+  std::string type;
+  const Loader loader = find_loader(checkpoint.config(), &type);
+  if (device.is_cuda())
+    SUBQ_CHECK(cuda_available(), "{}: device {}: {}", dir.string(), to_string(device), cuda_status());
+  checkpoint.place_on(device);
+  auto network = std::make_unique<lm::Stack>(loader(checkpoint));
+  checkpoint.finish();
+  return LanguageModel(type, std::move(network));
+}
+
+LanguageModel LanguageModel::random(const std::string& config, std::uint64_t seed,
+                                    const std::filesystem::path& save_to) {
+  const JsonConfig parsed = JsonConfig::parse(config, "model config");
+  std::string type;
+  const Loader loader = find_loader(parsed, &type);
+  Checkpoint checkpoint = Checkpoint::generated(parsed, lm::initial_weights(seed));
+  auto network = std::make_unique<lm::Stack>(loader(checkpoint));
+  if (!save_to.empty()) checkpoint.save(save_to);
+  return LanguageModel(type, std::move(network));
+}
+
+const std::string& LanguageModel::architecture() const { return architecture_; }
+std::int64_t LanguageModel::vocab_size() const { return network_->vocab_size(); }
+
+Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const {
+  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(1) >= 1 &&
+                 input_ids.device().is_cpu(),
+             "{} model: input_ids: expected (batch, length >= 1) int64 on the CPU, found {} {}", architecture_,
+             input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
+             input_ids.defined() ? to_string(input_ids.shape()) : "");
+  Tensor logits = network_->forward(input_ids.contiguous(), cache);
+  if (cache) cache->position += input_ids.size(1);
+  return logits.to(Device::cpu());
+}
+
+Tensor LanguageModel::step(const Tensor& input_ids, ModelCache& cache) const {
+  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "{} model: step: input_ids: expected (batch), found {}",
+             architecture_, input_ids.defined() ? to_string(input_ids.shape()) : "nothing");
+  const std::int64_t batch = input_ids.size(0);
+  return forward(input_ids.contiguous().view({batch, 1}), &cache).view({batch, vocab_size()});
+}
+
+}  // namespace subq

@@ -1,0 +1,72 @@
+#pragma once
+// A causal language model from a checkpoint folder (config.json + model.safetensors or shards),
+// whatever its architecture: config.json's model_type picks it.
+//   mamba     Hugging Face MambaForCausalLM        rwkv    Hugging Face RwkvForCausalLM (RWKV-4)
+//   mamba2    Hugging Face Mamba2ForCausalLM       rwkv6   fla RWKV6ForCausalLM
+//   jamba     Hugging Face JambaForCausalLM        rwkv7   fla RWKV7ForCausalLM
+//   retnet    fla RetNetForCausalLM                subq_hybrid  any stack of the library's mixers
+//                                                               (lm/hybrid_stack.cpp)
+// Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
+// keys and values for attention layers. A prompt runs in parallel, then generation continues
+// one token at a time.
+// Runs in float32, on the CPU or on CUDA.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/device.hpp"
+#include "../core/mixer.hpp"
+#include "../core/tensor.hpp"
+
+namespace subq {
+
+namespace lm {
+class Stack;
+}
+
+/// What a model carries from one call to the next for a batch of sequences. Opaque: pass the
+/// same cache back to the model that filled it.
+struct ModelCache {
+  struct Layer {
+    MixerState mixer, feed_forward;  // the feed-forward's: RWKV's channel mix shifts a token
+  };
+  std::vector<Layer> layers;  // sized by the model on first use
+  std::int64_t position = 0;  // tokens seen so far
+  bool empty() const { return layers.empty(); }
+};
+
+class LanguageModel {
+ public:
+  /// Reads dir/config.json and the weights onto device; a tensor that is missing, of the wrong
+  /// shape, or left over is an error naming it, as is a config option the library does not
+  /// implement. On CUDA every model_type runs (float32 weights and states on the GPU, logits
+  /// returned to the CPU).
+  static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu());
+  /// A new model of the architecture `config` describes (the text of a config.json: any
+  /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and
+  /// subq_hybrid) with freshly initialised weights, seeded. With save_to, the checkpoint folder is
+  /// written there too, for load() to read back.
+  static LanguageModel random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to = {});
+  ~LanguageModel();
+  LanguageModel(LanguageModel&&) noexcept;
+  LanguageModel& operator=(LanguageModel&&) noexcept;
+
+  /// config.json's model_type.
+  const std::string& architecture() const;
+  std::int64_t vocab_size() const;
+
+  /// input_ids (batch, length >= 1) int64 -> logits (batch, length, vocab) float32. With a cache,
+  /// the tokens continue the sequences it holds (an empty cache starts them), and the cache is
+  /// left holding the state after the last token.
+  Tensor forward(const Tensor& input_ids, ModelCache* cache = nullptr) const;
+  /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
+  Tensor step(const Tensor& input_ids, ModelCache& cache) const;
+
+ private:
+  LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network);
+  std::string architecture_;
+  std::unique_ptr<lm::Stack> network_;
+};
+
+}  // namespace subq

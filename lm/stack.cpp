@@ -1,0 +1,59 @@
+#include "lm/stack.hpp"
+
+#include "core/check.hpp"
+#include "core/dense.hpp"
+
+namespace subq::lm {
+
+Norm Norm::rms(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps) {
+  return {Kind::Rms, checkpoint.take_norm(prefix + "weight", {hidden}), {}, eps};
+}
+
+Norm Norm::layer(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps, bool bias) {
+  const Tensor weight = checkpoint.take_norm(prefix + "weight", {hidden});
+  return {Kind::Layer, weight, bias ? checkpoint.take(prefix + "bias", {hidden}) : Tensor{}, eps};
+}
+
+Tensor Norm::operator()(const Tensor& x) const {
+  return kind == Kind::Rms ? rms_norm(x, weight, eps) : layer_norm(x, weight, bias, eps);
+}
+
+SwiGlu load_swiglu(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, std::int64_t F) {
+  return {checkpoint.take(prefix + "gate_proj.weight", {F, hidden}),
+          checkpoint.take(prefix + "up_proj.weight", {F, hidden}),
+          checkpoint.take(prefix + "down_proj.weight", {hidden, F})};
+}
+
+Tensor output_head(Checkpoint& checkpoint, const std::string& name, const Tensor& embeddings, bool tied) {
+  const bool stored = checkpoint.contains(name) || !tied;
+  const Tensor head = stored ? checkpoint.take(name, embeddings.shape()) : Tensor{};
+  return tied ? embeddings : head;
+}
+
+Stack load_stack(Checkpoint& ck, const StackLayout& layout, const std::function<Block(std::int64_t)>& load_block,
+                 const std::function<Norm()>& load_final_norm) {
+  Ends ends;
+  ends.embeddings = ck.take(layout.embeddings, {layout.vocab, layout.hidden});
+  std::vector<Block> blocks;
+  for (std::int64_t i = 0; i < layout.layers; ++i) blocks.push_back(load_block(i));
+  ends.final_norm = load_final_norm();
+  ends.head = output_head(ck, layout.head, ends.embeddings, layout.tie_embeddings);
+  return Stack(std::move(ends), std::move(blocks));
+}
+
+Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache) const {
+  if (cache && cache->empty()) cache->layers.resize(blocks_.size());
+  MixerContext context{cache ? cache->position : 0, {}};
+  Tensor h = embedding(ends_.embeddings, input_ids);
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& b = blocks_[i];
+    ModelCache::Layer* state = cache ? &cache->layers[i] : nullptr;
+    if (b.pre_norm.defined()) h = b.pre_norm(h);
+    add_into(h, b.mixer->forward(b.mixer_norm(h), state ? &state->mixer : nullptr, context));
+    if (b.feed_forward) add_into(h, b.feed_forward(b.feed_forward_norm(h), state ? &state->feed_forward : nullptr));
+    if (b.residual_scale != 1) h = scale(h, b.residual_scale);
+  }
+  return linear(ends_.final_norm(h), ends_.head);
+}
+
+}  // namespace subq::lm

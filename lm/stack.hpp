@@ -1,0 +1,107 @@
+#pragma once
+// Internal: the building blocks every language model of lm/ is made of. A model is a Stack:
+//   h = embeddings[ids]
+//   for each block:  h = pre_norm(h)                       (when defined: RWKV's, before layer 0)
+//                    h += mixer(mixer_norm(h))
+//                    h += feed_forward(feed_forward_norm(h))  (when the block has one)
+//                    h *= residual_scale                    (RWKV-4's rescale_every)
+//   logits = head(final_norm(h))
+// Each architecture's file (lm/<model_type>.cpp) reads its config and fills the blocks with its
+// own mixers, feed-forwards and tensor names.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.hpp"
+#include "core/dense.hpp"
+#include "core/mixer.hpp"
+#include "lm/language_model.hpp"
+
+namespace subq::lm {
+
+/// A normalisation over the last dimension: RMSNorm, or LayerNorm (with or without a bias).
+struct Norm {
+  enum class Kind { Rms, Layer };
+  Kind kind = Kind::Rms;
+  Tensor weight, bias;
+  double eps = 0;
+
+  /// Takes <prefix>weight (and <prefix>bias for a LayerNorm with one).
+  static Norm rms(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps);
+  static Norm layer(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps, bool bias);
+
+  bool defined() const { return weight.defined(); }
+  Tensor operator()(const Tensor& x) const;
+};
+
+/// A feed-forward block: x (batch, length, hidden) -> (batch, length, hidden); state: what it
+/// carries between calls (RWKV's channel mix shifts a token), or null without a cache.
+using FeedForward = std::function<Tensor(const Tensor& x, MixerState* state)>;
+
+/// Takes <prefix>{gate, up, down}_proj.weight of a SwiGLU MLP of width F.
+SwiGlu load_swiglu(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, std::int64_t F);
+
+struct Block {
+  Norm pre_norm, mixer_norm, feed_forward_norm;
+  std::unique_ptr<Mixer> mixer;
+  FeedForward feed_forward;   // empty: none (Mamba, Mamba-2)
+  double residual_scale = 1;  // applied after the block
+};
+
+/// The ends of the stack: the token embeddings (vocab, hidden), the final norm and the head.
+struct Ends {
+  Tensor embeddings, head;
+  Norm final_norm;
+};
+
+/// The output head: <name>, or the embeddings when tied (as transformers ties them after
+/// loading, even when the file also holds the head, which is then taken and unused).
+Tensor output_head(Checkpoint& checkpoint, const std::string& name, const Tensor& embeddings, bool tied);
+
+/// Where a checkpoint keeps the ends, and how many blocks it has.
+struct StackLayout {
+  std::string embeddings, head;  // the tensors' names
+  std::int64_t vocab, hidden, layers;
+  bool tie_embeddings;
+};
+
+class Stack;
+
+/// A checkpoint taken in the order most are stored in: the embeddings, the blocks (load_block(i)
+/// for i < layers), the final norm, the head.
+Stack load_stack(Checkpoint& checkpoint, const StackLayout& layout,
+                 const std::function<Block(std::int64_t)>& load_block, const std::function<Norm()>& load_final_norm);
+
+class Stack {
+ public:
+  Stack(Ends ends, std::vector<Block> blocks) : ends_(std::move(ends)), blocks_(std::move(blocks)) {}
+
+  std::int64_t vocab_size() const { return ends_.embeddings.size(0); }
+  /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab). With a cache, its
+  /// layers are read and left after the last token; cache->position counts the tokens before these.
+  Tensor forward(const Tensor& input_ids, ModelCache* cache) const;
+
+ private:
+  Ends ends_;
+  std::vector<Block> blocks_;
+};
+
+/// The Hugging Face Mamba and Mamba-2 layout: backbone.layers.{i}.mixer.* (made by make_mixer
+/// from that prefix) under backbone.layers.{i}.norm, between backbone.embeddings and
+/// backbone.norm_f, then lm_head.
+Stack backbone_stack(Checkpoint& checkpoint, std::int64_t vocab, std::int64_t hidden, std::int64_t layers, double eps,
+                     bool tie_embeddings,
+                     const std::function<std::unique_ptr<Mixer>(const std::string& prefix)>& make_mixer);
+
+/// The loaders, one per model_type, each in its architecture's file.
+Stack load_mamba(Checkpoint& checkpoint);
+Stack load_mamba2(Checkpoint& checkpoint);
+Stack load_rwkv4(Checkpoint& checkpoint);
+Stack load_rwkv6(Checkpoint& checkpoint);
+Stack load_rwkv7(Checkpoint& checkpoint);
+Stack load_retnet(Checkpoint& checkpoint);
+Stack load_jamba(Checkpoint& checkpoint);
+Stack load_hybrid_stack(Checkpoint& checkpoint);
+
+}  // namespace subq::lm
