@@ -136,8 +136,8 @@ void BM_wkv4_decode(benchmark::State& state) {
   const std::int64_t C = kRwkvHeads * kRwkvHead;
   const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, 1, C}, -5, 5, 3),
                v = uniform({1, 1, C}, -1, 1, 4);
-  recurrent::Wkv4State s = recurrent::wkv4(decay, first, k, v).state;
-  for (auto _ : state) s = recurrent::wkv4(decay, first, k, v, s).state;
+  recurrent::Wkv4State s = recurrent::wkv4(decay, first, k, v).final_state;
+  for (auto _ : state) s = recurrent::wkv4(decay, first, k, v, {s}).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
 }
@@ -158,7 +158,7 @@ void BM_retention_decode(benchmark::State& state) {
   const std::int64_t H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
   const Tensor q = uniform({1, 1, H, dk}, -1, 1, 1), k = uniform({1, 1, H, dk}, -1, 1, 2), v = uniform({1, 1, H, dv}, -1, 1, 3);
   Tensor s = uniform({1, H, dv, dk}, -1, 1, 6);
-  for (auto _ : state) s = recurrent::retention(q, k, v, s).final_state;
+  for (auto _ : state) s = recurrent::retention(q, k, v, {s}).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
 }

@@ -4,6 +4,7 @@
 
 #include "conv/causal_conv1d_cuda.hpp"
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/math.hpp"
 #include "core/thread_pool.hpp"
 
@@ -84,8 +85,8 @@ CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Te
   if (x.device().is_cuda())
     return on_cuda(op, x.device(), [&] { return causal_conv1d_cuda(x, weight, bias, activation, initial_state); });
   check_same_device(op, Device::cpu(), {{"weight", &weight}, {"bias", &bias}, {"initial_state", &initial_state}});
-  return x.dtype() == DType::F64 ? run<double>(x, weight, bias, activation, initial_state)
-                                 : run<float>(x, weight, bias, activation, initial_state);
+  return dispatch(FloatTypes{}, op, x.dtype(),
+                  [&](auto zero) { return run<decltype(zero)>(x, weight, bias, activation, initial_state); });
 }
 
 Tensor causal_conv1d_update(const Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias,

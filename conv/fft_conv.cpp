@@ -7,6 +7,7 @@
 #include "conv/fft_conv_cuda.hpp"
 #include "conv/real_fft.hpp"
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/thread_pool.hpp"
 
 namespace subq::conv {
@@ -93,7 +94,7 @@ Tensor fft_causal_conv(const Tensor& x, const Tensor& k) {
              dtype_name(k.dtype()));
   check_same_device(op, x.device(), {{"k", &k}});
   if (x.device().is_cuda()) return on_cuda(op, x.device(), [&] { return fft_causal_conv_cuda(x, k); });
-  return x.dtype() == DType::F64 ? fft_causal_conv_typed<double>(x, k) : fft_causal_conv_typed<float>(x, k);
+  return dispatch(FloatTypes{}, op, x.dtype(), [&](auto zero) { return fft_causal_conv_typed<decltype(zero)>(x, k); });
 }
 
 Tensor irfft(const Tensor& spectrum, std::int64_t n) {
@@ -101,7 +102,8 @@ Tensor irfft(const Tensor& spectrum, std::int64_t n) {
   SUBQ_CHECK(n >= 1 && spectrum.size(-1) == n / 2 + 1, "irfft: length {} needs {} frequencies, found {}", n, n / 2 + 1,
              spectrum.size(-1));
   if (spectrum.device().is_cpu())
-    return spectrum.dtype() == DType::C128 ? irfft_typed<double>(spectrum, n) : irfft_typed<float>(spectrum, n);
+    return dispatch(TypeList<complex64, complex128>{}, "irfft", spectrum.dtype(),
+                    [&](auto zero) { return irfft_typed<decltype(zero.re)>(spectrum, n); });
   SUBQ_CHECK(spectrum.dtype() == DType::C128, "irfft: on {}: expected complex128, found {}", to_string(spectrum.device()),
              dtype_name(spectrum.dtype()));
   Shape shape = spectrum.shape();

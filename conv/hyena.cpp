@@ -9,6 +9,7 @@
 #include "conv/hyena_cuda.hpp"
 #include "core/check.hpp"
 #include "core/dense.hpp"
+#include "core/dispatch.hpp"
 
 namespace subq::conv {
 
@@ -190,12 +191,10 @@ Tensor HyenaOperator::forward(const Tensor& u) const {
   SUBQ_CHECK(u.device() == m.out_proj.device(), "HyenaOperator: u is on {}, the operator's weights on {}",
              to_string(u.device()), to_string(m.out_proj.device()));
   const Tensor k = filters(u.size(1));
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    return hyena_forward<T>(u.contiguous(), k, m.in_proj, m.in_bias, m.short_filter, m.short_bias, m.skip, m.out_proj,
-                            m.out_bias, m.order);
-  };
-  return u.dtype() == DType::F64 ? run(0.0) : run(0.0f);
+  return dispatch(FloatTypes{}, "HyenaOperator", u.dtype(), [&](auto zero) {
+    return hyena_forward<decltype(zero)>(u.contiguous(), k, m.in_proj, m.in_bias, m.short_filter, m.short_bias, m.skip,
+                                         m.out_proj, m.out_bias, m.order);
+  });
 }
 
 }  // namespace subq::conv

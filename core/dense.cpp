@@ -5,6 +5,7 @@
 
 #include "core/check.hpp"
 #include "core/dense_cuda.hpp"
+#include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/elementwise.hpp"
 #include "core/math.hpp"
@@ -106,7 +107,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadP
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("linear", name, *t);
   ThreadPool& p = pool ? *pool : ThreadPool::global();
-  return x.dtype() == DType::F64 ? linear_typed<double>(x, weight, bias, p) : linear_typed<float>(x, weight, bias, p);
+  return dispatch(FloatTypes{}, "linear", x.dtype(),
+                  [&](auto zero) { return linear_typed<decltype(zero)>(x, weight, bias, p); });
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
@@ -117,8 +119,8 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor&
     return on_cuda("rms_norm", x.device(), [&] { return detail::rms_norm_cuda(x, weight, eps, gate); });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"gate", &gate}})
     check_cpu("rms_norm", name, *t);
-  return x.dtype() == DType::F64 ? rms_norm_typed<double>(x, weight, eps, gate)
-                                 : rms_norm_typed<float>(x, weight, eps, gate);
+  return dispatch(FloatTypes{}, "rms_norm", x.dtype(),
+                  [&](auto zero) { return rms_norm_typed<decltype(zero)>(x, weight, eps, gate); });
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
@@ -135,8 +137,8 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
     return on_cuda("group_norm", x.device(), [&] { return detail::group_norm_cuda(x, groups, weight, bias, eps); });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("group_norm", name, *t);
-  return x.dtype() == DType::F64 ? normalise_groups<double>(x, dim / groups, weight, bias, eps)
-                                 : normalise_groups<float>(x, dim / groups, weight, bias, eps);
+  return dispatch(FloatTypes{}, "group_norm", x.dtype(),
+                  [&](auto zero) { return normalise_groups<decltype(zero)>(x, dim / groups, weight, bias, eps); });
 }
 
 Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
@@ -168,12 +170,11 @@ Tensor scale(const Tensor& x, double factor) {
   check_float_any_device("scale", "x", x);
   if (x.device().is_cuda()) return on_cuda("scale", x.device(), [&] { return detail::scale_cuda(x, factor); });
   Tensor y = x.contiguous().clone();
-  auto multiply = [&](auto zero) {
+  dispatch(FloatTypes{}, "scale", y.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* p = y.data<T>();
     for (std::int64_t i = 0; i < y.numel(); ++i) p[i] = T(double(p[i]) * factor);
-  };
-  y.dtype() == DType::F64 ? multiply(double{}) : multiply(float{});
+  });
   return y;
 }
 
@@ -184,13 +185,12 @@ void add_into(const Tensor& h, const Tensor& update) {
   if (h.device().is_cuda()) return on_cuda("add_into", h.device(), [&] { return detail::add_into_cuda(h, update); });
   check_cpu("add_into", "update", update);
   const Tensor u = update.contiguous();
-  auto add = [&](auto zero) {
+  dispatch(FloatTypes{}, "add_into", h.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* hp = h.data<T>();
     const T* up = u.data<T>();
     for (std::int64_t i = 0; i < h.numel(); ++i) hp[i] += up[i];
-  };
-  h.dtype() == DType::F64 ? add(double{}) : add(float{});
+  });
 }
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {

@@ -8,6 +8,7 @@
 #include "core/block_cache.hpp"
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
+#include "core/dispatch.hpp"
 
 namespace subq {
 
@@ -121,23 +122,6 @@ void for_each_offset(const Shape& shape, const Shape& strides, std::int64_t offs
     }
     if (d < 0) return;
   }
-}
-
-template <class F>
-decltype(auto) visit_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::F32: return f(float{});
-    case DType::F64: return f(double{});
-    case DType::BF16: return f(bfloat16{});
-    case DType::F16: return f(float16{});
-    case DType::I32: return f(std::int32_t{});
-    case DType::I64: return f(std::int64_t{});
-    case DType::U8: return f(std::uint8_t{});
-    case DType::Bool: return f(bool{});
-    case DType::C64: return f(complex64{});
-    case DType::C128: return f(complex128{});
-  }
-  SUBQ_FAIL("invalid dtype {}", int(dtype));
 }
 
 template <class T>
@@ -354,8 +338,8 @@ Tensor Tensor::converted_copy(DType dtype) const {
                     });
     return out;
   }
-  visit_dtype(dtype_, [&](auto from) {
-    visit_dtype(dtype, [&](auto to) {
+  dispatch(AllTypes{}, "Tensor::to", dtype_, [&](auto from) {
+    dispatch(AllTypes{}, "Tensor::to", dtype, [&](auto to) {
       using From = decltype(from);
       using To = decltype(to);
       const From* src = static_cast<const From*>(storage_->data());

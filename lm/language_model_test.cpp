@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "core/safetensors.hpp"
@@ -233,4 +234,60 @@ TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "
   CHECK_THROWS_WITH(refused("s4_d_state", 1)(), Catch::Contains("s4_d_state must be >= 2"));
   CHECK_THROWS_WITH(refused("s4_disc", "euler")(), Catch::Contains("euler"));
   CHECK_THROWS_WITH(refused("hyena_order", 1)(), Catch::Contains("order must be >= 2, found 1"));
+}
+
+TEST_CASE("language models: a fresh model's norms start at one, whatever their names", "[lm][model]") {
+  auto text = [](const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  // Every normalisation's scale these architectures name: norm_f, input_layernorm, g_norm,
+  // dt_layernorm, ln1, pre_ln, ...
+  const std::regex norm_scale(R"((norm|ln)[a-z0-9_]*\.weight$)");
+  for (const fs::path& config :
+       {fixture("hf/mamba") / "config.json", fixture("hf/mamba2") / "config.json", fixture("hf/rwkv4") / "config.json",
+        fixture("hf/jamba") / "config.json", source_dir() / "examples/hybrid_all_mixers.json"}) {
+    INFO(config.string());
+    const fs::path dir = fs::temp_directory_path() / "subq_test_fresh_norms";
+    fs::remove_all(dir);
+    LanguageModel::random(text(config), 3, dir);
+    const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
+    int norms = 0;
+    for (const std::string& name : saved.names()) {
+      if (!std::regex_search(name, norm_scale)) continue;
+      INFO(name);
+      ++norms;
+      const Tensor t = saved.get(name, DType::F32).contiguous();
+      for (std::int64_t i = 0; i < t.numel(); ++i) REQUIRE(t.data<float>()[i] == 1.0f);
+    }
+    CHECK(norms >= 3);
+  }
+}
+
+TEST_CASE("language models: heads the CUDA kernels cannot take are refused when the model is loaded",
+          "[lm][model][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  // RWKV-7 heads of 512 keys and attention heads of 300: the kernels hold up to 256 of each.
+  const fs::path dir = fs::temp_directory_path() / "subq_test_wide_heads";
+  fs::remove_all(dir);
+  LanguageModel::random(R"({"model_type": "subq_hybrid", "vocab_size": 16, "hidden_size": 600, "intermediate_size": 8,
+      "layer_pattern": "AV", "num_attention_heads": 2, "rwkv7_head_dim": 300, "rwkv7_decay_low_rank_dim": 2,
+      "rwkv7_v_low_rank_dim": 2, "rwkv7_a_low_rank_dim": 2, "rwkv7_gate_low_rank_dim": 2})",
+                        1, dir);
+  CHECK_THROWS_WITH(
+      LanguageModel::load(dir, Device::cuda()),
+      Catch::Contains("model.layers.0.self_attn.: attention heads of 300 on cuda:0: the CUDA kernel takes "
+                      "head sizes up to 256"));
+  std::ifstream in(dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["layer_pattern"] = "VA";
+  std::ofstream(dir / "config.json") << config.dump();
+  fs::remove(dir / "model.safetensors");
+  LanguageModel::random(config.dump(), 1, dir);
+  CHECK_THROWS_WITH(LanguageModel::load(dir, Device::cuda()),
+                    Catch::Contains("model.layers.0.rwkv7.: heads of d_k 300 and d_v 300 on cuda:0: the CUDA kernels "
+                                    "take d_k up to 256 and d_v up to 1024"));
+  CHECK_NOTHROW(LanguageModel::load(dir));  // the CPU takes any
 }

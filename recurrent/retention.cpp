@@ -11,8 +11,7 @@ namespace subq::recurrent {
 
 double retention_log_decay(std::int64_t head) { return std::log(1.0 - std::exp2(-5.0 - double(head))); }
 
-RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& initial_state,
-                          std::int64_t chunk_length) {
+RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const RetentionOptions& options) {
   constexpr const char* op = "retention";
   SUBQ_CHECK(q.defined() && q.dim() == 4, "{}: q: expected (batch, length, heads, d_k), found {}", op,
              q.defined() ? to_string(q.shape()) : "nothing");
@@ -36,11 +35,11 @@ RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, con
   for (std::int64_t h = 0; h < H; ++h) head_decay[h] = retention_log_decay(h);
   const Tensor log_decay = Tensor::from_vector(head_decay, {1, 1, H}).to(dtype).to(device).expand({B, L, H});
   const Tensor scaled_q = scale(q_in, 1.0 / std::sqrt(double(dk)));
-  ssm::SsdOptions options;
-  options.chunk_length = chunk_length;
-  options.initial_state = initial_state;
+  ssm::SsdOptions ssd_options;
+  ssd_options.chunk_length = options.chunk_length;
+  ssd_options.initial_state = options.initial_state;
   // SSD's X, B, C are retention's v, k and (scaled) q; its state (P x N) is (d_v x d_k).
-  const ssm::SsdResult r = ssm::ssd(input(v), log_decay, input(k), scaled_q, options);
+  const ssm::SsdResult r = ssm::ssd(input(v), log_decay, input(k), scaled_q, ssd_options);
   return {r.Y, r.final_state};
 }
 

@@ -10,6 +10,11 @@
 
 namespace subq::recurrent {
 
+struct RetentionOptions {
+  Tensor initial_state;           // (batch, heads, d_v, d_k), or undefined for zeros
+  std::int64_t chunk_length = 0;  // 0: SSD's default
+};
+
 struct RetentionResult {
   Tensor o;            // (batch, length, heads, d_v)
   Tensor final_state;  // (batch, heads, d_v, d_k)
@@ -17,9 +22,7 @@ struct RetentionResult {
 
 /// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); float32 or float64 on the
 /// CPU, float32 or bfloat16 on CUDA (computed and returned in float32, SSD's CUDA dtype).
-/// initial_state: (batch, heads, d_v, d_k) or undefined for zeros.
-RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& initial_state = {},
-                          std::int64_t chunk_length = 0);
+RetentionResult retention(const Tensor& q, const Tensor& k, const Tensor& v, const RetentionOptions& options = {});
 
 /// log gamma_h for heads 0 .. heads-1.
 double retention_log_decay(std::int64_t head);

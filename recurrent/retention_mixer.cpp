@@ -26,7 +26,7 @@ Tensor RetentionMixer::forward(const Tensor& x, MixerState* state, MixerContext&
   const Tensor q = rotary(linear(x, q_).view({B, L, c.heads, dk}), context.position);
   const Tensor k = rotary(linear(x, k_).view({B, L, c.heads, dk}), context.position);
   const Tensor v = linear(x, v_).view({B, L, c.heads, dv});
-  const RetentionResult r = retention(q, k, v, state ? (*state)[0] : Tensor{});
+  const RetentionResult r = retention(q, k, v, {state ? (*state)[0] : Tensor{}});
   if (state) (*state)[0] = r.final_state;
   Tensor o = rms_norm(r.o, g_norm_, c.eps).view({B, L, c.value_dim});
   if (c.output_gate) o = swish_product(linear(x, g_), o);

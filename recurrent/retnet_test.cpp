@@ -45,7 +45,7 @@ TEST_CASE("retention: the chunkwise form equals the recurrent form", "[recurrent
       const Tensor q = random_tensor({2, L, 3, 4}, DType::F64, rng, -1, 1), k = random_tensor({2, L, 3, 4}, DType::F64, rng, -1, 1),
                    v = random_tensor({2, L, 3, 5}, DType::F64, rng, -1, 1), h0 = random_tensor({2, 3, 5, 4}, DType::F64, rng, -1, 1);
       INFO("L " << L << " chunk " << chunk);
-      const RetentionResult want = recurrent_reference(q, k, v, h0), got = retention(q, k, v, h0, chunk);
+      const RetentionResult want = recurrent_reference(q, k, v, h0), got = retention(q, k, v, {h0, chunk});
       CHECK(max_rel_diff(got.o, want.o) < 1e-12);
       CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
     }
@@ -72,7 +72,7 @@ TEST_CASE("retention: CUDA equals the recurrent form for float32 and bfloat16", 
       const Tensor q = random_tensor({2, L, 3, 4}, dtype, rng, -1, 1), k = random_tensor({2, L, 3, 4}, dtype, rng, -1, 1),
                    v = random_tensor({2, L, 3, 5}, dtype, rng, -1, 1), h0 = random_tensor({2, 3, 5, 4}, DType::F64, rng, -1, 1);
       const RetentionResult want = recurrent_reference(q.to(DType::F64), k.to(DType::F64), v.to(DType::F64), h0);
-      const RetentionResult got = retention(gpu(q), gpu(k), gpu(v), gpu(h0.to(DType::F32)));
+      const RetentionResult got = retention(gpu(q), gpu(k), gpu(v), {gpu(h0.to(DType::F32))});
       REQUIRE(got.o.device().is_cuda());
       CHECK(max_rel_diff(got.o, want.o) < 1e-4);
       CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-4);

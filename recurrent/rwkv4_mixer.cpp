@@ -36,8 +36,9 @@ Tensor Rwkv4TimeMix::forward(const Tensor& x, MixerState* state, MixerContext&) 
   const Tensor k = linear(lerp(s, x, mix_k_), key_), v = linear(lerp(s, x, mix_v_), value_);
   const Tensor r = activate(linear(lerp(s, x, mix_r_), receptance_), Activation::Sigmoid);
   const Wkv4State carried = state ? Wkv4State{(*state)[kNum], (*state)[kDen], (*state)[kMax]} : Wkv4State{};
-  const Wkv4Result wkv = wkv4(time_decay_, time_first_, k, v, carried);
-  if (state) (*state)[kNum] = wkv.state.num, (*state)[kDen] = wkv.state.den, (*state)[kMax] = wkv.state.max;
+  const Wkv4Result wkv = wkv4(time_decay_, time_first_, k, v, {carried});
+  if (state)
+    (*state)[kNum] = wkv.final_state.num, (*state)[kDen] = wkv.final_state.den, (*state)[kMax] = wkv.final_state.max;
   return linear(multiply(r, wkv.out), output_);
 }
 

@@ -40,9 +40,9 @@ TEST_CASE("wkv4: splitting the sequence and carrying the state changes nothing",
                k = random_tensor({1, L, 5}, DType::F64, rng, -5, 5), v = random_tensor({1, L, 5}, DType::F64, rng, -1, 1);
   const Wkv4Result whole = wkv4(decay, first, k, v);
   const Wkv4Result head = wkv4(decay, first, k.slice(1, 0, 1), v.slice(1, 0, 1));
-  const Wkv4Result tail = wkv4(decay, first, k.slice(1, 1, L), v.slice(1, 1, L), head.state);
+  const Wkv4Result tail = wkv4(decay, first, k.slice(1, 1, L), v.slice(1, 1, L), {head.final_state});
   CHECK(max_rel_diff(tail.out, whole.out.slice(1, 1, L)) < 1e-13);
-  CHECK(max_rel_diff(tail.state.num, whole.state.num) < 1e-13);
+  CHECK(max_rel_diff(tail.final_state.num, whole.final_state.num) < 1e-13);
 }
 
 TEST_CASE("wkv4: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv4]") {
@@ -78,11 +78,11 @@ TEST_CASE("wkv4: the chunked form equals the recurrent form", "[recurrent][rwkv4
       const Wkv4Result start = wkv4(decay, first, random_tensor({2, 9, 70}, DType::F64, rng, -5, 5),
                                     random_tensor({2, 9, 70}, DType::F64, rng, -1, 1));
       INFO("L " << L << " chunk " << chunk);
-      const Wkv4Result whole = wkv4(decay, first, k, v, start.state, L);  // one chunk: the recurrence
-      const Wkv4Result pieces = wkv4(decay, first, k, v, start.state, chunk);
+      const Wkv4Result whole = wkv4(decay, first, k, v, {start.final_state, L});  // one chunk: the recurrence
+      const Wkv4Result pieces = wkv4(decay, first, k, v, {start.final_state, chunk});
       CHECK(max_rel_diff(pieces.out, whole.out) < 1e-12);
-      CHECK(max_rel_diff(pieces.state.num, whole.state.num) < 1e-12);
-      CHECK(max_rel_diff(pieces.state.max, whole.state.max) < 1e-12);
+      CHECK(max_rel_diff(pieces.final_state.num, whole.final_state.num) < 1e-12);
+      CHECK(max_rel_diff(pieces.final_state.max, whole.final_state.max) < 1e-12);
     }
 }
 
@@ -99,12 +99,13 @@ TEST_CASE("wkv4: CUDA equals the CPU across chunks and dtypes", "[recurrent][rwk
                      k = random_tensor({B, L, C}, dtype, rng, -30, 30), v = random_tensor({B, L, C}, dtype, rng, -1, 1);
         const Wkv4Result start = wkv4(decay, first, random_tensor({B, 9, C}, DType::F64, rng, -5, 5),
                                       random_tensor({B, 9, C}, DType::F64, rng, -1, 1));
-        const Wkv4Result want = wkv4(decay, first, k.to(DType::F64), v.to(DType::F64), start.state);
-        const Wkv4Result got = wkv4(gpu(decay), gpu(first), gpu(k), gpu(v),
-                                    {gpu(start.state.num), gpu(start.state.den), gpu(start.state.max)}, chunk);
-        check_cuda_result(got.out, want.out, got.state.num, want.state.num, dtype, 1);
-        check_cuda_result(got.out, want.out, got.state.den, want.state.den, dtype, 1);
-        check_cuda_result(got.out, want.out, got.state.max, want.state.max, dtype, 1);
+        const Wkv4Result want = wkv4(decay, first, k.to(DType::F64), v.to(DType::F64), {start.final_state});
+        const Wkv4Result got =
+            wkv4(gpu(decay), gpu(first), gpu(k), gpu(v),
+                 {{gpu(start.final_state.num), gpu(start.final_state.den), gpu(start.final_state.max)}, chunk});
+        check_cuda_result(got.out, want.out, got.final_state.num, want.final_state.num, dtype, 1);
+        check_cuda_result(got.out, want.out, got.final_state.den, want.final_state.den, dtype, 1);
+        check_cuda_result(got.out, want.out, got.final_state.max, want.final_state.max, dtype, 1);
       }
 }
 

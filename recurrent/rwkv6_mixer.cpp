@@ -5,12 +5,14 @@
 #include "core/elementwise.hpp"
 #include "recurrent/token_shift.hpp"
 #include "recurrent/wkv6.hpp"
+#include "recurrent/wkv_checks.hpp"
 
 namespace subq::recurrent {
 
 Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv6MixerConfig& c) {
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
   const std::int64_t H = c.hidden, K = c.key_dim, V = c.value_dim, R = c.proj_rank, G = c.gate_rank;
+  detail::check_wkv_heads_fit(prefix, ck.device(), K / c.heads, V / c.heads);
   Rwkv6TimeMix m;
   m.config_ = c;
   m.mu_ = take("x_proj.0.mu", {H});
@@ -54,7 +56,7 @@ Tensor Rwkv6TimeMix::forward(const Tensor& x, MixerState* state, MixerContext&) 
   const Tensor g = activate(linear(input(4), g_), Activation::Silu);
   const Tensor carried = state ? (*state)[kWkvState] : Tensor{};
   const Wkv6Result wkv = L == 1 && state ? wkv6_recurrent(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried)
-                                         : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, carried);
+                                         : wkv6(r, k, v, log_decay.view({B, L, heads, dk}), bonus_, {carried});
   if (state) (*state)[kWkvState] = wkv.final_state;
   const Tensor o = group_norm(wkv.o.view({B, L, c.value_dim}), heads, g_norm_weight_, g_norm_bias_, c.eps);
   return linear(multiply(o, g), o_);

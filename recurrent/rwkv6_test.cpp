@@ -37,7 +37,7 @@ TEST_CASE("wkv6: the chunked form equals the recurrent form", "[recurrent][rwkv6
       const Problem p = random_problem(L, -3, 1, seed++);
       INFO("L " << L << " chunk " << chunk);
       const Wkv6Result want = wkv6_recurrent(p.r, p.k, p.v, p.w, p.u, p.h0);
-      const Wkv6Result got = wkv6(p.r, p.k, p.v, p.w, p.u, p.h0, chunk);
+      const Wkv6Result got = wkv6(p.r, p.k, p.v, p.w, p.u, {p.h0, chunk});
       CHECK(max_rel_diff(got.o, want.o) < 1e-12);
       CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
     }
@@ -91,7 +91,7 @@ TEST_CASE("wkv6: CUDA equals the CPU across chunks, head sizes and dtypes", "[re
           auto f64 = [](const Tensor& t) { return t.to(DType::F64); };
           const Wkv6Result want = wkv6_recurrent(f64(r), f64(k), f64(v), f64(w), f64(u), h0);
           const Wkv6Result got = chunk == 500 ? wkv6_recurrent(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0))
-                                              : wkv6(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), gpu(h0), chunk);
+                                              : wkv6(gpu(r), gpu(k), gpu(v), gpu(w), gpu(u), {gpu(h0), chunk});
           check_cuda_result(got.o, want.o, got.final_state, want.final_state, dtype, dk);
         }
 }

@@ -9,6 +9,7 @@
 #include "recurrent/rwkv7_mixer_cuda.hpp"
 #include "recurrent/token_shift.hpp"
 #include "recurrent/wkv7.hpp"
+#include "recurrent/wkv_checks.hpp"
 
 namespace subq::recurrent {
 
@@ -83,6 +84,7 @@ Rwkv7TimeMix Rwkv7TimeMix::load(Checkpoint& ck, const std::string& prefix, const
     return LoRA{take(p + "0.weight", {R, c.hidden}), take(p + "2.weight", {out, R}), bias ? take(p + "2.bias", {out}) : Tensor{}};
   };
   const std::int64_t H = c.hidden, V = c.value_dim;
+  detail::check_wkv_heads_fit(prefix, ck.device(), c.head_dim, V / c.heads);
   Rwkv7TimeMix m;
   m.config_ = c;
   for (auto [name, t] : {std::pair{"x_r", &m.x_r_}, std::pair{"x_w", &m.x_w_}, std::pair{"x_k", &m.x_k_},
@@ -128,7 +130,8 @@ Tensor Rwkv7TimeMix::forward(const Tensor& x, MixerState* state, MixerContext& c
                kh = k.view(heads_k), vh = v.view({B, L, heads, dv}), ah = minus_kk.view(heads_k),
                bh = kk_a.view(heads_k);
   // One token steps the state; longer inputs run the chunked form.
-  const Wkv7Result wkv = L == 1 ? wkv7_recurrent(rh, wh, kh, vh, ah, bh, carried) : wkv7(rh, wh, kh, vh, ah, bh, carried);
+  const Wkv7Result wkv =
+      L == 1 ? wkv7_recurrent(rh, wh, kh, vh, ah, bh, carried) : wkv7(rh, wh, kh, vh, ah, bh, {carried});
   if (state) (*state)[kWkvState] = wkv.final_state;
   Tensor o = group_norm(wkv.o.view({B, L, c.value_dim}), heads, g_norm_weight_, g_norm_bias_, double(dk) * c.eps);
   add_bonus_and_gate(o, r, k, v, g);

@@ -21,7 +21,7 @@ TEST_CASE("wkv7: equals the generalised delta rule step by step", "[recurrent][r
                h0 = rt({B, H, dv, dk}, -1, 1);
   for (const bool chunked : {false, true}) {
   INFO((chunked ? "chunked" : "recurrent"));
-  const Wkv7Result got = chunked ? wkv7(r, w, k, v, a, b, h0, 4) : wkv7_recurrent(r, w, k, v, a, b, h0);
+  const Wkv7Result got = chunked ? wkv7(r, w, k, v, a, b, {h0, 4}) : wkv7_recurrent(r, w, k, v, a, b, h0);
   auto at = [](const Tensor& t, std::int64_t i) { return t.data<double>()[i]; };
   for (std::int64_t bi = 0; bi < B; ++bi)
     for (std::int64_t h = 0; h < H; ++h) {
@@ -56,7 +56,7 @@ TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing",
   const Wkv7Result whole = wkv7(r, w, k, v, a, b);
   auto part = [&](std::int64_t from, std::int64_t to, const Tensor& h0) {
     return wkv7(r.slice(1, from, to), w.slice(1, from, to), k.slice(1, from, to), v.slice(1, from, to),
-                a.slice(1, from, to), b.slice(1, from, to), h0);
+                a.slice(1, from, to), b.slice(1, from, to), {h0});
   };
   const Wkv7Result first = part(0, 7, {}), second = part(7, 20, first.final_state);
   CHECK(max_rel_diff(second.o, whole.o.slice(1, 7, 20)) < 1e-13);
@@ -101,7 +101,7 @@ TEST_CASE("wkv7: the chunked form equals the recurrent form", "[recurrent][rwkv7
       const DeltaRule p = rwkv7_inputs(L, 3, 4, DType::F64, 3, rng);
       const Tensor h0 = random_tensor({1, 3, 4, 4}, DType::F64, rng, -1, 1);
       const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b, h0);
-      const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, h0, chunk);
+      const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, {h0, chunk});
       CHECK(max_rel_diff(got.o, want.o) < 1e-12);
       CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
     }
@@ -113,7 +113,7 @@ TEST_CASE("wkv7: chunks whose decay underflows equal the recurrent form", "[recu
   for (const DType dtype : {DType::F64, DType::F32}) {
     const DeltaRule p = rwkv7_inputs(150, 2, 4, dtype, 3, rng, -40);
     const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
-    const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, {}, 64);
+    const Wkv7Result got = wkv7(p.r, p.w, p.k, p.v, p.a, p.b, {{}, 64});
     CHECK(max_rel_diff(got.o, want.o) < (dtype == DType::F64 ? 1e-12 : 1e-5));
   }
 }
@@ -154,7 +154,7 @@ TEST_CASE("wkv7: CUDA equals the CPU across head sizes and dtypes", "[recurrent]
         const Tensor h0 = random_tensor({1, 3, d, d}, DType::F64, rng, -1, 1);
         auto f64 = [](const Tensor& t) { return t.to(DType::F64); };
         const Wkv7Result want = wkv7_recurrent(f64(p.r), f64(p.w), f64(p.k), f64(p.v), f64(p.a), f64(p.b), h0);
-        const Wkv7Result got = wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), gpu(h0));
+        const Wkv7Result got = wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), {gpu(h0)});
         check_cuda_result(got.o, want.o, got.final_state, want.final_state, dtype, d);
       }
 }
@@ -176,6 +176,7 @@ TEST_CASE("wkv7: CUDA operands on another device or of another dtype are named",
   CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), p.a, gpu(p.b)), Catch::Contains("wkv7: a is on cpu, the input on cuda:0"));
   CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b).to(DType::F64)),
                     Catch::Contains("wkv7 on cuda:0: b: expected float32, found float64"));
-  CHECK_THROWS_WITH(wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), Tensor::zeros({1, 1, 4, 4}, DType::F32)),
-                    Catch::Contains("wkv7: initial_state is on cpu, the input on cuda:0"));
+  CHECK_THROWS_WITH(
+      wkv7(gpu(p.r), gpu(p.w), gpu(p.k), gpu(p.v), gpu(p.a), gpu(p.b), {Tensor::zeros({1, 1, 4, 4}, DType::F32)}),
+      Catch::Contains("wkv7: initial_state is on cpu, the input on cuda:0"));
 }

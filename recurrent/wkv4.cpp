@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/thread_pool.hpp"
 #include "recurrent/wkv_cuda.hpp"
 #include "scan/scan_operator.hpp"
@@ -83,7 +84,8 @@ Wkv4Result recurrent(const Inputs<T>& in, const Wkv4State& initial) {
   ThreadPool::global().parallel_for(in.B * blocks, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / blocks, c0 = task % blocks * kChannelBlock;
-      step_range(in, b, c0, std::min(in.C, c0 + kChannelBlock), 0, in.L, row_of<T>(r.state, b, in.C), r.out.data<T>());
+      step_range(in, b, c0, std::min(in.C, c0 + kChannelBlock), 0, in.L, row_of<T>(r.final_state, b, in.C),
+                 r.out.data<T>());
     }
   });
   return r;
@@ -109,12 +111,12 @@ Wkv4Result chunked(const Inputs<T>& in, const Wkv4State& initial, std::int64_t Q
   });
   const T* w = in.decay.template data<T>();
   for (std::int64_t k = 0; k < chunks; ++k) {
-    entering[k] = {r.state.num.clone(), r.state.den.clone(), r.state.max.clone()};
+    entering[k] = {r.final_state.num.clone(), r.final_state.den.clone(), r.final_state.max.clone()};
     const T length = T(std::min(L, (k + 1) * Q) - k * Q);
     for (std::int64_t i = 0; i < B * C; ++i) {
-      T& n = r.state.num.data<T>()[i];
-      T& d = r.state.den.data<T>()[i];
-      T& m = r.state.max.data<T>()[i];
+      T& n = r.final_state.num.data<T>()[i];
+      T& d = r.final_state.den.data<T>()[i];
+      T& m = r.final_state.max.data<T>()[i];
       const T decayed = m + length * w[i % C], m2 = own[k].max.data<T>()[i];
       const T top = std::max(decayed, m2), a1 = std::exp(decayed - top), a2 = std::exp(m2 - top);
       n = a1 * n + a2 * own[k].num.data<T>()[i];
@@ -154,7 +156,7 @@ inline Wkv4Result wkv4_cuda(const Tensor& time_decay, const Tensor& time_first, 
   check_same_device(kOp, device, {{"time_decay", &time_decay}, {"time_first", &time_first}, {"state.num", &initial.num},
                                   {"state.den", &initial.den}, {"state.max", &initial.max}});
   // The weights and the state in the state's dtype: float32, float64 for float64 inputs.
-  const DType state = input == DType::F64 ? DType::F64 : DType::F32;
+  const DType state = float_precision(input);
   auto as_state = [&](const Tensor& t) { return t.to(state).contiguous(); };
   const std::int64_t B = k.size(0), L = k.size(1), C = k.size(2);
   auto start = [&](const Tensor& given, double empty) {
@@ -166,9 +168,24 @@ inline Wkv4Result wkv4_cuda(const Tensor& time_decay, const Tensor& time_first, 
   Wkv4Result r{Tensor::empty({B, L, C}, input, device),
                {Tensor::empty({B, C}, state, device), Tensor::empty({B, C}, state, device), Tensor::empty({B, C}, state, device)}};
   const std::int64_t Q = detail::cuda_chunk_length(B * C, L, chunk_length, kCudaMinChunk);
-  detail::Wkv4CudaParams p{input, B, L, C, Q, std::max<std::int64_t>((L + Q - 1) / Q, 1), decay.raw_data(), first.raw_data(),
-                           kc.raw_data(), vc.raw_data(), num0.raw_data(), den0.raw_data(), max0.raw_data(), r.out.raw_data(),
-                           r.state.num.raw_data(), r.state.den.raw_data(), r.state.max.raw_data(), nullptr};
+  detail::Wkv4CudaParams p{input,
+                           B,
+                           L,
+                           C,
+                           Q,
+                           std::max<std::int64_t>((L + Q - 1) / Q, 1),
+                           decay.raw_data(),
+                           first.raw_data(),
+                           kc.raw_data(),
+                           vc.raw_data(),
+                           num0.raw_data(),
+                           den0.raw_data(),
+                           max0.raw_data(),
+                           r.out.raw_data(),
+                           r.final_state.num.raw_data(),
+                           r.final_state.den.raw_data(),
+                           r.final_state.max.raw_data(),
+                           nullptr};
   const Tensor workspace = Tensor::empty({std::int64_t(detail::wkv4_workspace_bytes(p))}, DType::U8, device);
   p.workspace = workspace.raw_data();
   check_launch(kOp, device, detail::launch_wkv4(p));
@@ -178,7 +195,9 @@ inline Wkv4Result wkv4_cuda(const Tensor& time_decay, const Tensor& time_first, 
 }  // namespace
 
 Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-                const Wkv4State& state, std::int64_t chunk_length) {
+                const Wkv4Options& options) {
+  const Wkv4State& state = options.initial_state;
+  const std::int64_t chunk_length = options.chunk_length;
   SUBQ_CHECK(k.defined() && k.dim() == 3, "{}: k: expected (batch, length, channels), found {}", kOp,
              k.defined() ? to_string(k.shape()) : "nothing");
   const std::int64_t B = k.size(0), C = k.size(2);
@@ -195,8 +214,8 @@ Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor
                                       {"state.num", &state.num}, {"state.den", &state.den}, {"state.max", &state.max}});
   SUBQ_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F64, "{}: k: expected float32 or float64, found {}", kOp,
              dtype_name(k.dtype()));
-  return k.dtype() == DType::F64 ? run<double>(time_decay, time_first, k, v, state, chunk_length)
-                                 : run<float>(time_decay, time_first, k, v, state, chunk_length);
+  return dispatch(FloatTypes{}, kOp, k.dtype(),
+                  [&](auto zero) { return run<decltype(zero)>(time_decay, time_first, k, v, state, chunk_length); });
 }
 
 }  // namespace subq::recurrent

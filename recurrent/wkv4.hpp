@@ -5,6 +5,8 @@
 // computed as Hugging Face's RwkvForCausalLM does: the numerator and denominator are each a linear
 // recurrence (decay e^w, input e^k v and e^k), kept scaled by e^-max with the running maximum of
 // the exponents, so that large keys never overflow.
+#include <cstdint>
+
 #include "../core/tensor.hpp"
 
 namespace subq::recurrent {
@@ -14,20 +16,23 @@ struct Wkv4State {
   Tensor num, den, max;
 };
 
-struct Wkv4Result {
-  Tensor out;         // (batch, length, channels)
-  Wkv4State state;    // after the last step
+struct Wkv4Options {
+  Wkv4State initial_state;        // where to start; undefined tensors: the empty history
+  std::int64_t chunk_length = 0;  // 0: the implementation's choice (below)
 };
 
-/// time_decay, time_first: (channels); k, v: (batch, length, channels), any strides. state: where
-/// to start (undefined tensors: the empty history). On the CPU float32 or float64; on CUDA (every
-/// operand on k's GPU) also bfloat16 k and v, with the weights and state in float32 (float64 for
-/// float64 inputs) and outputs in k's dtype.
-/// Two forms with the same results: recurrent (threads over batch and blocks of channels) and
-/// chunked (chunks of chunk_length steps, parallel across chunks, their states passed along).
+struct Wkv4Result {
+  Tensor out;             // (batch, length, channels)
+  Wkv4State final_state;  // after the last step
+};
+
+/// time_decay, time_first: (channels); k, v: (batch, length, channels), any strides. On the CPU float32 or float64; on
+/// CUDA (every operand on k's GPU) also bfloat16 k and v, with the weights and state in float32 (float64 for float64
+/// inputs) and outputs in k's dtype. Two forms with the same results: recurrent (threads over batch and blocks of
+/// channels) and chunked (chunks of chunk_length steps, parallel across chunks, their states passed along).
 /// chunk_length 0 picks: on the CPU the chunked form when batch x channels leave threads idle on
 /// a long sequence, else the recurrent one; on CUDA chunks enough to fill the GPU.
 Wkv4Result wkv4(const Tensor& time_decay, const Tensor& time_first, const Tensor& k, const Tensor& v,
-                const Wkv4State& state = {}, std::int64_t chunk_length = 0);
+                const Wkv4Options& options = {});
 
 }  // namespace subq::recurrent

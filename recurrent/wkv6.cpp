@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 #include "recurrent/wkv_checks.hpp"
@@ -177,7 +178,7 @@ Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::
 inline Wkv6Result wkv6_cuda(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
                             const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
   const Device device = r.device();
-  const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
+  const DType input = r.dtype(), state = float_precision(input);
   const std::int64_t BH = s.B * s.H;
   const std::int64_t Q = detail::cuda_chunk_length(BH * s.dv, s.L, chunk_length, kCudaMinChunk);
   const std::int64_t chunks = std::max<std::int64_t>((s.L + Q - 1) / Q, 1);
@@ -207,7 +208,9 @@ inline Wkv6Result wkv6_cuda(const Tensor& r, const Tensor& k, const Tensor& v, c
 }  // namespace
 
 Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
-                const Tensor& initial_state, std::int64_t chunk_length) {
+                const Wkv6Options& options) {
+  const Tensor& initial_state = options.initial_state;
+  const std::int64_t chunk_length = options.chunk_length;
   const Sizes s = validate(r, k, v, w, u, initial_state);
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
   if (r.device().is_cuda())

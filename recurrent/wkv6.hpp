@@ -12,18 +12,22 @@
 
 namespace subq::recurrent {
 
+struct Wkv6Options {
+  Tensor initial_state;           // (batch, heads, d_k, d_v), or undefined for zeros
+  std::int64_t chunk_length = 0;  // 0: 64 on the CPU; on CUDA, chunks enough to fill the GPU
+};
+
 struct Wkv6Result {
   Tensor o;            // (batch, length, heads, d_v)
   Tensor final_state;  // (batch, heads, d_k, d_v)
 };
 
 /// r, k, w: (batch, length, heads, d_k), w the log-decay (<= 0); v: (batch, length, heads, d_v);
-/// u: (heads, d_k); initial_state: (batch, heads, d_k, d_v) or undefined for zeros. float32 or
-/// float64 on the CPU; on CUDA (every operand on r's GPU, d_k <= 256, d_v <= 1024) also bfloat16,
-/// with float32 states (float64 for float64 inputs) and outputs in r's dtype. chunk_length 0
-/// picks 64 on the CPU and, on CUDA, chunks enough to fill the GPU.
+/// u: (heads, d_k). float32 or float64 on the CPU; on CUDA (every operand on r's GPU, d_k <= 256,
+/// d_v <= 1024) also bfloat16, with float32 states (float64 for float64 inputs) and outputs in r's
+/// dtype.
 Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
-                const Tensor& initial_state = {}, std::int64_t chunk_length = 0);
+                const Wkv6Options& options = {});
 
 /// The same, one step at a time.
 Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,

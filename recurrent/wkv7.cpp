@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 #include "recurrent/wkv_checks.hpp"
@@ -231,7 +232,7 @@ Wkv7Result run(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
 inline Wkv7Result wkv7_cuda(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
                             const Tensor& b, const Tensor& initial_state, const Sizes& s) {
   const Device device = r.device();
-  const DType input = r.dtype(), state = input == DType::F64 ? DType::F64 : DType::F32;
+  const DType input = r.dtype(), state = float_precision(input);
   const Tensor rc = r.contiguous(), wc = w.contiguous(), kc = k.contiguous(), vc = v.contiguous(), ac = a.contiguous(),
                bc = b.contiguous();
   const Tensor h0 = initial_state.defined() ? initial_state.to(state).contiguous() : Tensor{};
@@ -244,26 +245,27 @@ inline Wkv7Result wkv7_cuda(const Tensor& r, const Tensor& w, const Tensor& k, c
   return res;
 }
 
-Wkv7Result dispatch(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
-                    const Tensor& b, const Tensor& initial_state, std::int64_t chunk_length) {
+Wkv7Result wkv7_on_device(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
+                          const Tensor& b, const Tensor& initial_state, std::int64_t chunk_length) {
   const Sizes s = validate(r, w, k, v, a, b, initial_state);
   if (r.device().is_cuda())
     return on_cuda(kOp, r.device(), [&] { return wkv7_cuda(r, w, k, v, a, b, initial_state, s); });
-  return r.dtype() == DType::F64 ? run<double>(r, w, k, v, a, b, initial_state, s, chunk_length)
-                                 : run<float>(r, w, k, v, a, b, initial_state, s, chunk_length);
+  return dispatch(FloatTypes{}, kOp, r.dtype(),
+                  [&](auto zero) { return run<decltype(zero)>(r, w, k, v, a, b, initial_state, s, chunk_length); });
 }
 
 }  // namespace
 
 Wkv7Result wkv7(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
-                const Tensor& initial_state, std::int64_t chunk_length) {
+                const Wkv7Options& options) {
+  const std::int64_t chunk_length = options.chunk_length;
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
-  return dispatch(r, w, k, v, a, b, initial_state, chunk_length > 0 ? chunk_length : kDefaultChunk);
+  return wkv7_on_device(r, w, k, v, a, b, options.initial_state, chunk_length > 0 ? chunk_length : kDefaultChunk);
 }
 
 Wkv7Result wkv7_recurrent(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
                           const Tensor& b, const Tensor& initial_state) {
-  return dispatch(r, w, k, v, a, b, initial_state, 0);
+  return wkv7_on_device(r, w, k, v, a, b, initial_state, 0);
 }
 
 }  // namespace subq::recurrent

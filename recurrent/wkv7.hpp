@@ -18,18 +18,22 @@
 
 namespace subq::recurrent {
 
+struct Wkv7Options {
+  Tensor initial_state;           // (batch, heads, d_v, d_k), or undefined for zeros
+  std::int64_t chunk_length = 0;  // 0: the default chunk
+};
+
 struct Wkv7Result {
   Tensor o;            // (batch, length, heads, d_v)
   Tensor final_state;  // (batch, heads, d_v, d_k)
 };
 
-/// r, w, k, a, b: (batch, length, heads, d_k), w the log-decay; v: (batch, length, heads, d_v);
-/// initial_state: (batch, heads, d_v, d_k) or undefined for zeros. float32 or float64 on the CPU;
-/// on CUDA (every operand on r's GPU, d_k <= 256, d_v <= 1024) also bfloat16, with float32 states
-/// (float64 for float64 inputs) and outputs in r's dtype; CUDA always steps one at a time (a
-/// chunk's dense transition leaves nothing to split along time). chunk_length 0 picks the default.
+/// r, w, k, a, b: (batch, length, heads, d_k), w the log-decay; v: (batch, length, heads, d_v).
+/// float32 or float64 on the CPU; on CUDA (every operand on r's GPU, d_k <= 256, d_v <= 1024) also
+/// bfloat16, with float32 states (float64 for float64 inputs) and outputs in r's dtype; CUDA always
+/// steps one at a time (a chunk's dense transition leaves nothing to split along time).
 Wkv7Result wkv7(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
-                const Tensor& initial_state = {}, std::int64_t chunk_length = 0);
+                const Wkv7Options& options = {});
 
 /// The same, one step at a time.
 Wkv7Result wkv7_recurrent(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "scan/linear_recurrence_cuda.hpp"
 #include "scan/scan_operator.hpp"
 
@@ -28,18 +29,6 @@ struct LinearRecurrenceArgs {
   Tensor a, b, h0, h, final_state;
   Direction direction;
 };
-
-/// Calls f(T{}) with T the state scalar of dtype: float, double, complex64 or complex128.
-template <class F>
-void visit_state_type(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::F32: return f(float{});
-    case DType::F64: return f(double{});
-    case DType::C64: return f(complex64{});
-    case DType::C128: return f(complex128{});
-    default: SUBQ_FAIL("linear_recurrence: no state type for {}", dtype_name(dtype));
-  }
-}
 
 DType state_dtype(DType input) { return input == DType::BF16 || input == DType::F16 ? DType::F32 : input; }
 
@@ -265,7 +254,8 @@ std::int64_t choose_segments(std::int64_t rows, std::int64_t length, int threads
 void linear_recurrence_cpu(const LinearRecurrenceArgs& args, ThreadPool& pool, std::int64_t chunk_length) {
   const std::int64_t rows = args.a.size(0) * args.a.size(1), length = args.a.size(2);
   const std::int64_t segments = choose_segments(rows, length, pool.size(), chunk_length);
-  visit_state_type(args.h.dtype(), [&](auto zero) { run<decltype(zero)>(args, pool, segments); });
+  dispatch(StateTypes{}, "linear_recurrence", args.h.dtype(),
+           [&](auto zero) { run<decltype(zero)>(args, pool, segments); });
 }
 
 // The CUDA path (scan/linear_recurrence.cu): a and b read along length with unit stride.
@@ -313,7 +303,7 @@ LinearRecurrenceResult linear_recurrence_sequential(const Tensor& a, const Tenso
   LinearRecurrenceArgs args = validate(a, b, h0, direction);
   const DType state = args.h.dtype();
   const Tensor ac = a.to(state).contiguous(), bc = b.to(state).contiguous(), h0c = args.h0.contiguous();
-  visit_state_type(state, [&](auto zero) {
+  dispatch(StateTypes{}, "linear_recurrence_sequential", state, [&](auto zero) {
     using T = decltype(zero);
     const std::int64_t rows = a.size(0) * a.size(1), L = a.size(2);
     for (std::int64_t r = 0; r < rows; ++r) {

@@ -56,7 +56,7 @@ Tensor MambaMixer::forward(const Tensor& h, MixerState* state, MixerContext&) co
   if (state) options.initial_state = (*state)[kScanState];
   const SelectiveScanResult scan =
       selective_scan(conv.out, linear(dt, dt_proj_).transpose(1, 2), A_, B.transpose(1, 2), C.transpose(1, 2), options);
-  if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = scan.last_state;
+  if (state) (*state)[kConvState] = conv.final_state, (*state)[kScanState] = scan.final_state;
   return linear(scan.out.transpose(1, 2), out_proj_, out_proj_bias_);
 }
 

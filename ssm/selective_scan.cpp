@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/math.hpp"
 #include "scan/scan_operator.hpp"
 #include "ssm/selective_scan_cuda.hpp"
@@ -84,7 +85,7 @@ struct Operands {
   bool delta_softplus;
   std::int64_t batch, dim, N, L;
   R* out;         // (batch, dim, L) contiguous
-  S* last_state;  // (batch, dim, N) contiguous
+  S* final_state;  // (batch, dim, N) contiguous
 };
 
 // Per-thread buffers of one row (length L).
@@ -129,7 +130,7 @@ void scan_states(const Operands<R, S>& o, std::int64_t b, std::int64_t d, std::i
     }
     row.y[t] += y;
   }
-  for (int w = 0; w < count; ++w) o.last_state[(b * o.dim + d) * o.N + n0 + w] = x[w];
+  for (int w = 0; w < count; ++w) o.final_state[(b * o.dim + d) * o.N + n0 + w] = x[w];
 }
 
 template <class R, class S>
@@ -200,12 +201,22 @@ SelectiveScanResult run_typed(const Validated& v, const Tensor& u, const Tensor&
                cbias = as(opt.delta_bias, real), cA = as(A, state), cB = as(B, state), cC = as(C, state),
                ch0 = as(opt.initial_state, state);
   SelectiveScanResult result{Tensor::empty({v.batch, v.dim, v.L}, real), Tensor::empty({v.batch, v.dim, v.N}, state)};
-  const Operands<R, S> o{strided<R>(cu),     strided<R>(cdelta),      strided<R>(cz),
-                         strided<R>(cD),     strided<R>(cbias),       strided<S>(cA),
-                         strided<S>(ch0),    grouped<S>(cB, v.dim),   grouped<S>(cC, v.dim),
-                         opt.delta_softplus, v.batch,                 v.dim,
-                         v.N,                v.L,                     result.out.data<R>(),
-                         result.last_state.data<S>()};
+  const Operands<R, S> o{strided<R>(cu),
+                         strided<R>(cdelta),
+                         strided<R>(cz),
+                         strided<R>(cD),
+                         strided<R>(cbias),
+                         strided<S>(cA),
+                         strided<S>(ch0),
+                         grouped<S>(cB, v.dim),
+                         grouped<S>(cC, v.dim),
+                         opt.delta_softplus,
+                         v.batch,
+                         v.dim,
+                         v.N,
+                         v.L,
+                         result.out.data<R>(),
+                         result.final_state.data<S>()};
   run_cpu(o, opt.pool ? *opt.pool : ThreadPool::global());
   if (u.dtype() != real) result.out = result.out.to(u.dtype());
   return result;
@@ -240,7 +251,7 @@ inline SelectiveScanResult selective_scan_cuda(const Validated& s, const Tensor&
   const DType input = u.dtype();
   SUBQ_CHECK(input == DType::F32 || input == DType::F64 || input == DType::BF16,
              "{} on {}: u: expected float32, float64 or bfloat16, found {}", kOp, to_string(device), dtype_name(input));
-  const DType weight = input == DType::F64 ? DType::F64 : DType::F32;
+  const DType weight = float_precision(input);
   const DType state = s.complex ? (weight == DType::F64 ? DType::C128 : DType::C64) : weight;
   for (const auto& [name, t] : {std::pair{"delta", &delta}, std::pair{"z", &o.z}}) check_dtype(name, *t, input, device);
   check_dtype("A", A, state, device);
@@ -284,7 +295,7 @@ inline SelectiveScanResult selective_scan_cuda(const Validated& s, const Tensor&
                                            stride(o.initial_state, 1),
                                            stride(o.initial_state, 2),
                                            r.out.raw_data(),
-                                           r.last_state.raw_data()};
+                                           r.final_state.raw_data()};
   check_launch(kOp, device, detail::launch_selective_scan_cuda(params));
   return r;
 }
@@ -296,11 +307,11 @@ SelectiveScanResult selective_scan(const Tensor& u, const Tensor& delta, const T
   const Validated v = validate(u, delta, A, B, C, options);
   if (u.device().is_cuda())
     return on_cuda(kOp, u.device(), [&] { return selective_scan_cuda(v, u, delta, A, B, C, options); });
-  if (u.dtype() == DType::F64)
-    return v.complex ? run_typed<double, complex128>(v, u, delta, A, B, C, options)
-                     : run_typed<double, double>(v, u, delta, A, B, C, options);
-  return v.complex ? run_typed<float, complex64>(v, u, delta, A, B, C, options)
-                   : run_typed<float, float>(v, u, delta, A, B, C, options);
+  return dispatch(FloatTypes{}, kOp, float_precision(u.dtype()), [&](auto real) {
+    using R = decltype(real);
+    return v.complex ? run_typed<R, Complex<R>>(v, u, delta, A, B, C, options)
+                     : run_typed<R, R>(v, u, delta, A, B, C, options);
+  });
 }
 
 Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor& dt, const Tensor& A,
@@ -333,7 +344,7 @@ Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor
   SelectiveScanResult r = selective_scan(channels_view(x, {batch, channels, 1}), channels_view(dt, {batch, channels, 1}),
                                          channels_view(A, {channels, N}), channels_view(B, {batch, groups, N, 1}),
                                          channels_view(C, {batch, groups, N, 1}), step);
-  state.view({batch, channels, N}).copy_from(r.last_state.to(state.dtype()));
+  state.view({batch, channels, N}).copy_from(r.final_state.to(state.dtype()));
   return r.out.view({batch, heads, dim});
 }
 

@@ -147,7 +147,7 @@ __global__ void __launch_bounds__(K::kThreads) selective_scan_kernel(SelectiveSc
     __syncthreads();
   }
   for (std::int64_t n = threadIdx.x; n < p.N; n += K::kThreads)
-    static_cast<Ts*>(p.last_state)[blockIdx.x * p.N + n] = carry[n];
+    static_cast<Ts*>(p.final_state)[blockIdx.x * p.N + n] = carry[n];
 }
 
 constexpr int kThreads = 128;

@@ -22,7 +22,7 @@ struct SelectiveScanOptions {
 
 struct SelectiveScanResult {
   Tensor out;         // (batch, dim, length), u's dtype
-  Tensor last_state;  // (batch, dim, N), float32 (float64 for float64 inputs), complex when A is
+  Tensor final_state;  // (batch, dim, N), float32 (float64 for float64 inputs), complex when A is
 };
 
 /// u, delta: (batch, dim, length), float32 or float64 (bfloat16/float16 are widened to float32);

@@ -1,5 +1,6 @@
 // Conformance runners for mamba/selective_scan_* (u, delta, A or A_real/A_imag, B, C and the
-// optional D, z, delta_bias -> out, last_state) and mamba/selective_state_update_* cases.
+// optional D, z, delta_bias -> out, last_state, as the fixtures name the final state) and
+// mamba/selective_state_update_* cases.
 #include "conformance/case.hpp"
 #include "core/check.hpp"
 #include "ssm/selective_scan.hpp"
@@ -41,7 +42,7 @@ check::Outputs run_selective_scan_case(const check::Case& c, Device device) {
   options.delta_softplus = c.meta.child("params").get_bool("sp");
   const SelectiveScanResult r = selective_scan(c.io.get("u").to(device), c.io.get("delta").to(device),
                                                A.to(device), B.to(device), C.to(device), options);
-  return {{"out", r.out}, {"last_state", r.last_state}};
+  return {{"out", r.out}, {"last_state", r.final_state}};
 }
 
 check::Outputs run_selective_state_update_case(const check::Case& c, Device device) {

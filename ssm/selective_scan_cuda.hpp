@@ -36,7 +36,7 @@ struct SelectiveScanParams {
   const void* initial_state;  // (batch, dim, N) state dtype, or null
   std::int64_t h0_stride_batch, h0_stride_dim, h0_stride_n;
   void* out;         // (batch, dim, L) contiguous, input dtype
-  void* last_state;  // (batch, dim, N) contiguous, state dtype
+  void* final_state;  // (batch, dim, N) contiguous, state dtype
 };
 
 /// Launches on the default stream; returns an error message, empty on success.

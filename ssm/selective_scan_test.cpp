@@ -84,7 +84,7 @@ SelectiveScanResult reference(const Problem& p) {
         if (o.z.defined()) out *= o.z.data<double>()[i] / (1 + std::exp(-o.z.data<double>()[i]));
         r.out.data<double>()[i] = out;
       }
-      for (std::int64_t n = 0; n < N; ++n) r.last_state.data<complex128>()[(b * dim + d) * N + n] = x[n];
+      for (std::int64_t n = 0; n < N; ++n) r.final_state.data<complex128>()[(b * dim + d) * N + n] = x[n];
     }
   return r;
 }
@@ -133,11 +133,11 @@ TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") 
           INFO("L " << L << " layout " << int(layout) << " complex " << complex << " extras " << extras);
           const SelectiveScanResult want = reference(p), got = run(p);
           CHECK(max_rel_diff(got.out, want.out) < 1e-12);
-          CHECK(max_rel_diff(got.last_state, want.last_state) < 1e-12);
+          CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
           const SelectiveScanResult single = run(as_float32(p));
           CHECK(single.out.dtype() == DType::F32);
           CHECK(max_rel_diff(single.out, want.out) < 1e-4);
-          CHECK(max_rel_diff(single.last_state, want.last_state) < 1e-4);
+          CHECK(max_rel_diff(single.final_state, want.final_state) < 1e-4);
         }
 }
 
@@ -164,10 +164,10 @@ TEST_CASE("selective scan: splitting the sequence and carrying the state changes
       q.options.initial_state = h0;
       return run(q);
     };
-    const SelectiveScanResult first = part(0, k, p.options.initial_state), second = part(k, 100, first.last_state);
+    const SelectiveScanResult first = part(0, k, p.options.initial_state), second = part(k, 100, first.final_state);
     CHECK(max_rel_diff(first.out, whole.out.slice(2, 0, k)) < 1e-13);
     CHECK(max_rel_diff(second.out, whole.out.slice(2, k, 100)) < 1e-13);
-    CHECK(max_rel_diff(second.last_state, whole.last_state) < 1e-13);
+    CHECK(max_rel_diff(second.final_state, whole.final_state) < 1e-13);
   }
 }
 
@@ -241,7 +241,7 @@ TEST_CASE("selective scan: the CUDA kernel equals the CPU path", "[ssm][selectiv
           const SelectiveScanResult cpu = run(q), gpu_result = run(to_gpu(q));
           const double tolerance = single ? 1e-5 : 1e-12;
           CHECK(max_rel_diff(gpu_result.out, cpu.out) < tolerance);
-          CHECK(max_rel_diff(gpu_result.last_state, cpu.last_state) < tolerance);
+          CHECK(max_rel_diff(gpu_result.final_state, cpu.final_state) < tolerance);
         }
       }
 }
@@ -261,7 +261,7 @@ TEST_CASE("selective scan: bfloat16 inputs on CUDA are computed in float32", "[s
   const SelectiveScanResult gpu = run(q);
   REQUIRE(gpu.out.dtype() == DType::BF16);
   CHECK(max_rel_diff(gpu.out, cpu.out) < 1e-2);  // the output is rounded to bfloat16
-  CHECK(max_rel_diff(gpu.last_state, cpu.last_state) < 1e-5);
+  CHECK(max_rel_diff(gpu.final_state, cpu.final_state) < 1e-5);
 }
 
 TEST_CASE("selective state update: CUDA equals the CPU", "[ssm][selective_scan][cuda]") {
@@ -296,5 +296,5 @@ TEST_CASE("selective scan: CUDA takes transposed projections as the CPU does", "
   REQUIRE_FALSE(q.u.is_contiguous());
   const SelectiveScanResult cpu = run(p), gpu = run(q);
   CHECK(max_rel_diff(gpu.out, cpu.out) < 1e-5);
-  CHECK(max_rel_diff(gpu.last_state, cpu.last_state) < 1e-5);
+  CHECK(max_rel_diff(gpu.final_state, cpu.final_state) < 1e-5);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "scan/linear_recurrence.hpp"
 #include "ssm/ssd_cuda.hpp"
@@ -202,13 +203,12 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
   const std::int64_t Q = options.chunk_length > 0 ? options.chunk_length : kDefaultChunk;
   const std::int64_t chunks = (L + Q - 1) / Q;
   ThreadPool& pool = options.pool ? *options.pool : ThreadPool::global();
-  auto solve = [&](auto zero) {
+  return dispatch(FloatTypes{}, kOp, X.dtype(), [&](auto zero) {
     using T = decltype(zero);
     auto prepare = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
     Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks, {}, {}, {}};
     return L < kMinChunkedLength ? step_by_step(p, options.initial_state, pool) : run(p, options.initial_state, pool);
-  };
-  return X.dtype() == DType::F64 ? solve(double{}) : solve(float{});
+  });
 }
 
 }  // namespace subq::ssm

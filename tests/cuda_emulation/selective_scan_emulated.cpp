@@ -35,7 +35,7 @@ std::string run(const SelectiveScanParams& p) {
       const Tin* z = p.z ? static_cast<const Tin*>(p.z) + b * p.z_stride_batch + d * p.z_stride_dim : nullptr;
       const W D = p.D ? static_cast<const W*>(p.D)[d * p.D_stride] : W(0);
       const W bias = p.delta_bias ? static_cast<const W*>(p.delta_bias)[d * p.delta_bias_stride] : W(0);
-      Ts* state = static_cast<Ts*>(p.last_state) + (b * p.dim + d) * p.N;
+      Ts* state = static_cast<Ts*>(p.final_state) + (b * p.dim + d) * p.N;
       for (std::int64_t n = 0; n < p.N; ++n)
         state[n] = p.initial_state ? static_cast<const Ts*>(p.initial_state)[b * p.h0_stride_batch + d * p.h0_stride_dim +
                                                                               n * p.h0_stride_n]
