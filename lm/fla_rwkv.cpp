@@ -23,9 +23,16 @@ Stack fla_rwkv_stack(Checkpoint& ck, const FlaRwkvSizes& s, const MakeTimeMix& m
                     load_block, [&] { return Norm::layer(ck, "model.norm.", H, s.eps, s.norm_bias); });
 }
 
-void check_fla_rwkv_config(const JsonConfig& c) {
+FlaRwkvSizes read_fla_rwkv_sizes(const JsonConfig& c) {
   SUBQ_CHECK(c.is_null("attn"), "{}: attn: hybrid attention layers are not supported", c.source());
   SUBQ_CHECK(c.get_string("hidden_act", "sqrelu") == "sqrelu", "{}: hidden_act: only sqrelu is supported", c.source());
+  return {c.get_int("vocab_size"),
+          c.get_int("hidden_size"),
+          c.get_int("num_hidden_layers"),
+          c.get_double("norm_eps", 1e-5),
+          c.get_bool("norm_bias", true),
+          c.get_bool("norm_first", true),
+          c.get_bool("tie_word_embeddings", false)};
 }
 
 }  // namespace subq::lm

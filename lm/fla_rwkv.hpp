@@ -28,7 +28,9 @@ using MakeChannelMix = std::function<recurrent::RwkvChannelMix(std::int64_t laye
 Stack fla_rwkv_stack(Checkpoint& checkpoint, const FlaRwkvSizes& sizes, const MakeTimeMix& make_time_mix,
                      const MakeChannelMix& make_channel_mix);
 
-/// The checks both families' configs share: no hybrid attention layers, the sqrelu channel mix.
-void check_fla_rwkv_config(const JsonConfig& config);
+/// The sizes both families' configs give (vocab_size, hidden_size, num_hidden_layers, norm_eps
+/// (1e-5), norm_bias, norm_first, tie_word_embeddings), after the checks they share: no hybrid
+/// attention layers, the sqrelu channel mix.
+FlaRwkvSizes read_fla_rwkv_sizes(const JsonConfig& config);
 
 }  // namespace subq::lm

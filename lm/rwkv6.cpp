@@ -8,14 +8,14 @@ namespace subq::lm {
 
 Stack load_rwkv6(Checkpoint& ck) {
   const JsonConfig& c = ck.config();
-  check_fla_rwkv_config(c);
-  const std::int64_t H = c.get_int("hidden_size"), heads = c.get_int("num_heads");
+  const FlaRwkvSizes sizes = read_fla_rwkv_sizes(c);
+  const std::int64_t H = sizes.hidden, heads = c.get_int("num_heads");
   const auto key_dim = std::int64_t(double(H) * c.get_double("expand_k", 0.5));
   const auto value_dim = std::int64_t(double(H) * c.get_double("expand_v", 1.0));
   SUBQ_CHECK(key_dim % heads == 0 && value_dim % heads == 0,
              "{}: the key ({}) and value ({}) widths must be multiples of num_heads {}", c.source(), key_dim, value_dim,
              heads);
-  const double eps = c.get_double("norm_eps", 1e-5);
+  const double eps = sizes.eps;
   const recurrent::Rwkv6MixerConfig time_mix{
       H, heads, key_dim, value_dim, c.get_int("proj_low_rank_dim", 32), c.get_int("gate_low_rank_dim", 64), eps};
   auto make_time_mix = [&](std::int64_t, const std::string& prefix) -> std::unique_ptr<Mixer> {
@@ -29,13 +29,6 @@ Stack load_rwkv6(Checkpoint& ck) {
         ck.take(p + "key.linear.weight", {F, H}), ck.take(p + "value.weight", {H, F}),
         ck.take(p + "receptance.mu", {H}),        ck.take(p + "receptance.linear.weight", {H, H})};
   };
-  const FlaRwkvSizes sizes{c.get_int("vocab_size"),
-                           H,
-                           c.get_int("num_hidden_layers"),
-                           eps,
-                           c.get_bool("norm_bias", true),
-                           c.get_bool("norm_first", true),
-                           c.get_bool("tie_word_embeddings", false)};
   return fla_rwkv_stack(ck, sizes, make_time_mix, make_channel_mix);
 }
 

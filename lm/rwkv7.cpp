@@ -29,13 +29,13 @@ std::vector<std::int64_t> value_dims(const JsonConfig& c, std::int64_t layers, s
 
 Stack load_rwkv7(Checkpoint& ck) {
   const JsonConfig& c = ck.config();
-  check_fla_rwkv_config(c);
-  const std::int64_t H = c.get_int("hidden_size"), layers = c.get_int("num_hidden_layers");
+  const FlaRwkvSizes sizes = read_fla_rwkv_sizes(c);
+  const std::int64_t H = sizes.hidden, layers = sizes.layers;
   // As fla: head_dim, when given, fixes the number of heads; else num_heads does.
   const std::int64_t head_dim = c.is_null("head_dim") ? H / c.get_int("num_heads") : c.get_int("head_dim");
   SUBQ_CHECK(head_dim >= 1 && H % head_dim == 0, "{}: head_dim {} must divide hidden_size {}", c.source(), head_dim, H);
   const std::vector<std::int64_t> value_dim = value_dims(c, layers, H, H / head_dim);
-  const double eps = c.get_double("norm_eps", 1e-5);
+  const double eps = sizes.eps;
   // The LoRA ranks are the checkpoint's (fla derives defaults from the hidden size).
   auto make_time_mix = [&](std::int64_t i, const std::string& prefix) -> std::unique_ptr<Mixer> {
     const recurrent::Rwkv7MixerConfig config{H, H / head_dim, head_dim, value_dim[std::size_t(i)], eps, i == 0};
@@ -51,13 +51,6 @@ Stack load_rwkv7(Checkpoint& ck) {
                                      /*mix_r=*/Tensor{},
                                      /*receptance=*/Tensor{}};  // RWKV-7 has no receptance
   };
-  const FlaRwkvSizes sizes{c.get_int("vocab_size"),
-                           H,
-                           layers,
-                           eps,
-                           c.get_bool("norm_bias", true),
-                           c.get_bool("norm_first", true),
-                           c.get_bool("tie_word_embeddings", false)};
   return fla_rwkv_stack(ck, sizes, make_time_mix, make_channel_mix);
 }
 
