@@ -3,7 +3,7 @@
 // on x (batch, length, hidden):
 //   o = o_proj(rms_norm_per_head(retention(rotary(q_proj(x)), rotary(k_proj(x)), v_proj(x))) * swish(g_proj(x)))
 // with rotary positions counted from the cache's position. Prefill runs the chunkwise form;
-// decoding carries the (batch, heads, d_v, d_k) state. CPU, float32.
+// decoding carries the (batch, heads, d_v, d_k) state. float32, on the CPU or the weights' GPU.
 #include <string>
 #include <vector>
 

@@ -3,7 +3,7 @@
 // (batch, length, hidden) already layer-normed, with s = x shifted one step back:
 //   k, v = key/value(x*mix + s*(1-mix));  r = sigmoid(receptance(...))
 //   out = output(r * wkv4(time_decay, time_first, k, v))
-// CPU, float32.
+// float32, on the CPU or the weights' GPU.
 #include <string>
 #include <vector>
 

@@ -4,7 +4,7 @@
 //   m_{r,w,k,v,g} = x_proj2(tanh(x_proj1(x + d * mu))) + x_bias   (the data-dependent lerp)
 //   r, k, v, g = projections of x + d * m_*;  w = -exp(lora(x + d * m_w))
 //   out = o_proj(group_norm(wkv6(r, k, v, w, bonus)) * swish(g))
-// Prefill runs WKV's chunked form, one token its recurrent form. CPU, float32.
+// Prefill runs WKV's chunked form, one token its recurrent form. float32, on the CPU or the weights' GPU.
 #include <string>
 #include <vector>
 

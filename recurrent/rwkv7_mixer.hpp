@@ -6,7 +6,7 @@
 //   kk = normalised k * k_k per head;  k *= 1 + (a - 1) k_a
 //   o = wkv7(r, w, k, v, -kk, kk * a) (chunked for prompts, stepped for one token)
 //   out = o_proj((group_norm(o) + (r . k r_k) v) * lora(x_g))
-// CPU, float32.
+// float32, on the CPU or the weights' GPU.
 #include <optional>
 #include <string>
 #include <vector>

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The checks a lent GPU is spent on, as one prepared command (README: "A lent GPU").
+#
+#   scripts/gpu_check.sh prepare   here: builds build-gpu/ for sm_90 (H100, H200) and packs what the
+#                                  GPU machine needs into build-gpu/carry/ (the binaries, stripped,
+#                                  and the shared libraries its image lacks): well under 64 MiB
+#   scripts/gpu_check.sh run       there, from the repository root, with build-gpu/carry carried:
+#                                  every [cuda] test, --device cuda conformance, compute-sanitizer
+#                                  memcheck and racecheck over the conformance cases, subq bench
+#                                  --device cuda --quick and the kernel benchmarks' CUDA rows, with
+#                                  the GPU's peak memory; summary.txt and logs go to $OUT (at most
+#                                  7 files, as the device tool brings back 8)
+#
+# Each step has a time limit, and all of them together 8 minutes: a step that runs over is
+# reported as such and the next one starts; a step with no time left is skipped. With the device
+# tool:
+#   run(command="scripts/gpu_check.sh run", carry=["build-gpu/carry"], timeout_s=600)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+prepare() {
+  set -e
+  export PATH="$PATH:/usr/local/cuda/bin"
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSUBQ_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+  cmake --build build-gpu --parallel "$(nproc)" --target subq_tests subq_cli bench_ssm bench_mixers bench_scan
+  rm -rf build-gpu/carry && mkdir -p build-gpu/carry/bin build-gpu/carry/lib
+  for b in subq_tests subq bench_ssm bench_mixers bench_scan; do
+    strip -o "build-gpu/carry/bin/$b" "build-gpu/bin/$b"
+  done
+  # The libraries outside the C runtime and CUDA that the binaries link: the GPU machine's image has
+  # CUDA 13 and a newer C++ runtime, not Debian's fmt, FFTW or Google Benchmark.
+  ldd build-gpu/carry/bin/* | awk '/=> \// {print $3}' | sort -u |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt|ld-linux[^/]*)\.so|/usr/local/cuda' |
+    xargs -r -I{} cp -L {} build-gpu/carry/lib/
+  git rev-parse --short HEAD >build-gpu/carry/COMMIT
+  du -sh build-gpu/carry
+  echo "gpu_check: build-gpu/carry ready; on the device: scripts/gpu_check.sh run (carry build-gpu/carry)"
+}
+
+# step NAME SECONDS LOG COMMAND...: runs the command under a time limit, appending its output to
+# LOG, and one line to the summary.
+step() {
+  local name=$1 seconds=$2 log=$3
+  shift 3
+  local left=$((DEADLINE - SECONDS)) start=$SECONDS
+  if ((left < 5)); then
+    printf '%-34s %s\n' "$name" "SKIPPED: the run's 8 minutes are spent" >>"$SUMMARY"
+    return 0
+  fi
+  ((seconds > left)) && seconds=$left
+  echo "=== $name: $*" >>"$log"
+  timeout --kill-after=10 "$seconds" "$@" >>"$log" 2>&1
+  local rc=$?
+  local verdict="ok"
+  if ((rc == 124 || rc == 137)); then verdict="TIMED OUT after ${seconds}s"; elif ((rc != 0)); then verdict="FAILED (exit $rc)"; fi
+  printf '%-34s %-26s %4ds  (%s)\n' "$name" "$verdict" $((SECONDS - start)) "$(basename "$log")" >>"$SUMMARY"
+  return 0
+}
+
+run() {
+  local out=${OUT:?run on the device machine, where \$OUT is set}
+  local bin=${GPU_CHECK_BIN:-build-gpu/carry/bin}  # another folder of the same binaries, to try the script
+  DEADLINE=$((SECONDS + 480))
+  export LD_LIBRARY_PATH="$PWD/build-gpu/carry/lib:${LD_LIBRARY_PATH:-}"
+  export SUBQ_SOURCE_DIR="$PWD"
+  SUMMARY="$out/summary.txt"
+  {
+    echo "gpu_check $(date -u +%FT%TZ), commit $(cat build-gpu/carry/COMMIT 2>/dev/null || echo unknown)"
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1
+    echo
+  } >"$SUMMARY"
+  # The GPU's memory in use, sampled through the whole run; its maximum closes the summary.
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >/tmp/gpu_memory.csv 2>/dev/null &
+  local sampler=$!
+
+  step "[cuda] tests" 150 "$out/tests.log" "$bin/subq_tests" "[cuda]"
+  grep -E "^(All tests passed|test cases:)" "$out/tests.log" | tail -1 | sed 's/^/  /' >>"$SUMMARY"
+  echo "  of them skipped (no usable GPU): $(grep -c 'SKIPPED:' "$out/tests.log")" >>"$SUMMARY"
+  step "conformance --device cuda" 60 "$out/conformance.log" "$bin/subq" check tests/conformance --device cuda
+  tail -1 "$out/conformance.log" | sed 's/^/  /' >>"$SUMMARY"
+
+  # compute-sanitizer over the conformance cases: every family's kernels on small shapes.
+  # racecheck on the families whose kernels share memory within a block (attention, the norms,
+  # SSD, the selective scan, WKV-6/7).
+  if command -v compute-sanitizer >/dev/null; then
+    local cs="compute-sanitizer --error-exitcode 9 --print-limit 20"
+    step "memcheck: conformance" 120 "$out/sanitizer.log" $cs --tool memcheck "$bin/subq" check tests/conformance --device cuda
+    for family in hf/jamba hf/mamba mamba2 fla; do
+      step "racecheck: $family" 30 "$out/sanitizer.log" $cs --tool racecheck "$bin/subq" check tests/conformance \
+        --device cuda --only "$family"
+    done
+    grep -E "ERROR SUMMARY|Device not supported" "$out/sanitizer.log" | sort | uniq -c | sed 's/^/  /' >>"$SUMMARY"
+  else
+    echo "compute-sanitizer: not on this machine" >>"$SUMMARY"
+  fi
+
+  step "subq bench --device cuda --quick" 90 "$out/bench.log" "$bin/subq" bench --device cuda --quick --out /tmp/subq_bench
+  cp /tmp/subq_bench.csv /tmp/subq_bench.png "$out/" 2>/dev/null
+  local gb=(--benchmark_min_time=0.05 --benchmark_counters_tabular=true)
+  step "bench_ssm (cuda)" 60 "$out/bench.log" "$bin/bench_ssm" --benchmark_filter=cuda "${gb[@]}"
+  step "bench_mixers (cuda)" 40 "$out/bench.log" "$bin/bench_mixers" --benchmark_filter=cuda "${gb[@]}"
+  step "bench_scan (cuda)" 20 "$out/bench.log" "$bin/bench_scan" --benchmark_filter=cuda "${gb[@]}"
+
+  kill "$sampler" 2>/dev/null
+  echo >>"$SUMMARY"
+  echo "GPU memory in use, peak over the run: $(sort -n /tmp/gpu_memory.csv | tail -1) MiB" >>"$SUMMARY"
+  cat "$SUMMARY"
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: scripts/gpu_check.sh prepare|run" >&2; exit 2 ;;
+esac
