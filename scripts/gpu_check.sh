@@ -2,8 +2,10 @@
 # The checks a lent GPU is spent on, as one prepared command (README: "A lent GPU").
 #
 #   scripts/gpu_check.sh prepare   here: builds build-gpu/ for sm_90 (H100, H200) and packs what the
-#                                  GPU machine needs into build-gpu/carry/ (the binaries, stripped,
-#                                  and the shared libraries its image lacks): well under 64 MiB
+#                                  GPU machine needs into build-gpu/carry/gpu_check.tar.xz (the
+#                                  binaries, stripped, and the shared libraries its image lacks):
+#                                  about 11 MB, which with the tracked tree (about 29 MB, the
+#                                  fixtures most of it) stays under the device tool's 64 MiB
 #   scripts/gpu_check.sh run       there, from the repository root, with build-gpu/carry carried:
 #                                  every [cuda] test, --device cuda conformance, compute-sanitizer
 #                                  memcheck and racecheck over the conformance cases, subq bench
@@ -23,17 +25,20 @@ prepare() {
   export PATH="$PATH:/usr/local/cuda/bin"
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSUBQ_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
   cmake --build build-gpu --parallel "$(nproc)" --target subq_tests subq_cli bench_ssm bench_mixers bench_scan
-  rm -rf build-gpu/carry && mkdir -p build-gpu/carry/bin build-gpu/carry/lib
+  local pack=build-gpu/pack
+  rm -rf "$pack" build-gpu/carry && mkdir -p "$pack/bin" "$pack/lib" build-gpu/carry
   for b in subq_tests subq bench_ssm bench_mixers bench_scan; do
-    strip -o "build-gpu/carry/bin/$b" "build-gpu/bin/$b"
+    strip -o "$pack/bin/$b" "build-gpu/bin/$b"
   done
   # The libraries outside the C runtime and CUDA that the binaries link: the GPU machine's image has
   # CUDA 13 and a newer C++ runtime, not Debian's fmt, FFTW or Google Benchmark.
-  ldd build-gpu/carry/bin/* | awk '/=> \// {print $3}' | sort -u |
+  ldd "$pack"/bin/* | awk '/=> \// {print $3}' | sort -u |
     grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt|ld-linux[^/]*)\.so|/usr/local/cuda' |
-    xargs -r -I{} cp -L {} build-gpu/carry/lib/
-  git rev-parse --short HEAD >build-gpu/carry/COMMIT
-  du -sh build-gpu/carry
+    xargs -r -I{} cp -L {} "$pack/lib/"
+  git rev-parse --short HEAD >"$pack/COMMIT"
+  tar -C "$pack" -cJf build-gpu/carry/gpu_check.tar.xz bin lib COMMIT
+  rm -rf "$pack"
+  du -sh build-gpu/carry/gpu_check.tar.xz
   echo "gpu_check: build-gpu/carry ready; on the device: scripts/gpu_check.sh run (carry build-gpu/carry)"
 }
 
@@ -59,13 +64,18 @@ step() {
 
 run() {
   local out=${OUT:?run on the device machine, where \$OUT is set}
-  local bin=${GPU_CHECK_BIN:-build-gpu/carry/bin}  # another folder of the same binaries, to try the script
   DEADLINE=$((SECONDS + 480))
-  export LD_LIBRARY_PATH="$PWD/build-gpu/carry/lib:${LD_LIBRARY_PATH:-}"
+  # Unpacked with Python's tarfile, which reads xz wherever python3 is.
+  local unpacked=/tmp/gpu_check
+  rm -rf "$unpacked" && mkdir -p "$unpacked"
+  python3 -c "import tarfile, sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" \
+    build-gpu/carry/gpu_check.tar.xz "$unpacked" 2>/dev/null
+  local bin=${GPU_CHECK_BIN:-$unpacked/bin}  # GPU_CHECK_BIN: another folder of these binaries, to try the script
+  export LD_LIBRARY_PATH="$unpacked/lib:${LD_LIBRARY_PATH:-}"
   export SUBQ_SOURCE_DIR="$PWD"
   SUMMARY="$out/summary.txt"
   {
-    echo "gpu_check $(date -u +%FT%TZ), commit $(cat build-gpu/carry/COMMIT 2>/dev/null || echo unknown)"
+    echo "gpu_check $(date -u +%FT%TZ), commit $(cat "$unpacked/COMMIT" 2>/dev/null || echo unknown)"
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1
     echo
   } >"$SUMMARY"
