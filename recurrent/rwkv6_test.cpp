@@ -43,6 +43,26 @@ TEST_CASE("wkv6: the chunked form equals the recurrent form", "[recurrent][rwkv6
     }
 }
 
+TEST_CASE("wkv6: both chunked paths equal the recurrent form: one head, and more heads than threads",
+          "[recurrent][rwkv6]") {
+  // One head leaves threads idle: its chunks run in parallel and the scan core passes their
+  // states along. 64 heads fill every thread: each head's chunks run in order, streamed.
+  std::mt19937 rng(12);
+  for (const std::int64_t heads : {1, 64}) {
+    INFO(heads << " heads");
+    const std::int64_t L = 70;
+    auto input = [&](std::int64_t d, double lo, double hi) {
+      return random_tensor({1, L, heads, d}, DType::F64, rng, lo, hi);
+    };
+    const Tensor r = input(4, -1, 1), k = input(4, -1, 1), v = input(3, -1, 1), w = input(4, -2, 0);
+    const Tensor u = random_tensor({heads, 4}, DType::F64, rng, -1, 1),
+                 h0 = random_tensor({1, heads, 4, 3}, DType::F64, rng, -1, 1);
+    const Wkv6Result want = wkv6_recurrent(r, k, v, w, u, h0), got = wkv6(r, k, v, w, u, {h0, 16});
+    CHECK(max_rel_diff(got.o, want.o) < 1e-12);
+    CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+  }
+}
+
 TEST_CASE("wkv6: the recurrent form equals its definition", "[recurrent][rwkv6]") {
   const Problem p = random_problem(3, -2, 1, 9);
   const Wkv6Result r = wkv6_recurrent(p.r, p.k, p.v, p.w, p.u, p.h0);

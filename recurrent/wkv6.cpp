@@ -63,12 +63,13 @@ Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
   Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>),
                  initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
                                          : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
+  // Time outside, heads inside: a step's heads lie side by side (see streamed_typed).
   ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t bh = begin; bh < end; ++bh) {
-      const std::int64_t b = bh / H, h = bh % H;
-      T* S = res.final_state.data<T>() + bh * dk * dv;
-      const T* u = in.u.template data<T>() + h * dk;
-      for (std::int64_t t = 0; t < L; ++t) {
+    for (std::int64_t t = 0; t < L; ++t)
+      for (std::int64_t bh = begin; bh < end; ++bh) {
+        const std::int64_t b = bh / H, h = bh % H;
+        T* S = res.final_state.data<T>() + bh * dk * dv;
+        const T* u = in.u.template data<T>() + h * dk;
         const T *r = in.row(in.r, b, h, t, dk), *k = in.row(in.k, b, h, t, dk), *v = in.row(in.v, b, h, t, dv),
                 *d = in.row(in.decay, b, h, t, dk);
         T* o = res.o.data<T>() + ((b * L + t) * H + h) * dv;
@@ -79,7 +80,6 @@ Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
             S[i * dv + j] = d[i] * S[i * dv + j] + kv;
           }
       }
-    }
   });
   return res;
 }
@@ -138,8 +138,37 @@ void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std:
   O.noalias() += r_decayed * S;
 }
 
+// Chunks in order for each (batch, head), the state carried from one to the next in cache: no
+// chunk's state is kept, so the cost per token stays flat in L. A thread takes its heads through
+// time together, a chunk of each before the next: a step's heads lie side by side in memory, so the
+// inputs are read in order. How the chunked form runs when batch x heads fill the threads.
 template <class T>
-Wkv6Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
+Wkv6Result streamed_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
+  const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
+  Wkv6Result res{Tensor::empty({B, L, H, dv}, dtype_of<T>), initial_state.defined()
+                                                                ? initial_state.to(dtype_of<T>).contiguous().clone()
+                                                                : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
+  ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<T> own(static_cast<std::size_t>(dk * dv)), total(static_cast<std::size_t>(dk));
+    for (std::int64_t t0 = 0; t0 < L; t0 += Q)
+      for (std::int64_t bh = begin; bh < end; ++bh) {
+        const std::int64_t b = bh / H, h = bh % H, q = std::min(Q, L - t0);
+        T* o_rows = res.o.data<T>() + ((b * L + t0) * H + h) * dv;
+        T* S = res.final_state.data<T>() + bh * dk * dv;
+        intra_chunk(in, b, h, t0, q, o_rows, own.data(), total.data());
+        add_state_outputs(in, b, h, t0, q, S, 1, o_rows);
+        for (std::int64_t i = 0; i < dk; ++i)
+          for (std::int64_t j = 0; j < dv; ++j) S[i * dv + j] = total[i] * S[i * dv + j] + own[i * dv + j];
+      }
+  });
+  return res;
+}
+
+// The chunks of every (batch, head) at once, in parallel, their states passed along by the scan
+// core: how the chunked form runs when batch x heads leave threads idle (one long sequence of few
+// heads).
+template <class T>
+Wkv6Result parallel_chunks_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
   const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
   const std::int64_t chunks = (L + Q - 1) / Q, BH = B * H;
   Tensor o = Tensor::empty({B, L, H, dv}, dtype_of<T>);
@@ -216,8 +245,12 @@ Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor&
   if (r.device().is_cuda())
     return on_cuda(kOp, r.device(), [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, chunk_length); });
   const std::int64_t Q = chunk_length > 0 ? chunk_length : kDefaultChunk;
-  if (r.dtype() == DType::F64) return chunked_typed(prepare<double>(r, k, v, w, u, s), initial_state, Q);
-  return chunked_typed(prepare<float>(r, k, v, w, u, s), initial_state, Q);
+  // Two heads per thread at least, so that the streamed form keeps every thread busy.
+  const bool streamed = s.B * s.H >= 2 * ThreadPool::global().size();
+  return dispatch(FloatTypes{}, kOp, r.dtype(), [&](auto zero) {
+    const Inputs<decltype(zero)> in = prepare<decltype(zero)>(r, k, v, w, u, s);
+    return streamed ? streamed_typed(in, initial_state, Q) : parallel_chunks_typed(in, initial_state, Q);
+  });
 }
 
 Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
@@ -227,8 +260,8 @@ Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, con
   if (r.device().is_cuda())
     return on_cuda(kOp, r.device(),
                    [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, std::max<std::int64_t>(s.L, 1)); });
-  if (r.dtype() == DType::F64) return recurrent_typed(prepare<double>(r, k, v, w, u, s), initial_state);
-  return recurrent_typed(prepare<float>(r, k, v, w, u, s), initial_state);
+  return dispatch(FloatTypes{}, kOp, r.dtype(),
+                  [&](auto zero) { return recurrent_typed(prepare<decltype(zero)>(r, k, v, w, u, s), initial_state); });
 }
 
 }  // namespace subq::recurrent
