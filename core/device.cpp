@@ -35,6 +35,30 @@ std::string cuda_status() {
     return "this build of subq has no CUDA backend (configured with SUBQ_CUDA=OFF or without nvcc)";
 }
 
+// What the compiler was allowed to use for this file, as for the rest of the library.
+std::string cpu_isa() {
+#if defined(__x86_64__)
+  std::string isa = "x86-64";
+#elif defined(__aarch64__)
+  std::string isa = "aarch64";
+#else
+  std::string isa = "unknown architecture";
+#endif
+#ifdef __SSE4_2__
+  isa += " sse4.2";
+#endif
+#ifdef __AVX2__
+  isa += " avx2";
+#endif
+#ifdef __FMA__
+  isa += " fma";
+#endif
+#ifdef __AVX512F__
+  isa += " avx512f";
+#endif
+  return isa;
+}
+
 void synchronize(Device device) {
   if (device.is_cuda()) on_cuda("synchronize", device, [&] { detail::cuda_synchronize(device); });
 }

@@ -29,4 +29,8 @@ void synchronize(Device device);
 /// Why CUDA is or is not usable, in words (for skip messages and errors).
 std::string cuda_status();
 
+/// The CPU instruction sets this build of the library was compiled for, e.g. "x86-64 sse4.2 avx2
+/// fma avx512f" (SUBQ_NATIVE: this machine's; otherwise the portable baseline).
+std::string cpu_isa();
+
 }  // namespace subq

@@ -1,8 +1,12 @@
 // The subq command-line program. Each subcommand lives in its own file; this one only parses.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "core/device.hpp"
 #include "core/error.hpp"
+#include "subq/version.hpp"
 #include "tools/bench/bench_command.hpp"
 #include "tools/check/check_command.hpp"
 #include "tools/generate/generate_command.hpp"
@@ -11,6 +15,9 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"subq: state-space and sub-quadratic sequence models"};
+  app.set_version_flag("--version",
+                       fmt::format("subq {} (CUDA backend: {}; FFT: {}; CPU: {})", subq::build::version,
+                                   subq::build::cuda ? "on" : "off", subq::build::fft_backend, subq::cpu_isa()));
   app.require_subcommand(1);
 
   subq::check::CheckOptions check;

@@ -176,7 +176,8 @@ int run_bench(const BenchOptions& o) {
   std::vector<Row> rows;
   bench_device = usable_device(o.device);
   if (bench_device.is_cpu())
-    fmt::print("CPU, {} threads, FFT backend {}\n", ThreadPool::global().size(), conv::RealFft<float>::backend());
+    fmt::print("CPU ({}), {} threads, FFT backend {}\n", cpu_isa(), ThreadPool::global().size(),
+               conv::RealFft<float>::backend());
   else
     fmt::print("{}: {} (peak MiB: host memory only)\n", to_string(bench_device), cuda_status());
   fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
