@@ -39,8 +39,8 @@ std::vector<std::int64_t> generate(const LanguageModel& model, const std::vector
   SUBQ_CHECK(max_tokens >= 0, "generate: max_tokens must be >= 0, found {}", max_tokens);
   const std::int64_t V = model.vocab_size();
   ModelCache cache;
-  Tensor logits = model.forward(Tensor::from_vector(prompt, {1, std::int64_t(prompt.size())}), &cache);
-  const float* last = logits.data<float>() + (std::int64_t(prompt.size()) - 1) * V;
+  Tensor logits = model.prefill(Tensor::from_vector(prompt, {1, std::int64_t(prompt.size())}), cache).contiguous();
+  const float* last = logits.data<float>();
   std::uint64_t rng_state = options.seed;
   std::vector<std::int64_t> out;
   while (std::int64_t(out.size()) < max_tokens) {

@@ -64,13 +64,19 @@ LanguageModel LanguageModel::random(const std::string& config, std::uint64_t see
 const std::string& LanguageModel::architecture() const { return architecture_; }
 std::int64_t LanguageModel::vocab_size() const { return network_->vocab_size(); }
 
-Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const {
+Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const { return run(input_ids, cache, false); }
+
+Tensor LanguageModel::prefill(const Tensor& input_ids, ModelCache& cache) const {
+  return run(input_ids, &cache, true).select(1, 0);
+}
+
+Tensor LanguageModel::run(const Tensor& input_ids, ModelCache* cache, bool last_only) const {
   SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.size(1) >= 1 &&
                  input_ids.device().is_cpu(),
              "{} model: input_ids: expected (batch, length >= 1) int64 on the CPU, found {} {}", architecture_,
              input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
              input_ids.defined() ? to_string(input_ids.shape()) : "");
-  Tensor logits = network_->forward(input_ids.contiguous(), cache);
+  Tensor logits = network_->forward(input_ids.contiguous(), cache, last_only);
   if (cache) cache->position += input_ids.size(1);
   return logits.to(Device::cpu());
 }

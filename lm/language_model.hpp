@@ -60,10 +60,16 @@ class LanguageModel {
   /// the tokens continue the sequences it holds (an empty cache starts them), and the cache is
   /// left holding the state after the last token.
   Tensor forward(const Tensor& input_ids, ModelCache* cache = nullptr) const;
+  /// A prompt into the cache, as forward() does, but only the last position's logits are made:
+  /// input_ids (batch, length >= 1) -> (batch, vocab). The head is then one row per sequence, not
+  /// length rows (at a vocabulary of 50K, as much work as the layers' for a short prompt).
+  Tensor prefill(const Tensor& input_ids, ModelCache& cache) const;
   /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
   Tensor step(const Tensor& input_ids, ModelCache& cache) const;
 
  private:
+  Tensor run(const Tensor& input_ids, ModelCache* cache, bool last_only) const;
+
   LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network);
   std::string architecture_;
   std::unique_ptr<lm::Stack> network_;

@@ -291,3 +291,18 @@ TEST_CASE("language models: heads the CUDA kernels cannot take are refused when 
                                     "take d_k up to 256 and d_v up to 1024"));
   CHECK_NOTHROW(LanguageModel::load(dir));  // the CPU takes any
 }
+
+TEST_CASE("language models: prefill gives the last position's logits and the state forward leaves", "[lm][model]") {
+  for (const std::string name : {"hf/mamba", "hf/jamba", "fla/rwkv7"}) {
+    INFO(name);
+    const LanguageModel model = LanguageModel::load(fixture(name));
+    const Tensor ids = SafetensorsFile::open(fixture(name) / "io.safetensors").get("input_ids").contiguous().clone();
+    const std::int64_t L = ids.size(1), prompt = L - 3;
+    const Tensor whole = model.forward(ids);
+    ModelCache cache;
+    CHECK(max_rel_diff(model.prefill(ids.slice(1, 0, prompt).contiguous(), cache), whole.select(1, prompt - 1)) < 1e-5);
+    CHECK(cache.position == prompt);
+    for (std::int64_t t = prompt; t < L; ++t)
+      CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
+  }
+}

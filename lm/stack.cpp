@@ -41,7 +41,7 @@ Stack load_stack(Checkpoint& ck, const StackLayout& layout, const std::function<
   return Stack(std::move(ends), std::move(blocks));
 }
 
-Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache) const {
+Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only) const {
   if (cache && cache->empty()) cache->layers.resize(blocks_.size());
   MixerContext context{cache ? cache->position : 0, {}};
   Tensor h = embedding(ends_.embeddings, input_ids);
@@ -53,7 +53,8 @@ Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache) const {
     if (b.feed_forward) add_into(h, b.feed_forward(b.feed_forward_norm(h), state ? &state->feed_forward : nullptr));
     if (b.residual_scale != 1) h = scale(h, b.residual_scale);
   }
-  return linear(ends_.final_norm(h), ends_.head);
+  const std::int64_t L = h.size(1);
+  return linear(ends_.final_norm(last_only ? h.slice(1, L - 1, L) : h), ends_.head);
 }
 
 }  // namespace subq::lm

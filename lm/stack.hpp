@@ -78,9 +78,10 @@ class Stack {
   Stack(Ends ends, std::vector<Block> blocks) : ends_(std::move(ends)), blocks_(std::move(blocks)) {}
 
   std::int64_t vocab_size() const { return ends_.embeddings.size(0); }
-  /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab). With a cache, its
-  /// layers are read and left after the last token; cache->position counts the tokens before these.
-  Tensor forward(const Tensor& input_ids, ModelCache* cache) const;
+  /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab), or (batch, 1,
+  /// vocab) of the last position when last_only. With a cache, its layers are read and left after
+  /// the last token; cache->position counts the tokens before these.
+  Tensor forward(const Tensor& input_ids, ModelCache* cache, bool last_only = false) const;
 
  private:
   Ends ends_;

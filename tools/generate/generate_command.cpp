@@ -1,5 +1,6 @@
 #include "tools/generate/generate_command.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -23,7 +24,14 @@ int run_generate(const GenerateOptions& o) {
   std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
   std::fflush(stdout);
   const SamplingOptions sampling{o.temperature, o.top_k, o.top_p, o.seed};
+  // The first token comes when the prompt has run; each later one is a decoding step.
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point first, last;
+  std::int64_t produced = 0;
   generate(model, prompt, o.max_tokens, sampling, [&](std::int64_t token) {
+    last = Clock::now();
+    if (produced++ == 0) first = last;
     if (token < tokenizer.vocab_size()) {  // ids the tokenizer does not know (padding rows) have no text
       const std::string text = tokenizer.decode({token});
       std::fwrite(text.data(), 1, text.size(), stdout);
@@ -31,6 +39,15 @@ int run_generate(const GenerateOptions& o) {
     std::fflush(stdout);
   });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  if (produced > 0)
+    std::fprintf(stderr, "prefill: %zu tokens in %.3f s (%.0f tok/s)", prompt.size(), seconds(first - start),
+                 double(prompt.size()) / seconds(first - start));
+  if (produced > 1)
+    std::fprintf(stderr, "; decode: %lld tokens at %.1f tok/s", (long long)(produced - 1),
+                 double(produced - 1) / seconds(last - first));
+  std::fputc('\n', stderr);
   return 0;
 }
 
