@@ -96,6 +96,7 @@ Tensor Checkpoint::take_norm(const std::string& name, const Shape& shape) {
 }
 
 Tensor Checkpoint::take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role) {
+  taken_bytes_ += shape_numel(shape) * std::int64_t(dtype_size(dtype));
   if (generate_) {
     SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
     taken_.insert(name);

@@ -55,6 +55,8 @@ class Checkpoint {
   Tensor take_norm(const std::string& name, const Shape& shape);
   /// Throws, naming them, when tensors remain that no take() asked for.
   void finish() const;
+  /// Bytes of the tensors taken so far, in the dtypes they were taken as.
+  std::int64_t taken_bytes() const { return taken_bytes_; }
 
  private:
   Tensor take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role);
@@ -64,6 +66,7 @@ class Checkpoint {
   std::vector<SafetensorsFile> shards_;
   std::map<std::string, std::size_t> shard_of_;
   std::set<std::string> taken_;
+  std::int64_t taken_bytes_ = 0;
   Generator generate_;
   Device device_;
   std::vector<std::pair<std::string, Tensor>> made_;

@@ -32,6 +32,9 @@ Shape with_last(Shape shape, std::int64_t last) {
 
 // Rows per task: enough work per thread to pay for waking it.
 constexpr std::int64_t kMinRowsPerTask = 16;
+// With fewer rows, a weight of this many elements and more (256 KiB of float32, past L2's share of
+// one core) is split by output features, in runs of whole cache lines of the output.
+constexpr std::int64_t kMinSplitWeight = std::int64_t(1) << 16, kMinColumnsPerTask = 64;
 
 template <class T>
 Tensor linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool& pool) {
@@ -46,9 +49,20 @@ Tensor linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, T
     Y.noalias() = X * W.transpose();
     if (b.defined()) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b.data<T>(), out);
   };
+  // Output features [c0, c1) of every row: few rows (a decoding step) split the weight instead.
+  auto columns = [&](std::int64_t c0, std::int64_t c1) {
+    const Eigen::Map<const RowMatrix<T>> X(xc.data<T>(), rows, in);
+    Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(y.data<T>() + c0, rows, c1 - c0, Eigen::OuterStride<>(out));
+    Y.noalias() = X * W.middleRows(c0, c1 - c0).transpose();
+    if (b.defined()) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b.data<T>() + c0, c1 - c0);
+  };
   if (rows >= 2 * kMinRowsPerTask && pool.size() > 1)
     pool.parallel_for((rows + kMinRowsPerTask - 1) / kMinRowsPerTask, [&](std::int64_t begin, std::int64_t end) {
       body(begin * kMinRowsPerTask, std::min(rows, end * kMinRowsPerTask));
+    });
+  else if (out * in >= kMinSplitWeight && out >= 2 * kMinColumnsPerTask && pool.size() > 1)
+    pool.parallel_for((out + kMinColumnsPerTask - 1) / kMinColumnsPerTask, [&](std::int64_t begin, std::int64_t end) {
+      columns(begin * kMinColumnsPerTask, std::min(out, end * kMinColumnsPerTask));
     });
   else
     body(0, rows);

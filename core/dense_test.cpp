@@ -21,6 +21,20 @@ TEST_CASE("scale: each element times the factor in float64, rounded once", "[cor
   for (std::int64_t i = 0; i < y.numel(); ++i) CHECK(y.data<float>()[i] == float(double(xc.data<float>()[i]) * (1.0 / 3.0)));
 }
 
+TEST_CASE("linear: few rows split the weight by output features, many rows split the rows", "[core][dense]") {
+  // A decoding step's single row against a large weight takes the first split, a batch of rows the
+  // second; both equal the float64 definition, bias included.
+  std::mt19937 rng(5);
+  const std::int64_t in = 300, out = 1000;
+  const Tensor w = random_tensor({out, in}, DType::F32, rng, -1, 1), b = random_tensor({out}, DType::F32, rng, -1, 1);
+  for (const std::int64_t rows : {1, 3, 100}) {
+    INFO(rows << " rows");
+    const Tensor x = random_tensor({rows, in}, DType::F32, rng, -1, 1);
+    const Tensor want = linear(x.to(DType::F64), w.to(DType::F64), b.to(DType::F64));
+    CHECK(max_rel_diff(linear(x, w, b), want) < 1e-5);
+  }
+}
+
 TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   const Device gpu = Device::cuda();

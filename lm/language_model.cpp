@@ -32,8 +32,10 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
 
 }  // namespace
 
-LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network)
-    : architecture_(std::move(architecture)), network_(std::move(network)) {}
+LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network, std::int64_t weight_bytes)
+    : architecture_(std::move(architecture)),
+      network_(std::move(network)),
+      decode_weight_bytes_(weight_bytes - network_->indexed_only_bytes()) {}
 LanguageModel::~LanguageModel() = default;
 LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
@@ -47,7 +49,7 @@ LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device devic
   checkpoint.place_on(device);
   auto network = std::make_unique<lm::Stack>(loader(checkpoint));
   checkpoint.finish();
-  return LanguageModel(type, std::move(network));
+  return LanguageModel(type, std::move(network), checkpoint.taken_bytes());
 }
 
 LanguageModel LanguageModel::random(const std::string& config, std::uint64_t seed,
@@ -58,11 +60,12 @@ LanguageModel LanguageModel::random(const std::string& config, std::uint64_t see
   Checkpoint checkpoint = Checkpoint::generated(parsed, lm::initial_weights(seed));
   auto network = std::make_unique<lm::Stack>(loader(checkpoint));
   if (!save_to.empty()) checkpoint.save(save_to);
-  return LanguageModel(type, std::move(network));
+  return LanguageModel(type, std::move(network), checkpoint.taken_bytes());
 }
 
 const std::string& LanguageModel::architecture() const { return architecture_; }
 std::int64_t LanguageModel::vocab_size() const { return network_->vocab_size(); }
+std::int64_t LanguageModel::decode_weight_bytes() const { return decode_weight_bytes_; }
 
 Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const { return run(input_ids, cache, false); }
 

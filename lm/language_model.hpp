@@ -55,6 +55,10 @@ class LanguageModel {
   /// config.json's model_type.
   const std::string& architecture() const;
   std::int64_t vocab_size() const;
+  /// Bytes of the weights one decoding step reads: every tensor loaded but an embedding table that
+  /// the step only indexes (every expert of a mixture counted, though a token uses top_k of them).
+  /// The floor of a step is these bytes at the memory bandwidth.
+  std::int64_t decode_weight_bytes() const;
 
   /// input_ids (batch, length >= 1) int64 -> logits (batch, length, vocab) float32. With a cache,
   /// the tokens continue the sequences it holds (an empty cache starts them), and the cache is
@@ -70,9 +74,10 @@ class LanguageModel {
  private:
   Tensor run(const Tensor& input_ids, ModelCache* cache, bool last_only) const;
 
-  LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network);
+  LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network, std::int64_t weight_bytes);
   std::string architecture_;
   std::unique_ptr<lm::Stack> network_;
+  std::int64_t decode_weight_bytes_ = 0;
 };
 
 }  // namespace subq

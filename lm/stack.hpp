@@ -78,6 +78,11 @@ class Stack {
   Stack(Ends ends, std::vector<Block> blocks) : ends_(std::move(ends)), blocks_(std::move(blocks)) {}
 
   std::int64_t vocab_size() const { return ends_.embeddings.size(0); }
+  /// Bytes of the embedding table when a decoding step only indexes it (a head of its own), else 0.
+  std::int64_t indexed_only_bytes() const {
+    const bool tied = ends_.head.raw_data() == ends_.embeddings.raw_data();
+    return tied ? 0 : ends_.embeddings.numel() * std::int64_t(dtype_size(ends_.embeddings.dtype()));
+  }
   /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab), or (batch, 1,
   /// vocab) of the last position when last_only. With a cache, its layers are read and left after
   /// the last token; cache->position counts the tokens before these.

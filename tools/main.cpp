@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "subq/version.hpp"
 #include "tools/bench/bench_command.hpp"
+#include "tools/bench/model_bench.hpp"
 #include "tools/check/check_command.hpp"
 #include "tools/generate/generate_command.hpp"
 #include "tools/init/init_command.hpp"
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--only", bench.only, "Only the mixers whose name contains this");
   bench_cmd->add_option("--out", bench.out, "Prefix of the CSV, JSON and PNG outputs")->capture_default_str();
   bench_cmd->add_option("--device", bench.device, "cpu, cuda or cuda:N")->capture_default_str();
+  bench_cmd->add_option("--model", bench.model,
+                        "A checkpoint folder: its prefill (512 and 4096 tokens; 512 with --quick) "
+                        "and decoding speed instead of the mixers'");
 
   subq::tools::InitOptions init;
   CLI::App* init_cmd = app.add_subcommand("init", "A new checkpoint with random weights from a config.json");
@@ -70,7 +74,8 @@ int main(int argc, char** argv) {
     if (check_cmd->parsed()) return subq::check::run_check(check);
     if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
     if (gen_cmd->parsed()) return subq::tools::run_generate(gen);
-    if (bench_cmd->parsed()) return subq::tools::run_bench(bench);
+    if (bench_cmd->parsed())
+      return bench.model.empty() ? subq::tools::run_bench(bench) : subq::tools::run_model_bench(bench);
     if (init_cmd->parsed()) return subq::tools::run_init(init);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());

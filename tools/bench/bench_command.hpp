@@ -12,6 +12,7 @@ struct BenchOptions {
   std::string only;               // run only the mixers whose name contains this
   std::string out = "subq_bench"; // writes <out>.csv, <out>.json and <out>.png
   std::string device = "cpu";     // cpu, cuda or cuda:N
+  std::string model;              // a checkpoint folder: that model's prefill and decoding instead of the mixers
 };
 
 int run_bench(const BenchOptions& options);
