@@ -57,12 +57,18 @@ Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tenso
   return {as(r), as(k), as(v), decay, as(u), s};
 }
 
+// The state the CPU forms step in place and return: a copy of the initial state (batch, heads, d_k,
+// d_v) in T, or zeros.
+template <class T>
+Tensor state_to_update(const Tensor& initial_state, const Sizes& s) {
+  return initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
+                                 : Tensor::zeros({s.B, s.H, s.dk, s.dv}, dtype_of<T>);
+}
+
 template <class T>
 Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
   const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>),
-                 initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
-                                         : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
+  Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>), state_to_update<T>(initial_state, in.s)};
   // Time outside, heads inside: a step's heads lie side by side (see streamed_typed).
   ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t t = 0; t < L; ++t)
@@ -145,9 +151,7 @@ void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std:
 template <class T>
 Wkv6Result streamed_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
   const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  Wkv6Result res{Tensor::empty({B, L, H, dv}, dtype_of<T>), initial_state.defined()
-                                                                ? initial_state.to(dtype_of<T>).contiguous().clone()
-                                                                : Tensor::zeros({B, H, dk, dv}, dtype_of<T>)};
+  Wkv6Result res{Tensor::empty({B, L, H, dv}, dtype_of<T>), state_to_update<T>(initial_state, in.s)};
   ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
     std::vector<T> own(static_cast<std::size_t>(dk * dv)), total(static_cast<std::size_t>(dk));
     for (std::int64_t t0 = 0; t0 < L; t0 += Q)

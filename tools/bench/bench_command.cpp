@@ -13,6 +13,7 @@
 #include "bench/copy_bandwidth.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
+#include "bench/timing.hpp"
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
 #include "core/thread_pool.hpp"
@@ -119,13 +120,9 @@ std::vector<Mixer> mixers() {
   return m;
 }
 
-// Wall time of f, and of the device work it queued.
 template <class F>
 double seconds(F f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  synchronize(bench_device);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return bench::seconds(bench_device, f);
 }
 
 double bytes_of(const Tensor& t) { return double(t.numel()) * double(dtype_size(t.dtype())); }

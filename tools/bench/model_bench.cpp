@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "bench/copy_bandwidth.hpp"
+#include "bench/timing.hpp"
 #include "core/thread_pool.hpp"
 #include "lm/language_model.hpp"
 #include "tools/device_option.hpp"
@@ -25,13 +25,6 @@ Tensor random_ids(std::int64_t L, std::int64_t vocab) {
   std::vector<std::int64_t> ids(static_cast<std::size_t>(L));
   for (std::int64_t& i : ids) i = id(rng);
   return Tensor::from_vector(ids, {1, L});
-}
-
-template <class F>
-double seconds(F f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
@@ -59,16 +52,17 @@ int run_model_bench(const BenchOptions& o) {
   for (const std::int64_t L : prompts) {
     ModelCache cache;
     const Tensor ids = random_ids(L, V);
-    const double s = seconds([&] { model.prefill(ids, cache); });
+    const double s = bench::seconds(device, [&] { model.prefill(ids, cache); });
     fmt::print("{:>8} {:>11.3f} {:>14.1f}\n", L, s, double(L) / s);
     json["prefill"].push_back({{"prompt", L}, {"seconds", s}, {"tokens_per_second", double(L) / s}});
     if (L == prompts.front()) decoding = std::move(cache);
   }
   const Tensor next = Tensor::from_vector(std::vector<std::int64_t>{1}, {1});
   model.step(next, decoding);  // the first step after a prompt may still grow buffers
-  const double step = seconds([&] {
-                        for (int i = 0; i < kDecodeSteps; ++i) model.step(next, decoding);
-                      }) /
+  const double step = bench::seconds(device,
+                                     [&] {
+                                       for (int i = 0; i < kDecodeSteps; ++i) model.step(next, decoding);
+                                     }) /
                       kDecodeSteps;
   // Measured after the runs, so that its buffers stay out of theirs.
   const double copy = bench::copy_bandwidth(device);
