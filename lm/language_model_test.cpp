@@ -136,6 +136,10 @@ TEST_CASE("language models: token ids outside the vocabulary are an error", "[lm
   const Tensor ids = Tensor::from_vector<std::int64_t>({1, 2, 256}, {1, 3});
   CHECK_THROWS_WITH(model.forward(ids), Catch::Contains("id 256 at position 2 is outside the vocabulary [0, 256)"));
   CHECK_THROWS_WITH(model.forward(Tensor::zeros({1, 0}, DType::I64)), Catch::Contains("expected (batch, length >= 1) int64"));
+  ModelCache cache;
+  CHECK_THROWS_WITH(model.prefill(Tensor::zeros({1, 0}, DType::I64), cache),
+                    Catch::Contains("expected (batch, length >= 1) int64"));
+  CHECK_THROWS_WITH(model.prefill(ids, cache), Catch::Contains("id 256 at position 2 is outside the vocabulary"));
 }
 
 TEST_CASE("language models: the tiny trained Jamba decodes as it scores", "[lm][model]") {
