@@ -1,14 +1,14 @@
 // Prefill and decoding throughput of the sequence mixers at the shapes of 1.5B-class models,
-// batch 1, float32 on the CPU (tokens/s, and each run's peak host memory above what was resident
-// before it); attention also on CUDA where a GPU is present:
-//   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 2K ... 128K
+// batch 1, float32 on the CPU (tokens/s, the fraction of the roofline of bench/roofline.hpp with
+// the ceiling that binds, and each run's peak host memory above what was resident before it);
+// attention also on CUDA where a GPU is present:
+//   wkv6 / wkv7 / wkv4   RWKV: 32 heads x 64 (wkv4: 2048 channels); prefill L = 1K ... 64K
 //                        (wkv7 also in its recurrent form, for the ratio),
 //                        decoding one token from a carried state (each of the three)
 //   retention            RetNet: 8 heads, key 256, value 512; prefill, and decoding one token
-//   attention            16 heads x 128; prefill L = 2K ... 32K (tiled; GFLOP/s of the causal half),
-//                        decoding one token for each of 2 sequences against KV caches of L tokens
-//                        (grows with L, unlike the recurrent mixers; GB/s against the device's
-//                        copy bandwidth)
+//   attention            16 heads x 128; prefill L = 1K ... 32K (tiled), decoding one token for
+//                        each of 2 sequences against KV caches of L tokens (grows with L, unlike
+//                        the recurrent mixers)
 //   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
 //                        D = 864, L = 8K ... 1M
 #include <benchmark/benchmark.h>
@@ -18,10 +18,11 @@
 #include <random>
 
 #include "attention/attention.hpp"
-#include "bench/bandwidth.hpp"
 #include "bench/bench_device.hpp"
+#include "bench/operator_costs.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/random_hyena.hpp"
+#include "bench/roofline_counters.hpp"
 #include "conv/fft_conv.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv4.hpp"
@@ -55,6 +56,12 @@ void tokens_per_second(benchmark::State& state, std::int64_t tokens) {
   state.counters["tokens/s"] = benchmark::Counter(double(tokens) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// A decoding step's cost: one step's, plus reading the carried state (`copies` tensors like s).
+bench::Cost with_state_read(bench::Cost cost, const Tensor& s, int copies = 1) {
+  cost.bytes += double(copies) * double(s.numel()) * bench::costs::kFloat;
+  return cost;
+}
+
 constexpr std::int64_t kRwkvHeads = 32, kRwkvHead = 64;
 
 void BM_wkv6_prefill(benchmark::State& state) {
@@ -62,9 +69,11 @@ void BM_wkv6_prefill(benchmark::State& state) {
   const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
   const Tensor r = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
                w = uniform({1, L, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv6(r, k, v, w, u).o.raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::wkv6(L, H, d));
 }
 
 void BM_wkv6_decode(benchmark::State& state) {
@@ -73,9 +82,11 @@ void BM_wkv6_decode(benchmark::State& state) {
   const Tensor r = uniform({1, 1, H, d}, -1, 1, 1), k = uniform({1, 1, H, d}, -1, 1, 2), v = uniform({1, 1, H, d}, -1, 1, 3),
                w = uniform({1, 1, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
   Tensor s = uniform({1, H, d, d}, -1, 1, 6);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) s = recurrent::wkv6_recurrent(r, k, v, w, u, s).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
+  roofline.report(state, with_state_read(bench::costs::wkv6(1, H, d), s));
 }
 
 // The RWKV-7 delta rule's inputs at L steps: a = -kk, b = kk * 0.5 with kk unit-norm per head.
@@ -104,21 +115,25 @@ void BM_wkv7_prefill(benchmark::State& state) {
   const PeakMemory memory;
   const std::int64_t L = state.range(0);
   const Wkv7Inputs in = wkv7_inputs(L);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state)
     benchmark::DoNotOptimize((kChunked ? recurrent::wkv7(in.r, in.w, in.k, in.v, in.a, in.b)
                                        : recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b))
                                  .o.raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::wkv7(L, kRwkvHeads, kRwkvHead));
 }
 
 void BM_wkv7_decode(benchmark::State& state) {
   const PeakMemory memory;
   const Wkv7Inputs in = wkv7_inputs(1);
   Tensor s = uniform({1, kRwkvHeads, kRwkvHead, kRwkvHead}, -1, 1, 6);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) s = recurrent::wkv7_recurrent(in.r, in.w, in.k, in.v, in.a, in.b, s).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
+  roofline.report(state, with_state_read(bench::costs::wkv7(1, kRwkvHeads, kRwkvHead), s));
 }
 
 void BM_wkv4_prefill(benchmark::State& state) {
@@ -126,9 +141,11 @@ void BM_wkv4_prefill(benchmark::State& state) {
   const std::int64_t L = state.range(0), C = kRwkvHeads * kRwkvHead;
   const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, L, C}, -5, 5, 3),
                v = uniform({1, L, C}, -1, 1, 4);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::wkv4(decay, first, k, v).out.raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::wkv4(L, C));
 }
 
 void BM_wkv4_decode(benchmark::State& state) {
@@ -137,9 +154,11 @@ void BM_wkv4_decode(benchmark::State& state) {
   const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, 1, C}, -5, 5, 3),
                v = uniform({1, 1, C}, -1, 1, 4);
   recurrent::Wkv4State s = recurrent::wkv4(decay, first, k, v).final_state;
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) s = recurrent::wkv4(decay, first, k, v, {s}).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
+  roofline.report(state, with_state_read(bench::costs::wkv4(1, C), s.num, 3));
 }
 
 constexpr std::int64_t kRetentionHeads = 8, kRetentionKey = 256, kRetentionValue = 512;
@@ -148,9 +167,11 @@ void BM_retention_prefill(benchmark::State& state) {
   const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) benchmark::DoNotOptimize(recurrent::retention(q, k, v).o.raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::retention(L, H, dk, dv));
 }
 
 void BM_retention_decode(benchmark::State& state) {
@@ -158,16 +179,14 @@ void BM_retention_decode(benchmark::State& state) {
   const std::int64_t H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
   const Tensor q = uniform({1, 1, H, dk}, -1, 1, 1), k = uniform({1, 1, H, dk}, -1, 1, 2), v = uniform({1, 1, H, dv}, -1, 1, 3);
   Tensor s = uniform({1, H, dv, dk}, -1, 1, 6);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) s = recurrent::retention(q, k, v, {s}).final_state;
   memory.report(state);
   tokens_per_second(state, 1);
+  roofline.report(state, with_state_read(bench::costs::retention(1, H, dk, dv), s));
 }
 
 constexpr std::int64_t kAttentionHeads = 16, kAttentionHead = 128;
-
-// Causal attention's multiply-adds over L queries: half of the L x L scores, each a d-long dot
-// product and a d-wide update of the output, per head.
-double attention_flops(std::int64_t L, std::int64_t H, std::int64_t d) { return 2.0 * 2.0 * double(H * d) * double(L) * double(L) / 2; }
 
 template <DeviceKind kDevice>
 void BM_attention_prefill(benchmark::State& state) {
@@ -177,19 +196,19 @@ void BM_attention_prefill(benchmark::State& state) {
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1).to(*device), k = uniform({1, L, H, d}, -1, 1, 2).to(*device),
                v = uniform({1, L, H, d}, -1, 1, 3).to(*device);
+  const bench::RooflineReport roofline(*device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(attention::causal_attention(q, k, v, 0.088).raw_data());
     synchronize(*device);
   }
   memory.report(state);
   tokens_per_second(state, L);
-  state.counters["GFLOP/s"] = benchmark::Counter(attention_flops(L, H, d) * double(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  roofline.report(state, bench::costs::attention(L, 0, H, d));
 }
 
 // One new token for each of two sequences against their KV caches of L tokens, which it must
-// read once: reported against the device's copy bandwidth. The keys and values are the first L
-// steps of buffers with room for 2L, as the models' caches hold them.
+// read once. The keys and values are the first L steps of buffers with room for 2L, as the models'
+// caches hold them.
 template <DeviceKind kDevice>
 void BM_attention_decode(benchmark::State& state) {
   const std::optional<Device> device = bench::device_or_skip(state, kDevice);
@@ -199,22 +218,27 @@ void BM_attention_decode(benchmark::State& state) {
   const Tensor q = uniform({B, 1, H, d}, -1, 1, 1).to(*device);
   const Tensor k = uniform({B, 2 * L, H, d}, -1, 1, 2).to(*device).slice(1, 0, L),
                v = uniform({B, 2 * L, H, d}, -1, 1, 3).to(*device).slice(1, 0, L);
+  const bench::RooflineReport roofline(*device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(attention::causal_attention(q, k, v, 0.088).raw_data());
     synchronize(*device);
   }
   memory.report(state);
   tokens_per_second(state, B);
-  bench::report_bandwidth(state, 4.0 * double(2 * B * L * H * d), *device);
+  bench::Cost cost = bench::costs::attention(1, L, H, d);
+  cost.bytes *= B, cost.flops *= B, cost.exps *= B;
+  roofline.report(state, cost);
 }
 
 void BM_fft_conv(benchmark::State& state) {
   const PeakMemory memory;
   const std::int64_t L = state.range(0), D = 864;
   const Tensor x = uniform({1, D, L}, -1, 1, 1), k = uniform({1, D, L}, -1, 1, 2);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) benchmark::DoNotOptimize(conv::fft_causal_conv(x, k).raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::fft_conv(D, L));
 }
 
 // The float32 operator peaks at about 35 KiB per token at D = 864 (1.1 GiB at L = 32K, measured).
@@ -231,29 +255,85 @@ void BM_hyena(benchmark::State& state) {
   }
   const conv::HyenaOperator op = bench::random_hyena(D, L);
   const Tensor u = uniform({1, L, D}, -1, 1, 1);
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) benchmark::DoNotOptimize(op.forward(u).raw_data());
   memory.report(state);
   tokens_per_second(state, L);
+  roofline.report(state, bench::costs::hyena(D, L));
 }
 
 }  // namespace
 
-BENCHMARK(BM_wkv6_prefill)->Name("wkv6_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv6_prefill)
+    ->Name("wkv6_prefill")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 65536)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_wkv6_decode)->Name("wkv6_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_wkv7_prefill<true>)->Name("wkv7_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_wkv7_prefill<false>)->Name("wkv7_prefill_recurrent")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv7_prefill<true>)
+    ->Name("wkv7_prefill")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 65536)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_wkv7_prefill<false>)
+    ->Name("wkv7_prefill_recurrent")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 65536)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_wkv7_decode)->Name("wkv7_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_wkv4_prefill)->Name("wkv4_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_wkv4_prefill)
+    ->Name("wkv4_prefill")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 65536)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_wkv4_decode)->Name("wkv4_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_retention_prefill)->Name("retention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 131072)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_retention_prefill)
+    ->Name("retention_prefill")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 65536)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_retention_decode)->Name("retention_decode")->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CPU)->Name("attention_prefill")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CPU)->Name("attention_decode")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CUDA)->Name("attention_prefill_cuda")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CUDA)->Name("attention_decode_cuda")->ArgName("L")->RangeMultiplier(4)->Range(2048, 32768)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CPU)
+    ->Name("attention_prefill")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 32768)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CPU)
+    ->Name("attention_decode")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 32768)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_prefill, DeviceKind::CUDA)
+    ->Name("attention_prefill_cuda")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 32768)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_attention_decode, DeviceKind::CUDA)
+    ->Name("attention_decode_cuda")
+    ->ArgName("L")
+    ->RangeMultiplier(4)
+    ->Range(1024, 32768)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // To 1M where memory allows (1M needs some 36 GiB): longer runs are skipped with the reason.
 BENCHMARK(BM_hyena)->Name("hyena")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return bench::run_benchmarks(argc, argv); }

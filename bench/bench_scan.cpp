@@ -1,14 +1,14 @@
 // Linear-recurrence throughput: sequential loop vs the parallel CPU scan vs the CUDA kernel, at
 // L = 1K ... 1M for one long row and for 64 channels. Each scan reads a and b and writes h, so
-// its traffic is 3 * elements * 4 bytes (float32); GB/s is set against the copy bandwidth of the
-// same device measured in the same run (copy_fraction = scan GB/s / copy GB/s).
+// its traffic is 3 * elements * 4 bytes (float32), with one FMA per element: the roofline
+// (bench/roofline.hpp, measured in the same run) is the copy bandwidth.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <random>
 
-#include "bench/bandwidth.hpp"
 #include "bench/bench_device.hpp"
+#include "bench/roofline_counters.hpp"
 #include "core/device.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -28,15 +28,16 @@ Inputs make_inputs(std::int64_t channels, std::int64_t length, Device device) {
   return {a.to(device), b.to(device), Tensor::zeros(a.shape(), DType::F32, device)};
 }
 
-void report(benchmark::State& state, std::int64_t elements, Device device) {
+void report(benchmark::State& state, const bench::RooflineReport& roofline, std::int64_t elements) {
   state.SetItemsProcessed(state.iterations() * elements);
-  bench::report_bandwidth(state, double(elements) * 12.0, device);
+  roofline.report(state, {double(elements) * 12.0, double(elements) * 2.0, 0});
 }
 
 template <bool kParallel>
 void BM_scan_cpu(benchmark::State& state) {
   const std::int64_t channels = state.range(0), length = state.range(1);
   const Inputs in = make_inputs(channels, length, Device::cpu());
+  const bench::RooflineReport roofline(Device::cpu());
   for (auto _ : state) {
     if constexpr (kParallel) {
       scan::linear_recurrence(in.a, in.b, {}, {scan::Direction::Forward, nullptr, 0, in.h});
@@ -51,7 +52,7 @@ void BM_scan_cpu(benchmark::State& state) {
       benchmark::ClobberMemory();
     }
   }
-  report(state, channels * length, Device::cpu());
+  report(state, roofline, channels * length);
 }
 
 void BM_scan_cuda(benchmark::State& state) {
@@ -60,11 +61,12 @@ void BM_scan_cuda(benchmark::State& state) {
   const Device gpu = *found;
   const std::int64_t channels = state.range(0), length = state.range(1);
   const Inputs in = make_inputs(channels, length, gpu);
+  const bench::RooflineReport roofline(gpu);
   for (auto _ : state) {
     scan::linear_recurrence(in.a, in.b, {}, {scan::Direction::Forward, nullptr, 0, in.h});
     synchronize(gpu);
   }
-  report(state, channels * length, gpu);
+  report(state, roofline, channels * length);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -80,4 +82,4 @@ BENCHMARK_TEMPLATE(BM_scan_cpu, false)->Name("scan_sequential")->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_scan_cpu, true)->Name("scan_parallel_cpu")->Apply(shapes);
 BENCHMARK(BM_scan_cuda)->Name("scan_cuda")->Apply(shapes);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return bench::run_benchmarks(argc, argv); }

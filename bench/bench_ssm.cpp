@@ -1,16 +1,19 @@
-// Throughput of the SSM kernels at long lengths, against the bandwidth floor: each input read
-// once and each output written once (float32).
-//   selective_scan  Mamba shapes, CPU and CUDA: batch 1, D channels, N = 16, B/C shared; reads
-//                   u, delta, z (D x L each) and B, C (N x L each), writes out (D x L).
-//   ssd             Mamba-2 shapes, CPU and CUDA: batch 1, 64 heads of P = 64,
-//                   N = 128, one group, chunks of 256; reads X (L x 64 x 64), A (L x 64),
-//                   B, C (L x 128 each), writes Y.
+// Throughput of the SSM kernels at long lengths (float32, batch 1), against the roofline
+// (bench/roofline.hpp; the counts in bench/operator_costs.hpp):
+//   selective_scan  Mamba shapes, CPU and CUDA: D channels, N = 16, B/C shared, with the z gate,
+//                   the D skip and softplus(delta + bias)
+//   ssd             Mamba-2 shapes, CPU and CUDA: 64 heads of P = 64, N = 128, one group, chunks
+//                   of 256 on the CPU
+//   causal_conv1d   the short convolution in front of both scans, with its bias and SiLU: D = 2048
+//                   channels (d_inner of a d_model 1024 Mamba), width 4
 #include <benchmark/benchmark.h>
 
 #include <random>
 
-#include "bench/bandwidth.hpp"
 #include "bench/bench_device.hpp"
+#include "bench/operator_costs.hpp"
+#include "bench/roofline_counters.hpp"
+#include "conv/causal_conv1d.hpp"
 #include "ssm/selective_scan.hpp"
 #include "ssm/ssd.hpp"
 
@@ -40,12 +43,13 @@ void BM_selective_scan(benchmark::State& state) {
   options.D = input({D}, -1, 1);
   options.delta_bias = input({D}, -1, 1);
   options.delta_softplus = true;
+  const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
     synchronize(device);
   }
-  state.SetItemsProcessed(state.iterations() * D * L * N);  // state updates
-  bench::report_bandwidth(state, 4.0 * double(4 * D * L + 2 * N * L), device);
+  state.SetItemsProcessed(state.iterations() * L);
+  roofline.report(state, bench::costs::selective_scan(D, L, N));
 }
 
 template <DeviceKind kDevice>
@@ -60,12 +64,31 @@ void BM_ssd(benchmark::State& state) {
                C = input({1, L, 1, N}, -1, 1);
   ssm::SsdOptions options;
   options.chunk_length = device.is_cuda() ? 0 : 256;
+  const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
     synchronize(device);
   }
-  state.SetItemsProcessed(state.iterations() * L * H);
-  bench::report_bandwidth(state, 4.0 * double(2 * L * H * P + L * H + 2 * L * N), device);
+  state.SetItemsProcessed(state.iterations() * L);
+  roofline.report(state, bench::costs::ssd(L, H, P, N));
+}
+
+template <DeviceKind kDevice>
+void BM_causal_conv1d(benchmark::State& state) {
+  const std::optional<Device> found = bench::device_or_skip(state, kDevice);
+  if (!found) return;
+  const Device device = *found;
+  const std::int64_t L = state.range(0), D = 2048, width = 4;
+  std::mt19937 rng(3);
+  auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
+  const Tensor x = input({1, D, L}, -1, 1), weight = input({D, width}, -0.5f, 0.5f), bias = input({D}, -0.5f, 0.5f);
+  const bench::RooflineReport roofline(device);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(conv::causal_conv1d(x, weight, bias, Activation::Silu).out.raw_data());
+    synchronize(device);
+  }
+  state.SetItemsProcessed(state.iterations() * L);
+  roofline.report(state, bench::costs::causal_conv1d(D, L, width));
 }
 
 }  // namespace
@@ -75,29 +98,44 @@ void BM_ssd(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_selective_scan, DeviceKind::CPU)
     ->Name("selective_scan_cpu")
     ->ArgNames({"D", "L"})
-    ->ArgsProduct({{2048}, {2048, 16384, 65536, 262144}})
-    ->ArgsProduct({{5120}, {2048, 16384, 65536}})
+    ->ArgsProduct({{2048}, {1024, 4096, 16384, 65536, 262144}})
+    ->ArgsProduct({{5120}, {4096, 16384, 65536}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_selective_scan, DeviceKind::CUDA)
     ->Name("selective_scan_cuda")
     ->ArgNames({"D", "L"})
-    ->ArgsProduct({{2048, 5120}, {2048, 16384, 65536, 262144}})
+    ->ArgsProduct({{2048, 5120}, {1024, 4096, 16384, 65536, 262144}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_ssd, DeviceKind::CPU)
     ->Name("ssd_cpu")
     ->ArgNames({"L"})
-    ->RangeMultiplier(8)
-    ->Range(2048, 262144)
+    ->RangeMultiplier(4)
+    ->Range(1024, 262144)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_ssd, DeviceKind::CUDA)
     ->Name("ssd_cuda")
     ->ArgNames({"L"})
-    ->RangeMultiplier(8)
-    ->Range(2048, 262144)
+    ->RangeMultiplier(4)
+    ->Range(1024, 262144)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-BENCHMARK_MAIN();
+BENCHMARK_TEMPLATE(BM_causal_conv1d, DeviceKind::CPU)
+    ->Name("causal_conv1d_cpu")
+    ->ArgNames({"L"})
+    ->RangeMultiplier(4)
+    ->Range(1024, 262144)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_causal_conv1d, DeviceKind::CUDA)
+    ->Name("causal_conv1d_cuda")
+    ->ArgNames({"L"})
+    ->RangeMultiplier(4)
+    ->Range(1024, 262144)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+int main(int argc, char** argv) { return bench::run_benchmarks(argc, argv); }
