@@ -1,12 +1,14 @@
 #include "conv/causal_conv1d.hpp"
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <vector>
 
 #include "conv/causal_conv1d_cuda.hpp"
 #include "core/check.hpp"
 #include "core/dispatch.hpp"
-#include "core/math.hpp"
 #include "core/thread_pool.hpp"
+#include "core/vector_math.hpp"
 
 namespace subq::conv {
 
@@ -19,17 +21,55 @@ void check_weights(const char* op, const Tensor& weight, const Tensor& bias, std
   if (bias.defined()) check_shape(op, "bias", bias, {channels});
 }
 
-// One (batch, channel) row: the window holds the previous width - 1 inputs, then each new one.
+// Rows are taken in tiles of kTileRows channels by kTileSteps steps. A tile's inputs are gathered
+// into rows, each behind its K - 1 predecessors (x is often time-major, the models' transposed
+// projections: then a step of 16 channels is one cache line of float32), and each output row is
+// bias + K products of the weights with shifted spans of its input row, vectorised along time.
+constexpr std::int64_t kTileRows = 16;
+// 16 rows of 256 float32 steps: 16 KiB, within L1 beside the output rows being written.
+constexpr std::int64_t kTileSteps = 256;
+
 template <class T>
-void convolve_row(const T* x, std::int64_t x_step, std::int64_t L, const T* w, std::int64_t w_step, std::int64_t K,
-                  T bias, Activation activation, T* window, T* out) {
-  for (std::int64_t t = 0; t < L; ++t) {
-    window[K - 1] = x[t * x_step];
-    T acc = bias;
-    for (std::int64_t k = 0; k < K; ++k) acc += w[k * w_step] * window[k];
-    out[t] = subq::activation(activation, acc);
-    for (std::int64_t k = 0; k + 1 < K; ++k) window[k] = window[k + 1];
+struct Tile {
+  std::int64_t K, stride;  // taps; elements per row: K - 1 predecessors + kTileSteps steps
+  std::vector<T> values;
+  explicit Tile(std::int64_t taps)
+      : K(taps), stride(taps - 1 + kTileSteps), values(std::size_t(kTileRows * stride), T(0)) {}
+  T* row(std::int64_t r) { return values.data() + r * stride; }
+};
+
+template <class T>
+void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& h0, Activation activation,
+                   std::int64_t row0, std::int64_t rows, Tile<T>& tile, CausalConv1dResult& r) {
+  const std::int64_t C = x.size(1), L = x.size(2), K = tile.K;
+  std::int64_t start[kTileRows];  // where each row's inputs begin in x
+  for (std::int64_t i = 0; i < rows; ++i) {
+    start[i] = (row0 + i) / C * x.stride(0) + (row0 + i) % C * x.stride(1);
+    for (std::int64_t k = 0; k + 1 < K; ++k)
+      tile.row(i)[k] = h0.defined() ? h0.data<T>()[(row0 + i) * (K - 1) + k] : T(0);
   }
+  const T* xp = x.data<T>();
+  for (std::int64_t t0 = 0; t0 < L; t0 += kTileSteps) {
+    const std::int64_t n = std::min(kTileSteps, L - t0);
+    for (std::int64_t t = 0; t < n; ++t) {
+      const T* step = xp + (t0 + t) * x.stride(2);
+      for (std::int64_t i = 0; i < rows; ++i) tile.row(i)[K - 1 + t] = step[start[i]];
+    }
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t c = (row0 + i) % C;
+      T* out = r.out.data<T>() + (row0 + i) * L + t0;
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> y(out, n);
+      y.setConstant(b.defined() ? b.data<T>()[c] : T(0));
+      for (std::int64_t k = 0; k < K; ++k)
+        y += w.data<T>()[c * w.stride(0) + k * w.stride(1)] *
+             Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
+      activate_span(out, n, activation);
+      // The last K - 1 inputs come in front of the next span.
+      std::copy(tile.row(i) + n, tile.row(i) + n + K - 1, tile.row(i));
+    }
+  }
+  for (std::int64_t i = 0; i < rows; ++i)
+    std::copy(tile.row(i), tile.row(i) + K - 1, r.final_state.data<T>() + (row0 + i) * (K - 1));
 }
 
 template <class T>
@@ -39,15 +79,12 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
   CausalConv1dResult r{Tensor::empty({B, C, L}, dtype_of<T>), Tensor::empty({B, C, K - 1}, dtype_of<T>)};
   const Tensor w = weight.to(dtype_of<T>), b = bias.defined() ? bias.to(dtype_of<T>).contiguous() : bias;
   const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous() : initial_state;
-  ThreadPool::global().parallel_for(B * C, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> window(std::size_t(K), T(0));
-    for (std::int64_t row = begin; row < end; ++row) {
-      const std::int64_t bi = row / C, c = row % C;
-      for (std::int64_t k = 0; k + 1 < K; ++k) window[k] = h0.defined() ? h0.data<T>()[row * (K - 1) + k] : T(0);
-      const T* xr = x.data<T>() + bi * x.stride(0) + c * x.stride(1);
-      convolve_row(xr, x.stride(2), L, w.data<T>() + c * w.stride(0), w.stride(1), K,
-                   b.defined() ? b.data<T>()[c] : T(0), activation, window.data(), r.out.data<T>() + row * L);
-      std::copy(window.begin(), window.end() - 1, r.final_state.data<T>() + row * (K - 1));
+  const std::int64_t tiles = (B * C + kTileRows - 1) / kTileRows;
+  ThreadPool::global().parallel_for(tiles, [&](std::int64_t begin, std::int64_t end) {
+    Tile<T> tile(K);
+    for (std::int64_t i = begin; i < end; ++i) {
+      const std::int64_t row0 = i * kTileRows;
+      convolve_tile(x, w, b, h0, activation, row0, std::min(kTileRows, B * C - row0), tile, r);
     }
   });
   return r;

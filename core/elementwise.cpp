@@ -3,6 +3,7 @@
 #include "core/check.hpp"
 #include "core/elementwise_cuda.hpp"
 #include "core/math.hpp"
+#include "core/vector_math.hpp"
 
 namespace subq {
 
@@ -25,7 +26,7 @@ Tensor activate(Tensor t, Activation f) {
     launch_on_cuda("activate", t.device(), [&] { return detail::launch_activate(p, t.numel(), f); });
     return t;
   }
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = activation(f, p[i]);
+  activate_span(p, t.numel(), f);
   return t;
 }
 

@@ -122,28 +122,32 @@ StepProblem random_step(std::int64_t batch, std::int64_t heads, std::int64_t dim
 
 }  // namespace
 
+// 4 channels go one at a time; 64 (32 per group) in the CPU's blocks of 16 across channels.
 TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") {
   std::uint32_t seed = 1;
-  for (const std::int64_t L : {1, 2, 7, 64, 257, 2049})
-    for (const Layout layout : {Layout::Shared, Layout::Grouped, Layout::TimeInvariant})
-      for (const bool complex : {false, true})
-        for (const bool extras : {false, true}) {
-          const std::int64_t N = L == 2049 ? 5 : 16;
-          const Problem p = random_problem(2, 4, N, L, layout, complex, extras, seed++);
-          INFO("L " << L << " layout " << int(layout) << " complex " << complex << " extras " << extras);
-          const SelectiveScanResult want = reference(p), got = run(p);
-          CHECK(max_rel_diff(got.out, want.out) < 1e-12);
-          CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
-          const SelectiveScanResult single = run(as_float32(p));
-          CHECK(single.out.dtype() == DType::F32);
-          CHECK(max_rel_diff(single.out, want.out) < 1e-4);
-          CHECK(max_rel_diff(single.final_state, want.final_state) < 1e-4);
-        }
+  for (const std::int64_t dim : {4, 64})
+    for (const std::int64_t L : {1, 2, 7, 64, 257, 2049})
+      for (const Layout layout : {Layout::Shared, Layout::Grouped, Layout::TimeInvariant})
+        for (const bool complex : {false, true})
+          for (const bool extras : {false, true}) {
+            const std::int64_t N = L == 2049 ? 5 : 16;
+            const Problem p = random_problem(2, dim, N, L, layout, complex, extras, seed++);
+            INFO("dim " << dim << " L " << L << " layout " << int(layout) << " complex " << complex << " extras "
+                        << extras);
+            const SelectiveScanResult want = reference(p), got = run(p);
+            CHECK(max_rel_diff(got.out, want.out) < 1e-12);
+            CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+            const SelectiveScanResult single = run(as_float32(p));
+            CHECK(single.out.dtype() == DType::F32);
+            CHECK(max_rel_diff(single.out, want.out) < 1e-4);
+            CHECK(max_rel_diff(single.final_state, want.final_state) < 1e-4);
+          }
 }
 
 TEST_CASE("selective scan: strided inputs read in place", "[ssm][selective_scan]") {
   // u and z as transposed (batch, length, dim) projections, as a Mamba layer hands them over.
-  const Problem p = random_problem(2, 6, 8, 33, Layout::Shared, false, true, 7);
+  const std::int64_t dim = GENERATE(6, 32);
+  const Problem p = random_problem(2, dim, 8, 33, Layout::Shared, false, true, 7);
   Problem q = p;
   q.u = p.u.transpose(1, 2).contiguous().transpose(1, 2);
   q.options.z = p.options.z.transpose(1, 2).contiguous().transpose(1, 2);
@@ -153,8 +157,9 @@ TEST_CASE("selective scan: strided inputs read in place", "[ssm][selective_scan]
 }
 
 TEST_CASE("selective scan: splitting the sequence and carrying the state changes nothing", "[ssm][selective_scan]") {
+  const std::int64_t dim = GENERATE(4, 32);
   for (const bool complex : {false, true}) {
-    const Problem p = random_problem(1, 4, 4, 100, Layout::Grouped, complex, true, 11);
+    const Problem p = random_problem(1, dim, 4, 100, Layout::Grouped, complex, true, 11);
     const SelectiveScanResult whole = run(p);
     const std::int64_t k = 37;
     auto part = [&](std::int64_t from, std::int64_t to, const Tensor& h0) {
