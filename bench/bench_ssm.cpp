@@ -2,8 +2,8 @@
 // (bench/roofline.hpp; the counts in bench/operator_costs.hpp):
 //   selective_scan  Mamba shapes, CPU and CUDA: D channels, N = 16, B/C shared, with the z gate,
 //                   the D skip and softplus(delta + bias)
-//   ssd             Mamba-2 shapes, CPU and CUDA: 64 heads of P = 64, N = 128, one group, chunks
-//                   of 256 on the CPU
+//   ssd             Mamba-2 shapes, CPU and CUDA: 64 heads of P = 64, N = 128, one group, the
+//                   default chunks
 //   causal_conv1d   the short convolution in front of both scans, with its bias and SiLU: D = 2048
 //                   channels (d_inner of a d_model 1024 Mamba), width 4
 #include <benchmark/benchmark.h>
@@ -62,8 +62,7 @@ void BM_ssd(benchmark::State& state) {
   auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
   const Tensor X = input({1, L, H, P}, -1, 1), A = input({1, L, H}, -0.1f, 0), B = input({1, L, 1, N}, -1, 1),
                C = input({1, L, 1, N}, -1, 1);
-  ssm::SsdOptions options;
-  options.chunk_length = device.is_cuda() ? 0 : 256;
+  const ssm::SsdOptions options;  // the default chunks of each device
   const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());

@@ -1,8 +1,12 @@
-// SSD on the CPU in three passes over (batch, head, chunk):
-//   1. intra-chunk outputs and each chunk's own final state (parallel),
-//   2. the states entering every chunk: the scan core's linear recurrence over chunks, with the
-//      chunk's total decay as a and its own state as b,
-//   3. each chunk's outputs from the state entering it (parallel).
+// SSD on the CPU, in one of two forms:
+//   streamed (batch x heads fill the threads): each thread takes its heads through the chunks in
+//     order, carrying their states, so no chunk's state is kept and the cost per token stays flat
+//     in L;
+//   parallel chunks (few heads, long inputs), three passes over (batch, head, chunk):
+//     1. intra-chunk outputs and each chunk's own final state (parallel),
+//     2. the states entering every chunk: the scan core's linear recurrence over chunks, with the
+//        chunk's total decay as a and its own state as b,
+//     3. each chunk's outputs from the state entering it (parallel).
 #include "ssm/ssd.hpp"
 
 #include <cmath>
@@ -48,6 +52,25 @@ struct Problem {
   }
 };
 
+// M = C B^T masked by the decay from step s to step l (s <= l), zeros above the diagonal (its
+// products go through Eigen's triangular view, which skips them). The
+// decay is a running product of the steps' factors exp(A), kept a row at a time (row l is row
+// l - 1 times exp(A[l]), and 1 on the diagonal): one multiply per element, vectorised along the
+// row, and no cancellation as in exp(cs[l] - cs[s]). a: the chunk's A, `a_stride` apart.
+template <class T>
+void mask_with_decay(const RowMatrix<T>& CB, const T* a, std::int64_t a_stride, RowMatrix<T>& M,
+                     Eigen::Array<T, Eigen::Dynamic, 1>& decay) {
+  const std::int64_t q = CB.rows();
+  M.resize(q, q);
+  decay.resize(q);
+  for (std::int64_t l = 0; l < q; ++l) {
+    decay.head(l) *= std::exp(a[l * a_stride]);
+    decay[l] = 1;
+    M.row(l).head(l + 1) = CB.row(l).head(l + 1).array() * decay.head(l + 1).transpose();
+    M.row(l).tail(q - l - 1).setZero();
+  }
+}
+
 // One chunk of every head of group g: C B^T is the same for all of them, only the decay differs.
 template <class T>
 void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) {
@@ -55,26 +78,15 @@ void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) 
   const std::int64_t first_head = g * heads_per_group;
   const StridedRows<T> B = p.bc(p.B, b, first_head, t0, q), C = p.bc(p.C, b, first_head, t0, q);
   const RowMatrix<T> CB = C * B.transpose();
-  RowMatrix<T> M(q, q);
+  RowMatrix<T> M;
+  Eigen::Array<T, Eigen::Dynamic, 1> decay;
   Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
   for (std::int64_t h = first_head; h < first_head + heads_per_group; ++h) {
-    // Y_diag = (C B^T masked by the decay from step s to step l) X. The decay is the product of
-    // the steps' factors exp(A) walked back from l: one multiply per element, not an exp, and no
-    // cancellation as in exp(cs[l] - cs[s]).
-    const T* a = p.A.template data<T>() + (b * p.L + t0) * p.heads + h;
-    for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(a[s * p.heads]);
-    for (std::int64_t l = 0; l < q; ++l) {
-      T decay = 1;
-      for (std::int64_t s = l; s >= 0; --s) {
-        M(l, s) = CB(l, s) * decay;
-        decay *= to_end[s];
-      }
-      for (std::int64_t s = l + 1; s < q; ++s) M(l, s) = 0;
-    }
+    mask_with_decay(CB, p.A.template data<T>() + (b * p.L + t0) * p.heads + h, p.heads, M, decay);
     const StridedRows<T> X = p.x(b, h, t0, q);
     Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
                                                      p.P, Eigen::OuterStride<>(p.heads * p.P));
-    Y.noalias() = M * X;
+    Y.noalias() = M.template triangularView<Eigen::Lower>() * X;
     // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
     const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
     for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
@@ -129,6 +141,45 @@ SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
     }
   });
   return {p.Y, passed.final_state.view({p.batch, p.heads, p.P, p.N})};
+}
+
+// Heads [begin, end) of batch x heads through the chunks in order, on one thread, each carrying its
+// state S (P x N) in `state`: per chunk Y = M X + diag(exp(cs)) C S^T, then
+// S = exp(cs_end) S + X^T diag(exp(cs_end - cs)) B. The thread's heads go through a chunk together,
+// so C B^T is made once per chunk and group, and the chunk's B and C stay in cache.
+template <class T>
+void stream_heads(Problem<T>& p, T* state, std::int64_t begin, std::int64_t end) {
+  RowMatrix<T> CB, M;
+  Eigen::Array<T, Eigen::Dynamic, 1> decay;
+  Eigen::Matrix<T, Eigen::Dynamic, 1> from_start(p.Q), to_end(p.Q);
+  for (std::int64_t t0 = 0; t0 < p.L; t0 += p.Q) {
+    const std::int64_t q = std::min(p.Q, p.L - t0);
+    std::int64_t made_for = -1;  // the (batch, group) CB was made for
+    for (std::int64_t bh = begin; bh < end; ++bh) {
+      const std::int64_t b = bh / p.heads, h = bh % p.heads, bg = b * p.groups + h / (p.heads / p.groups);
+      const StridedRows<T> B = p.bc(p.B, b, h, t0, q), C = p.bc(p.C, b, h, t0, q), X = p.x(b, h, t0, q);
+      if (bg != made_for) CB.noalias() = C * B.transpose(), made_for = bg;
+      mask_with_decay(CB, p.A.template data<T>() + (b * p.L + t0) * p.heads + h, p.heads, M, decay);
+      Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P,
+                                                          q, p.P, Eigen::OuterStride<>(p.heads * p.P));
+      Eigen::Map<RowMatrix<T>> S(state + bh * p.P * p.N, p.P, p.N);
+      const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
+      for (std::int64_t l = 0; l < q; ++l) from_start[l] = std::exp(cs[l]), to_end[l] = std::exp(cs[q - 1] - cs[l]);
+      Y.noalias() = M.template triangularView<Eigen::Lower>() * X;
+      Y.noalias() += from_start.head(q).asDiagonal() * (C * S.transpose());
+      S = std::exp(cs[q - 1]) * S + X.transpose() * (to_end.head(q).asDiagonal() * B);
+    }
+  }
+}
+
+template <class T>
+SsdResult streamed(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
+  Tensor state = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous().clone()
+                                         : Tensor::zeros({p.batch, p.heads, p.P, p.N}, dtype_of<T>);
+  p.Y = Tensor::empty({p.batch, p.L, p.heads, p.P}, dtype_of<T>);
+  pool.parallel_for(p.batch * p.heads,
+                    [&](std::int64_t begin, std::int64_t end) { stream_heads(p, state.data<T>(), begin, end); });
+  return {p.Y, state};
 }
 
 // The recurrence one step at a time (decoding, and sequences shorter than a chunk is worth):
@@ -207,7 +258,10 @@ SsdResult ssd(const Tensor& X, const Tensor& A, const Tensor& B, const Tensor& C
     using T = decltype(zero);
     auto prepare = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
     Problem<T> p{prepare(X), prepare(A), prepare(B), prepare(C), batch, L, heads, P, groups, N, Q, chunks, {}, {}, {}};
-    return L < kMinChunkedLength ? step_by_step(p, options.initial_state, pool) : run(p, options.initial_state, pool);
+    if (L < kMinChunkedLength) return step_by_step(p, options.initial_state, pool);
+    // Streaming needs a few heads per thread to keep them all busy; else the chunks go in parallel.
+    if (batch * heads >= 2 * pool.size()) return streamed(p, options.initial_state, pool);
+    return run(p, options.initial_state, pool);
   });
 }
 

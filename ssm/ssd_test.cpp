@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
+#include "core/thread_pool.hpp"
 #include "ssm/ssd.hpp"
 #include "tests/testing.hpp"
 
@@ -52,9 +52,10 @@ SsdResult reference(const Problem& p) {
   return r;
 }
 
-SsdResult run(const Problem& p, std::int64_t chunk, DType dtype = DType::F64) {
+SsdResult run(const Problem& p, std::int64_t chunk, DType dtype = DType::F64, ThreadPool* pool = nullptr) {
   SsdOptions o;
   o.chunk_length = chunk;
+  o.pool = pool;
   o.initial_state = p.h0.to(dtype);
   return ssd(p.X.to(dtype), p.A.to(dtype), p.B.to(dtype), p.C.to(dtype), o);
 }
@@ -76,6 +77,21 @@ TEST_CASE("ssd: equals the step-by-step recurrence for any chunk length", "[ssm]
         CHECK(max_rel_diff(single.Y, want.Y) < 1e-4);
         CHECK(max_rel_diff(single.final_state, want.final_state) < 1e-4);
       }
+}
+
+TEST_CASE("ssd: the streamed and the parallel-chunk forms give the recurrence's results", "[ssm][ssd]") {
+  // 2 x 4 heads: streamed on one thread (at least 2 heads per thread), chunks in parallel on 8.
+  ThreadPool one(1), eight(8);
+  for (const std::int64_t groups : {1, 2}) {
+    const Problem p = random_problem(2, 200, 4, 3, groups, 5, 21);
+    const SsdResult want = reference(p);
+    for (ThreadPool* pool : {&one, &eight}) {
+      INFO("threads " << pool->size() << " groups " << groups);
+      const SsdResult got = run(p, 16, DType::F64, pool);
+      CHECK(max_rel_diff(got.Y, want.Y) < 1e-12);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+    }
+  }
 }
 
 TEST_CASE("ssd: strided inputs and the default chunk length", "[ssm][ssd]") {

@@ -67,8 +67,7 @@ std::vector<Mixer> mixers() {
                }});
   m.push_back({"mamba2_ssd", "64 heads x 64, N 128", [](std::int64_t L) { return bench::costs::ssd(L, 64, 64, 128); },
                [](std::int64_t L, std::int64_t) -> Work {
-                 ssm::SsdOptions o;
-                 o.chunk_length = 256;
+                 const ssm::SsdOptions o;
                  const Tensor X = uniform({1, L, 64, 64}, -1, 1), A = uniform({1, L, 64}, -0.1f, 0), B = uniform({1, L, 1, 128}, -1, 1),
                               C = uniform({1, L, 1, 128}, -1, 1);
                  return [=] { return ssm::ssd(X, A, B, C, o).Y; };
