@@ -57,6 +57,12 @@ void activate_span(T* p, std::int64_t n, Activation f) {
   for (std::int64_t i = 0; i < n; ++i) p[i] = activation(f, p[i]);
 }
 
+/// p[i] = exp(p[i]) for i < n.
+template <class T>
+void exp_span(T* p, std::int64_t n) {
+  detail::transform_blocks(p, n, [](const detail::SpanBlock<T>& x) -> detail::SpanBlock<T> { return x.exp(); });
+}
+
 /// p[i] = softplus(p[i]) for i < n: log1p(exp(x)), and x itself above the threshold of 20.
 template <class T>
 void softplus_span(T* p, std::int64_t n) {

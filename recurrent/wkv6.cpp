@@ -8,6 +8,7 @@
 #include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
+#include "core/vector_math.hpp"
 #include "recurrent/wkv_checks.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -17,6 +18,8 @@ namespace {
 
 constexpr const char* kOp = "wkv6";
 constexpr std::int64_t kDefaultChunk = 64;
+// Steps summed pair by pair inside a chunk; between such runs the chunk's scores are matrix products.
+constexpr std::int64_t kSubChunk = 16;
 constexpr std::int64_t kCudaMinChunk = 16;
 
 struct Sizes {
@@ -53,7 +56,12 @@ template <class T>
 Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u, const Sizes& s) {
   auto as = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
   Tensor decay = w.to(dtype_of<T>).contiguous().clone();
-  for (std::int64_t i = 0; i < decay.numel(); ++i) decay.data<T>()[i] = std::exp(decay.data<T>()[i]);
+  // In runs of whole cache lines per thread.
+  constexpr std::int64_t kRun = 1024;
+  ThreadPool::global().parallel_for((decay.numel() + kRun - 1) / kRun, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t first = begin * kRun, last = std::min(end * kRun, decay.numel());
+    exp_span(decay.data<T>() + first, last - first);
+  });
   return {as(r), as(k), as(v), decay, as(u), s};
 }
 
@@ -96,24 +104,44 @@ template <class T>
 void intra_chunk(const Inputs<T>& in, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q,
                  T* o_rows, T* own_state, T* total_decay) {
   const std::int64_t H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  const StridedRows<T> r(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
-      k(in.row(in.k, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
-      v(in.row(in.v, b, h, t0, dv), q, dv, Eigen::OuterStride<>(H * dv)),
-      decay(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
+  // Copied out: the rows lie H * d apart, for the usual powers of two in the same L1 sets, and the
+  // products below revisit each of them q times.
+  const RowMatrix<T> r = StridedRows<T>(in.row(in.r, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+                     k = StridedRows<T>(in.row(in.k, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk)),
+                     v = StridedRows<T>(in.row(in.v, b, h, t0, dv), q, dv, Eigen::OuterStride<>(H * dv)),
+                     decay = StridedRows<T>(in.row(in.decay, b, h, t0, dk), q, dk, Eigen::OuterStride<>(H * dk));
   const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> u(in.u.template data<T>() + h * dk, dk);
   // A[t, s] = sum_i r[t,i] k[s,i] prod_{s<m<t} exp(w[m,i]) for s < t; the bonus u on the diagonal.
+  // Within a sub-chunk of kSubChunk steps A is summed pair by pair; between sub-chunks it is a matrix
+  // product, the decay split at the end j1 of the earlier sub-chunk J: k[s] times the decay from s
+  // to j1, r[t] times the decay from j1 to t. Both are products of factors <= 1: nothing divides.
   RowMatrix<T> A = RowMatrix<T>::Zero(q, q);
   Eigen::Matrix<T, 1, Eigen::Dynamic> d(dk);
   for (std::int64_t t = 0; t < q; ++t) {
     A(t, t) = (r.row(t).array() * u.array() * k.row(t).array()).sum();
     d.setOnes();
-    for (std::int64_t s = t - 1; s >= 0; --s) {
+    for (std::int64_t s = t - 1; s >= t / kSubChunk * kSubChunk; --s) {
       A(t, s) = (r.row(t).array() * k.row(s).array() * d.array()).sum();
       d.array() *= decay.row(s).array();
     }
   }
+  RowMatrix<T> k_to_end(kSubChunk, dk), r_from_end(q, dk);
+  for (std::int64_t j0 = 0; j0 + kSubChunk < q; j0 += kSubChunk) {
+    const std::int64_t j1 = j0 + kSubChunk, later = q - j1;
+    d.setOnes();
+    for (std::int64_t s = j1 - 1; s >= j0; --s) {
+      k_to_end.row(s - j0) = k.row(s).array() * d.array();
+      d.array() *= decay.row(s).array();
+    }
+    d.setOnes();
+    for (std::int64_t t = j1; t < q; ++t) {
+      r_from_end.row(t - j1) = r.row(t).array() * d.array();
+      d.array() *= decay.row(t).array();
+    }
+    A.block(j1, j0, later, kSubChunk).noalias() = r_from_end.topRows(later) * k_to_end.transpose();
+  }
   Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
-  O.noalias() = A * v;
+  O.noalias() = A.template triangularView<Eigen::Lower>() * v;
   // Own state: sum_s (k[s] * prod_{m>s} exp(w[m]))^T v[s]; total decay: prod_m exp(w[m]).
   RowMatrix<T> k_decayed(q, dk);
   d.setOnes();
