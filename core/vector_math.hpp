@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/math.hpp"
+#include "core/thread_pool.hpp"
 
 namespace subq {
 
@@ -61,6 +62,15 @@ void activate_span(T* p, std::int64_t n, Activation f) {
 template <class T>
 void exp_span(T* p, std::int64_t n) {
   detail::transform_blocks(p, n, [](const detail::SpanBlock<T>& x) -> detail::SpanBlock<T> { return x.exp(); });
+}
+
+/// exp_span over [0, n) on the pool's threads, in runs of 1024 values (whole cache lines each).
+template <class T>
+void parallel_exp(T* p, std::int64_t n, ThreadPool& pool = ThreadPool::global()) {
+  constexpr std::int64_t kRun = 1024;
+  pool.parallel_for((n + kRun - 1) / kRun, [&](std::int64_t begin, std::int64_t end) {
+    exp_span(p + begin * kRun, std::min(end * kRun, n) - begin * kRun);
+  });
 }
 
 /// p[i] = softplus(p[i]) for i < n: log1p(exp(x)), and x itself above the threshold of 20.

@@ -56,12 +56,7 @@ template <class T>
 Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u, const Sizes& s) {
   auto as = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
   Tensor decay = w.to(dtype_of<T>).contiguous().clone();
-  // In runs of whole cache lines per thread.
-  constexpr std::int64_t kRun = 1024;
-  ThreadPool::global().parallel_for((decay.numel() + kRun - 1) / kRun, [&](std::int64_t begin, std::int64_t end) {
-    const std::int64_t first = begin * kRun, last = std::min(end * kRun, decay.numel());
-    exp_span(decay.data<T>() + first, last - first);
-  });
+  parallel_exp(decay.data<T>(), decay.numel());
   return {as(r), as(k), as(v), decay, as(u), s};
 }
 

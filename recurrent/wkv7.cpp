@@ -9,6 +9,7 @@
 #include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
+#include "core/vector_math.hpp"
 #include "recurrent/wkv_checks.hpp"
 
 namespace subq::recurrent {
@@ -48,8 +49,7 @@ struct Inputs {
   Inputs(const Tensor& r_in, const Tensor& w, const Tensor& k_in, const Tensor& v_in, const Tensor& a_in,
          const Tensor& b_in, const Sizes& sizes)
       : r(as(r_in)), decay(as(w).clone()), k(as(k_in)), v(as(v_in)), a(as(a_in)), b(as(b_in)), s(sizes) {
-    T* d = decay.data<T>();
-    std::transform(d, d + decay.numel(), d, [](T x) { return std::exp(x); });
+    parallel_exp(decay.data<T>(), decay.numel());
   }
   static Tensor as(const Tensor& t) { return t.to(dtype_of<T>).contiguous(); }
   // Rows t0 .. t0+q of one (batch, head) of a key-sized (d == dk) or value-sized input.
@@ -123,8 +123,8 @@ struct ChunkDecays {
 };
 
 template <class T>
-ChunkDecays<T> chunk_decays(const StridedRows<T>& r, const StridedRows<T>& decay, const StridedRows<T>& k, const StridedRows<T>& a,
-                            const StridedRows<T>& b) {
+ChunkDecays<T> chunk_decays(const RowMatrix<T>& r, const RowMatrix<T>& decay, const RowMatrix<T>& k,
+                            const RowMatrix<T>& a, const RowMatrix<T>& b) {
   const Eigen::Index q = r.rows(), dk = r.cols();
   ChunkDecays<T> c{RowMatrix<T>(2 * q, dk), RowMatrix<T>(2 * q, dk), Vector<T>::Ones(dk)};
   for (Eigen::Index t = 0; t < q; ++t) {
@@ -168,8 +168,8 @@ PairProducts<T> pair_products_by_matmul(const ChunkDecays<T>& c) {
 
 // The same with the decay between s and t as a running product, for chunks that decay too much.
 template <class T>
-PairProducts<T> pair_products_by_steps(const StridedRows<T>& r, const StridedRows<T>& decay, const StridedRows<T>& k, const StridedRows<T>& a,
-                                       const StridedRows<T>& b) {
+PairProducts<T> pair_products_by_steps(const RowMatrix<T>& r, const RowMatrix<T>& decay, const RowMatrix<T>& k,
+                                       const RowMatrix<T>& a, const RowMatrix<T>& b) {
   const Eigen::Index q = r.rows(), dk = r.cols();
   PairProducts<T> p{RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q), RowMatrix<T>::Zero(q, q)};
   Vector<T> through(dk), r_decayed(dk), b_through(dk), k_through(dk);
@@ -199,8 +199,11 @@ template <class T>
 void chunk_step(const Inputs<T>& in, std::int64_t bi, std::int64_t h, std::int64_t t0, std::int64_t q, RowMatrix<T>& S,
                 T* o_rows) {
   const std::int64_t dv = in.s.dv;
-  const StridedRows<T> r = in.rows(in.r, bi, h, t0, q), decay = in.rows(in.decay, bi, h, t0, q), k = in.rows(in.k, bi, h, t0, q),
-                v = in.rows(in.v, bi, h, t0, q), a = in.rows(in.a, bi, h, t0, q), b = in.rows(in.b, bi, h, t0, q);
+  // Copied out: the rows lie H * d apart, for the usual powers of two in the same L1 sets, and the
+  // products below revisit each of them.
+  const RowMatrix<T> r = in.rows(in.r, bi, h, t0, q), decay = in.rows(in.decay, bi, h, t0, q),
+                     k = in.rows(in.k, bi, h, t0, q), v = in.rows(in.v, bi, h, t0, q), a = in.rows(in.a, bi, h, t0, q),
+                     b = in.rows(in.b, bi, h, t0, q);
   const ChunkDecays<T> c = chunk_decays(r, decay, k, a, b);
   const PairProducts<T> p =
       c.total.minCoeff() >= kMinChunkDecay<T> ? pair_products_by_matmul(c) : pair_products_by_steps(r, decay, k, a, b);
