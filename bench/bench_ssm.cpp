@@ -1,5 +1,6 @@
 // Throughput of the SSM kernels at long lengths (float32, batch 1), against the roofline
-// (bench/roofline.hpp; the counts in bench/operator_costs.hpp):
+// (bench/roofline.hpp; the counts in bench/operator_costs.hpp). Each runs once untimed first: a
+// first call's fresh pages are the allocator's cost, not the kernel's.
 //   selective_scan  Mamba shapes, CPU and CUDA: D channels, N = 16, B/C shared, with the z gate,
 //                   the D skip and softplus(delta + bias)
 //   ssd             Mamba-2 shapes, CPU and CUDA: 64 heads of P = 64, N = 128, one group, the
@@ -43,6 +44,8 @@ void BM_selective_scan(benchmark::State& state) {
   options.D = input({D}, -1, 1);
   options.delta_bias = input({D}, -1, 1);
   options.delta_softplus = true;
+  ssm::selective_scan(u, delta, A, B, C, options);  // warm-up
+  synchronize(device);
   const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
@@ -63,6 +66,8 @@ void BM_ssd(benchmark::State& state) {
   const Tensor X = input({1, L, H, P}, -1, 1), A = input({1, L, H}, -0.1f, 0), B = input({1, L, 1, N}, -1, 1),
                C = input({1, L, 1, N}, -1, 1);
   const ssm::SsdOptions options;  // the default chunks of each device
+  ssm::ssd(X, A, B, C, options);  // warm-up
+  synchronize(device);
   const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
@@ -81,6 +86,8 @@ void BM_causal_conv1d(benchmark::State& state) {
   std::mt19937 rng(3);
   auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
   const Tensor x = input({1, D, L}, -1, 1), weight = input({D, width}, -0.5f, 0.5f), bias = input({D}, -0.5f, 0.5f);
+  conv::causal_conv1d(x, weight, bias, Activation::Silu);  // warm-up
+  synchronize(device);
   const bench::RooflineReport roofline(device);
   for (auto _ : state) {
     benchmark::DoNotOptimize(conv::causal_conv1d(x, weight, bias, Activation::Silu).out.raw_data());
