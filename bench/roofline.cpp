@@ -29,12 +29,12 @@ double best_seconds(int repeats, Device device, F f) {
 
 // Square float32 products through linear(): 1024 on the CPU (large enough that Eigen's blocking
 // reaches its steady rate, about 2 GFLOP a call), 4096 on CUDA (cuBLAS needs that many tiles to
-// fill the GPU).
+// fill the GPU). The best of 10: on a shared VM a few calls run slow.
 double gemm_rate(Device device) {
   const std::int64_t n = device.is_cpu() ? 1024 : 4096;
   const Tensor x = Tensor::zeros({n, n}, DType::F32, device), w = Tensor::zeros({n, n}, DType::F32, device);
   linear(x, w);  // warm-up: the pool's threads, the output's pages
-  return 2.0 * double(n) * double(n) * double(n) / best_seconds(3, device, [&] { linear(x, w); });
+  return 2.0 * double(n) * double(n) * double(n) / best_seconds(10, device, [&] { linear(x, w); });
 }
 
 // x <- exp(-x) over a block per thread that stays in L1 (4096 floats, 16 KiB), repeated: the
