@@ -68,15 +68,26 @@ void check_layout(const JsonConfig& c, const std::string& mixers, const std::str
              "{}: feed_forward_pattern asks for experts but num_experts is {}", src, experts);
 }
 
-// A layer's feed-forward: the SwiGLU MLP, or the router and experts.
-FeedForward load_feed_forward(Checkpoint& ck, const std::string& p, bool experts, std::int64_t H, std::int64_t F,
-                              std::int64_t count, int top_k) {
-  if (!experts) return [mlp = load_swiglu(ck, p, H, F)](const Tensor& x, MixerState*) { return swiglu(x, mlp); };
+std::int64_t bytes_of(const SwiGlu& mlp) {
+  std::int64_t bytes = 0;
+  for (const Tensor* t : {&mlp.gate, &mlp.up, &mlp.down}) bytes += t->numel() * std::int64_t(dtype_size(t->dtype()));
+  return bytes;
+}
+
+// A layer's feed-forward, the SwiGLU MLP or the router and experts, into the block.
+void load_feed_forward(Checkpoint& ck, const std::string& p, bool experts, std::int64_t H, std::int64_t F,
+                       std::int64_t count, int top_k, Block& block) {
+  if (!experts) {
+    block.feed_forward = [mlp = load_swiglu(ck, p, H, F)](const Tensor& x, MixerState*) { return swiglu(x, mlp); };
+    return;
+  }
   const Tensor router = ck.take(p + "router.weight", {count, H});
   std::vector<SwiGlu> mlps;
   for (std::int64_t e = 0; e < count; ++e) mlps.push_back(load_swiglu(ck, fmt::format("{}experts.{}.", p, e), H, F));
-  return
-      [router, mlps, top_k](const Tensor& x, MixerState*) { return moe::mixture_of_experts(x, router, mlps, top_k); };
+  block.unread_per_token_bytes = std::max<std::int64_t>(count - top_k, 0) * bytes_of(mlps.front());
+  block.feed_forward = [router, mlps, top_k](const Tensor& x, MixerState*) {
+    return moe::mixture_of_experts(x, router, mlps, top_k);
+  };
 }
 
 }  // namespace
@@ -98,8 +109,7 @@ Stack hybrid_stack(Checkpoint& ck, const std::string& mixers, const std::string&
     b.mixer_norm = Norm::rms(ck, p + "input_layernorm.", H, eps);
     b.feed_forward_norm = Norm::rms(ck, p + "pre_ff_layernorm.", H, eps);
     b.mixer = kind.make(ck, {c, p + kind.prefix, H, eps, std::int64_t(mixers.find(kind.letter)) == i});
-    b.feed_forward =
-        load_feed_forward(ck, p + "feed_forward.", feed_forwards[std::size_t(i)] == 'E', H, F, experts, top_k);
+    load_feed_forward(ck, p + "feed_forward.", feed_forwards[std::size_t(i)] == 'E', H, F, experts, top_k, b);
     return b;
   };
   const StackLayout layout{"model.embed_tokens.weight",

@@ -35,7 +35,7 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
 LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network, std::int64_t weight_bytes)
     : architecture_(std::move(architecture)),
       network_(std::move(network)),
-      decode_weight_bytes_(weight_bytes - network_->indexed_only_bytes()) {}
+      decode_weight_bytes_(weight_bytes - network_->unread_per_token_bytes()) {}
 LanguageModel::~LanguageModel() = default;
 LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;

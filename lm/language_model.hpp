@@ -55,9 +55,9 @@ class LanguageModel {
   /// config.json's model_type.
   const std::string& architecture() const;
   std::int64_t vocab_size() const;
-  /// Bytes of the weights one decoding step reads: every tensor loaded but an embedding table that
-  /// the step only indexes (every expert of a mixture counted, though a token uses top_k of them).
-  /// The floor of a step is these bytes at the memory bandwidth.
+  /// Bytes of the weights one decoding step of one token reads: every tensor loaded but an
+  /// embedding table that the step only indexes, and but the num_experts - top_k experts of each
+  /// mixture it is not routed to. The floor of a step is these bytes at the memory bandwidth.
   std::int64_t decode_weight_bytes() const;
 
   /// input_ids (batch, length >= 1) int64 -> logits (batch, length, vocab) float32. With a cache,

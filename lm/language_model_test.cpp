@@ -1,6 +1,7 @@
 // Every architecture LanguageModel loads, on the small checkpoints of the conformance fixtures:
 // decoding token by token from the carried state equals the parallel pass, and checkpoints that
 // do not match their config are rejected with the tensor or option named.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -238,6 +239,39 @@ TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "
   CHECK_THROWS_WITH(refused("s4_d_state", 1)(), Catch::Contains("s4_d_state must be >= 2"));
   CHECK_THROWS_WITH(refused("s4_disc", "euler")(), Catch::Contains("euler"));
   CHECK_THROWS_WITH(refused("hyena_order", 1)(), Catch::Contains("order must be >= 2, found 1"));
+}
+
+TEST_CASE("language models: a decoding step reads every weight but the experts a token skips", "[lm][model]") {
+  // examples/hybrid_8_layers.json: tied embeddings (the head reads them), 4 expert layers of 4
+  // SwiGLU experts (128 -> 256) with top 2: each step leaves 2 experts of each unread.
+  const fs::path dir = fs::temp_directory_path() / "subq_test_decode_bytes";
+  const LanguageModel model = random_example("hybrid_8_layers.json", 4, dir);
+  const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
+  std::int64_t total = 0;
+  for (const std::string& name : saved.names()) total += std::int64_t(saved.info(name).end - saved.info(name).begin);
+  const std::int64_t expert = 3 * 128 * 256 * 4;
+  CHECK(model.decode_weight_bytes() == total - 4 * 2 * expert);
+}
+
+TEST_CASE("language models: an fla RWKV-7 config alone sizes a random model as fla does", "[lm][model]") {
+  // The fixture's config gives its LoRA ranks and leaves intermediate_size null (hidden_ratio 4):
+  // a model made from the config alone has the trained checkpoint's tensors, shape for shape.
+  std::ifstream in(fixture("fla/rwkv7") / "config.json");
+  std::stringstream config;
+  config << in.rdbuf();
+  const fs::path dir = fs::temp_directory_path() / "subq_test_rwkv7_sizes";
+  fs::remove_all(dir);
+  LanguageModel::random(config.str(), 2, dir);
+  const SafetensorsFile made = SafetensorsFile::open(dir / "model.safetensors"),
+                        trained = SafetensorsFile::open(fixture("fla/rwkv7") / "model.safetensors");
+  std::vector<std::string> made_names = made.names(), trained_names = trained.names();
+  std::sort(made_names.begin(), made_names.end());
+  std::sort(trained_names.begin(), trained_names.end());
+  CHECK(made_names == trained_names);
+  for (const std::string& name : trained_names) {
+    INFO(name);
+    CHECK(made.info(name).shape == trained.info(name).shape);
+  }
 }
 
 TEST_CASE("language models: a fresh model's norms start at one, whatever their names", "[lm][model]") {

@@ -47,6 +47,8 @@ struct Block {
   std::unique_ptr<Mixer> mixer;
   FeedForward feed_forward;   // empty: none (Mamba, Mamba-2)
   double residual_scale = 1;  // applied after the block
+  /// Weight bytes a decoding step of one token does not read: the experts it is not routed to.
+  std::int64_t unread_per_token_bytes = 0;
 };
 
 /// The ends of the stack: the token embeddings (vocab, hidden), the final norm and the head.
@@ -78,10 +80,13 @@ class Stack {
   Stack(Ends ends, std::vector<Block> blocks) : ends_(std::move(ends)), blocks_(std::move(blocks)) {}
 
   std::int64_t vocab_size() const { return ends_.embeddings.size(0); }
-  /// Bytes of the embedding table when a decoding step only indexes it (a head of its own), else 0.
-  std::int64_t indexed_only_bytes() const {
+  /// Weight bytes a decoding step of one token does not read: the embedding table when the step
+  /// only indexes it (a head of its own), and the experts it is not routed to.
+  std::int64_t unread_per_token_bytes() const {
     const bool tied = ends_.head.raw_data() == ends_.embeddings.raw_data();
-    return tied ? 0 : ends_.embeddings.numel() * std::int64_t(dtype_size(ends_.embeddings.dtype()));
+    std::int64_t bytes = tied ? 0 : ends_.embeddings.numel() * std::int64_t(dtype_size(ends_.embeddings.dtype()));
+    for (const Block& b : blocks_) bytes += b.unread_per_token_bytes;
+    return bytes;
   }
   /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab), or (batch, 1,
   /// vocab) of the last position when last_only. With a cache, its layers are read and left after
