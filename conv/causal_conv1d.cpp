@@ -63,11 +63,14 @@ void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tens
       for (std::int64_t k = 0; k < K; ++k)
         y += w.data<T>()[c * w.stride(0) + k * w.stride(1)] *
              Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
-      activate_span(out, n, activation);
+      if (n < L) activate_span(out, n, activation);
       // The last K - 1 inputs come in front of the next span.
       std::copy(tile.row(i) + n, tile.row(i) + n + K - 1, tile.row(i));
     }
   }
+  // In one span when the tile's outputs lie together (L within one span of steps): a decoding
+  // step's rows are one value each.
+  if (L <= kTileSteps) activate_span(r.out.data<T>() + row0 * L, rows * L, activation);
   for (std::int64_t i = 0; i < rows; ++i)
     std::copy(tile.row(i), tile.row(i) + K - 1, r.final_state.data<T>() + (row0 + i) * (K - 1));
 }

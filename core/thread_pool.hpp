@@ -1,5 +1,6 @@
 #pragma once
 // A fixed pool of CPU threads for data-parallel loops. The calling thread takes part in the work.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -33,15 +34,16 @@ class ThreadPool {
 
   std::vector<std::thread> workers_;
   std::mutex loop_mutex_;  // one loop at a time
+  // Threads spin on the atomics a while before sleeping on the condition variables (thread_pool.cpp).
   std::mutex mutex_;
   std::condition_variable start_;
   std::condition_variable done_;
   const std::function<void(std::int64_t, std::int64_t)>* fn_ = nullptr;
   std::int64_t n_ = 0;
   int parts_ = 0;
-  int pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> pending_ = 0;               // workers yet to finish the loop
+  std::atomic<std::uint64_t> generation_ = 0;  // loops started
+  std::atomic<bool> stop_ = false;
   std::exception_ptr error_;
 };
 

@@ -12,11 +12,27 @@ namespace subq {
 std::int64_t sample_token(const float* logits, std::int64_t vocab, const SamplingOptions& o, std::uint64_t& rng_state) {
   SUBQ_CHECK(o.temperature >= 0 && o.top_k >= 0 && o.top_p > 0 && o.top_p <= 1,
              "sample: temperature >= 0, top_k >= 0 and top_p in (0, 1] are required");
+  for (std::int64_t i = 0; i < vocab; ++i)
+    SUBQ_CHECK(!std::isnan(logits[i]), "sample: the logit of token {} is NaN", i);
   if (o.temperature == 0) return std::max_element(logits, logits + vocab) - logits;
-  std::vector<std::int64_t> order(static_cast<std::size_t>(vocab));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return logits[a] > logits[b]; });
+  // Most likely first, ties by id (a strict order: the stable sort by logit that it replaces, at a
+  // fraction of the cost; only the top_k need ordering when there is a top_k).
+  struct Ranked {
+    float logit;
+    std::int64_t id;
+  };
+  std::vector<Ranked> ranked(static_cast<std::size_t>(vocab));
+  for (std::int64_t i = 0; i < vocab; ++i) ranked[std::size_t(i)] = {logits[i], i};
+  const auto before = [](const Ranked& a, const Ranked& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  };
   const std::int64_t kept_by_k = o.top_k > 0 ? std::min(o.top_k, vocab) : vocab;
+  if (kept_by_k < vocab)
+    std::partial_sort(ranked.begin(), ranked.begin() + kept_by_k, ranked.end(), before);
+  else
+    std::sort(ranked.begin(), ranked.end(), before);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(kept_by_k));
+  for (std::int64_t i = 0; i < kept_by_k; ++i) order[std::size_t(i)] = ranked[std::size_t(i)].id;
   std::vector<double> p(static_cast<std::size_t>(kept_by_k));
   double total = 0;
   for (std::int64_t i = 0; i < kept_by_k; ++i) total += p[i] = std::exp((double(logits[order[i]]) - logits[order[0]]) / o.temperature);

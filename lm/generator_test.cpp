@@ -28,6 +28,15 @@ TEST_CASE("sampling: greedy, top-k, top-p and seeds", "[lm][generate]") {
   CHECK(seen_unlikely > 0);
 }
 
+TEST_CASE("sampling: ties go to the smaller id, and a NaN logit is named", "[lm][generate]") {
+  const std::vector<float> tied = {1.0f, 2.0f, 2.0f, 0.5f};
+  std::uint64_t state = 3;
+  // top_k = 1 keeps the first of the two most likely: token 1.
+  for (std::uint64_t seed = 0; seed < 20; ++seed) CHECK(sample_token(tied.data(), 4, {1.0, 1, 1.0, seed}, state) == 1);
+  const std::vector<float> broken = {1.0f, NAN, 0.0f};
+  CHECK_THROWS_WITH(sample_token(broken.data(), 3, {1.0, 0, 1.0, 1}, state), Catch::Contains("token 1 is NaN"));
+}
+
 TEST_CASE("generate: greedy continuation follows the model's own argmax", "[lm][generate]") {
   const LanguageModel model = LanguageModel::load(source_dir() / "tests/data/tiny-jamba-moby");
   const std::string text = "The whale";
