@@ -48,7 +48,7 @@ TEST_CASE("wkv4: splitting the sequence and carrying the state changes nothing",
 TEST_CASE("wkv4: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv4]") {
   // Every output is a weighted average of values, so it must stay within their range.
   std::mt19937 rng(3);
-  const std::int64_t L = 100000, C = 8;
+  const std::int64_t L = 100000, C = 24;                           // 16 channels in vectors, 8 one at a time
   const Tensor decay = random_tensor({C}, DType::F32, rng, 2, 4),  // w = -exp(2..4): strong
       first = random_tensor({C}, DType::F32, rng, -1, 1), k = random_tensor({1, L, C}, DType::F32, rng, -1000, 1000),
                v = random_tensor({1, L, C}, DType::F32, rng, -1, 1);
@@ -112,7 +112,7 @@ TEST_CASE("wkv4: CUDA equals the CPU across chunks and dtypes", "[recurrent][rwk
 TEST_CASE("wkv4: no overflow on CUDA at L = 100K with strong decays and large keys", "[recurrent][rwkv4][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   std::mt19937 rng(6);
-  const std::int64_t L = 100000, C = 8;
+  const std::int64_t L = 100000, C = 24;  // 16 channels in vectors, 8 one at a time
   const Tensor decay = random_tensor({C}, DType::F32, rng, 2, 4), first = random_tensor({C}, DType::F32, rng, -1, 1),
                k = random_tensor({1, L, C}, DType::F32, rng, -1000, 1000), v = random_tensor({1, L, C}, DType::F32, rng, -1, 1);
   const Tensor out = wkv4(decay.to(Device::cuda()), first.to(Device::cuda()), k.to(Device::cuda()), v.to(Device::cuda())).out;

@@ -1,5 +1,6 @@
 #include "recurrent/wkv4.hpp"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -15,7 +16,7 @@ namespace subq::recurrent {
 namespace {
 
 constexpr const char* kOp = "wkv4";
-constexpr std::int64_t kChannelBlock = 64;  // channels stepped together: contiguous, vectorisable
+constexpr std::int64_t kChannelBlock = 64;  // the unit of the threads' split of the channels
 constexpr double kEmptyMax = -1e38;         // the running maximum of an empty history
 constexpr std::int64_t kDefaultChunk = 1024;
 constexpr std::int64_t kCudaMinChunk = 64;
@@ -33,30 +34,44 @@ struct StateView {
   T *num, *den, *max;
 };
 
-// Steps channels [c0, c1) of batch row b through times [t0, t1) from state s, writing the outputs
-// when out is given.
+// One step of channels [c, c + n) (n = kLanes or 1): Lanes is an Eigen array of n values, so the
+// four exps of a channel go as vector exps across channels. Writes the output when out is given.
+template <class T, int n>
+void step_channels(const T* w, const T* first, const T* kt, const T* vt, StateView<T> s, std::int64_t c, T* out) {
+  using Lanes = Eigen::Array<T, n, 1>;
+  using In = Eigen::Map<const Lanes>;
+  using Out = Eigen::Map<Lanes>;
+  Out num(s.num + c), den(s.den + c), max(s.max + c);
+  const Lanes k = In(kt + c), v = In(vt + c), bonus = k + In(first + c);
+  if (out) {  // the output at t: history plus the bonus-weighted current step
+    const Lanes m_out = max.max(bonus), e1 = (max - m_out).exp(), e2 = (bonus - m_out).exp();
+    Out(out + c) = (e1 * num + e2 * v) / (e1 * den + e2);
+  }
+  // The history after t: decayed by e^w, plus the current step; in the frame scaled by e^-m_state
+  // each is the scan core's affine step.
+  const Lanes decayed = max + In(w + c), m_state = decayed.max(k), d1 = (decayed - m_state).exp(),
+              d2 = (k - m_state).exp();
+  num = scan::Affine<Lanes>{d1, d2 * v}.apply(num);
+  den = scan::Affine<Lanes>{d1, d2}.apply(den);
+  max = m_state;
+}
+
+constexpr int kLanes = 16;  // channels per vector step: one AVX-512 register of float32
+
+// Steps channels [c0, c1) of batch row b through times [t0, t1) from state s, a step of all of
+// them at a time (they lie side by side in k and v), writing the outputs when out is given.
 template <class T>
 void step_range(const Inputs<T>& in, std::int64_t b, std::int64_t c0, std::int64_t c1, std::int64_t t0, std::int64_t t1,
                 StateView<T> s, T* out) {
   const T* w = in.decay.template data<T>();
   const T* first = in.first.template data<T>();
   for (std::int64_t t = t0; t < t1; ++t) {
-    const T* kt = in.k.template data<T>() + (b * in.L + t) * in.C;
-    const T* vt = in.v.template data<T>() + (b * in.L + t) * in.C;
-    for (std::int64_t c = c0; c < c1; ++c) {
-      if (out) {  // the output at t: history plus the bonus-weighted current step
-        const T m_out = std::max(s.max[c], kt[c] + first[c]);
-        const T e1 = std::exp(s.max[c] - m_out), e2 = std::exp(kt[c] + first[c] - m_out);
-        out[(b * in.L + t) * in.C + c] = (e1 * s.num[c] + e2 * vt[c]) / (e1 * s.den[c] + e2);
-      }
-      // The history after t: decayed by e^w, plus the current step; in the frame scaled by
-      // e^-m_state each is the scan core's affine step.
-      const T m_state = std::max(s.max[c] + w[c], kt[c]);
-      const T d1 = std::exp(s.max[c] + w[c] - m_state), d2 = std::exp(kt[c] - m_state);
-      s.num[c] = scan::Affine<T>{d1, d2 * vt[c]}.apply(s.num[c]);
-      s.den[c] = scan::Affine<T>{d1, d2}.apply(s.den[c]);
-      s.max[c] = m_state;
-    }
+    const std::int64_t row = (b * in.L + t) * in.C;
+    const T *kt = in.k.template data<T>() + row, *vt = in.v.template data<T>() + row;
+    T* out_t = out ? out + row : nullptr;
+    std::int64_t c = c0;
+    for (; c + kLanes <= c1; c += kLanes) step_channels<T, kLanes>(w, first, kt, vt, s, c, out_t);
+    for (; c < c1; ++c) step_channels<T, 1>(w, first, kt, vt, s, c, out_t);
   }
 }
 
@@ -76,16 +91,18 @@ Wkv4State start_state(const Wkv4State& given, std::int64_t B, std::int64_t C) {
   return {make(given.num, T(0)), make(given.den, T(0)), make(given.max, T(kEmptyMax))};
 }
 
-// The recurrent form: each (batch row, channel block) stepped through the whole sequence.
+// The recurrent form: a thread takes its channel blocks of each batch row through the whole
+// sequence together, a step of all of them at a time (contiguous in k, v and out).
 template <class T>
 Wkv4Result recurrent(const Inputs<T>& in, const Wkv4State& initial) {
   Wkv4Result r{Tensor::empty({in.B, in.L, in.C}, dtype_of<T>), start_state<T>(initial, in.B, in.C)};
   const std::int64_t blocks = (in.C + kChannelBlock - 1) / kChannelBlock;
   ThreadPool::global().parallel_for(in.B * blocks, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t task = begin; task < end; ++task) {
-      const std::int64_t b = task / blocks, c0 = task % blocks * kChannelBlock;
-      step_range(in, b, c0, std::min(in.C, c0 + kChannelBlock), 0, in.L, row_of<T>(r.final_state, b, in.C),
-                 r.out.data<T>());
+    for (std::int64_t task = begin; task < end;) {
+      const std::int64_t b = task / blocks, last = std::min(end, (b + 1) * blocks);  // this row's blocks
+      step_range(in, b, task % blocks * kChannelBlock, std::min(in.C, (last - b * blocks) * kChannelBlock), 0, in.L,
+                 row_of<T>(r.final_state, b, in.C), r.out.data<T>());
+      task = last;
     }
   });
   return r;
