@@ -51,10 +51,13 @@ void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tens
   const T* xp = x.data<T>();
   for (std::int64_t t0 = 0; t0 < L; t0 += kTileSteps) {
     const std::int64_t n = std::min(kTileSteps, L - t0);
-    for (std::int64_t t = 0; t < n; ++t) {
-      const T* step = xp + (t0 + t) * x.stride(2);
-      for (std::int64_t i = 0; i < rows; ++i) tile.row(i)[K - 1 + t] = step[start[i]];
-    }
+    if (x.stride(2) == 1)  // rows contiguous in time: copied as they are
+      for (std::int64_t i = 0; i < rows; ++i) std::copy_n(xp + start[i] + t0, n, tile.row(i) + K - 1);
+    else
+      for (std::int64_t t = 0; t < n; ++t) {
+        const T* step = xp + (t0 + t) * x.stride(2);
+        for (std::int64_t i = 0; i < rows; ++i) tile.row(i)[K - 1 + t] = step[start[i]];
+      }
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t c = (row0 + i) % C;
       T* out = r.out.data<T>() + (row0 + i) * L + t0;
