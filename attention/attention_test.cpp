@@ -12,9 +12,9 @@ using subq::testing::random_tensor;
 
 TEST_CASE("attention: the tiled online softmax equals the plain definition", "[attention]") {
   std::mt19937 rng(1);
-  // Lengths around the 32-query and 64-key tiles, with and without cached keys, grouped heads.
-  for (const std::int64_t L : {1, 7, 32, 33, 100})
-    for (const std::int64_t past : {0, 5, 64})
+  // Lengths around the 128-query and 128-key tiles, with and without cached keys, grouped heads.
+  for (const std::int64_t L : {1, 7, 127, 128, 129, 300})
+    for (const std::int64_t past : {0, 5, 130})
       for (const std::int64_t kv_heads : {1, 2, 4}) {
         const Tensor q = random_tensor({2, L, 4, 8}, DType::F32, rng, -2, 2);
         const Tensor k = random_tensor({2, past + L, kv_heads, 8}, DType::F32, rng, -2, 2);
