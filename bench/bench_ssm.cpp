@@ -44,13 +44,13 @@ void BM_selective_scan(benchmark::State& state) {
   options.D = input({D}, -1, 1);
   options.delta_bias = input({D}, -1, 1);
   options.delta_softplus = true;
-  ssm::selective_scan(u, delta, A, B, C, options);  // warm-up
-  synchronize(device);
-  const bench::RooflineReport roofline(device);
-  for (auto _ : state) {
+  auto run = [&] {
     benchmark::DoNotOptimize(ssm::selective_scan(u, delta, A, B, C, options).out.raw_data());
     synchronize(device);
-  }
+  };
+  run();  // warm-up
+  const bench::RooflineReport roofline(device);
+  for (auto _ : state) run();
   state.SetItemsProcessed(state.iterations() * L);
   roofline.report(state, bench::costs::selective_scan(D, L, N));
 }
@@ -66,13 +66,13 @@ void BM_ssd(benchmark::State& state) {
   const Tensor X = input({1, L, H, P}, -1, 1), A = input({1, L, H}, -0.1f, 0), B = input({1, L, 1, N}, -1, 1),
                C = input({1, L, 1, N}, -1, 1);
   const ssm::SsdOptions options;  // the default chunks of each device
-  ssm::ssd(X, A, B, C, options);  // warm-up
-  synchronize(device);
-  const bench::RooflineReport roofline(device);
-  for (auto _ : state) {
+  auto run = [&] {
     benchmark::DoNotOptimize(ssm::ssd(X, A, B, C, options).Y.raw_data());
     synchronize(device);
-  }
+  };
+  run();  // warm-up
+  const bench::RooflineReport roofline(device);
+  for (auto _ : state) run();
   state.SetItemsProcessed(state.iterations() * L);
   roofline.report(state, bench::costs::ssd(L, H, P, N));
 }
@@ -86,13 +86,13 @@ void BM_causal_conv1d(benchmark::State& state) {
   std::mt19937 rng(3);
   auto input = [&](const Shape& shape, float lo, float hi) { return uniform(shape, lo, hi, rng).to(device); };
   const Tensor x = input({1, D, L}, -1, 1), weight = input({D, width}, -0.5f, 0.5f), bias = input({D}, -0.5f, 0.5f);
-  conv::causal_conv1d(x, weight, bias, Activation::Silu);  // warm-up
-  synchronize(device);
-  const bench::RooflineReport roofline(device);
-  for (auto _ : state) {
+  auto run = [&] {
     benchmark::DoNotOptimize(conv::causal_conv1d(x, weight, bias, Activation::Silu).out.raw_data());
     synchronize(device);
-  }
+  };
+  run();  // warm-up
+  const bench::RooflineReport roofline(device);
+  for (auto _ : state) run();
   state.SetItemsProcessed(state.iterations() * L);
   roofline.report(state, bench::costs::causal_conv1d(D, L, width));
 }

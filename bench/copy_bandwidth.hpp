@@ -2,9 +2,7 @@
 // The copy bandwidth of a device, the floor every "each input read once, each output written
 // once" figure is set against: bytes read + written per second between two 256 MiB buffers,
 // measured once per device and process.
-#include <algorithm>
-#include <chrono>
-
+#include "bench/timing.hpp"
 #include "core/device.hpp"
 #include "core/tensor.hpp"
 
@@ -17,14 +15,7 @@ inline double copy_bandwidth(Device device) {
   if (cached > 0) return cached;
   const std::int64_t n = std::int64_t(64) << 20;
   const Tensor src = Tensor::zeros({n}, DType::F32, device), dst = Tensor::zeros({n}, DType::F32, device);
-  for (int i = 0; i < 5; ++i) {
-    synchronize(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    dst.copy_from(src);
-    synchronize(device);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    cached = std::max(cached, 2.0 * double(n) * 4 / s);
-  }
+  cached = 2.0 * double(n) * 4 / best_seconds(5, device, [&] { dst.copy_from(src); });
   return cached;
 }
 

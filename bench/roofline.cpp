@@ -1,31 +1,17 @@
 #include "bench/roofline.hpp"
 
 #include <Eigen/Core>
-#include <algorithm>
-#include <chrono>
 #include <limits>
 #include <vector>
 
 #include "bench/copy_bandwidth.hpp"
+#include "bench/timing.hpp"
 #include "core/dense.hpp"
 #include "core/thread_pool.hpp"
 
 namespace subq::bench {
 
 namespace {
-
-template <class F>
-double best_seconds(int repeats, Device device, F f) {
-  double best = std::numeric_limits<double>::infinity();
-  for (int i = 0; i < repeats; ++i) {
-    synchronize(device);
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    synchronize(device);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
 
 // Square float32 products through linear(): 1024 on the CPU (large enough that Eigen's blocking
 // reaches its steady rate, about 2 GFLOP a call), 4096 on CUDA (cuBLAS needs that many tiles to

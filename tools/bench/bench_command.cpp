@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -138,6 +137,7 @@ struct Row {
   std::string mixer, shape;
   std::int64_t length;
   double prefill_seconds, prefill_tokens_per_second, decode_tokens_per_second, peak_rss_mib;
+  bench::Cost cost;              // the prefill's least work
   double roofline_fraction = 0;  // the prefill's floor / its time
   std::string bound;             // the ceiling that sets the floor
 };
@@ -166,7 +166,8 @@ Row measure(const Mixer& m, std::int64_t L) {
   const double prefill = seconds([&] { output = work(); });
   const double peak = memory.bytes();
   output = Tensor{};
-  return {m.name, m.shape, L, prefill, double(L) / prefill, 1.0 / decode_seconds(m, L), peak / double(1 << 20)};
+  return {m.name,   m.shape, L, prefill, double(L) / prefill, 1.0 / decode_seconds(m, L), peak / double(1 << 20),
+          m.cost(L)};
 }
 
 }  // namespace
@@ -184,8 +185,7 @@ int run_bench(const BenchOptions& o) {
     fmt::print("{}: {} (peak MiB: host memory only)\n", to_string(bench_device), cuda_status());
   fmt::print("{:<22} {:>9} {:>11} {:>14} {:>14} {:>10}\n", "mixer", "L", "prefill s", "prefill tok/s", "decode tok/s",
              bench::peak_memory_is_per_run() ? "peak MiB" : "proc. MiB");
-  const std::vector<Mixer> all = mixers();
-  for (const Mixer& m : all) {
+  for (const Mixer& m : mixers()) {
     if (!o.only.empty() && m.name.find(o.only) == std::string::npos) continue;
     for (const std::int64_t L : lengths) {
       // As far as memory allows: the last run's peak, grown in proportion to L, must fit.
@@ -211,8 +211,7 @@ int run_bench(const BenchOptions& o) {
              ceilings.copy_bytes / 1e9, ceilings.gemm_flops / 1e9,
              std::isfinite(ceilings.exps) ? fmt::format("{:.2f} G/s", ceilings.exps / 1e9) : "not measured");
   for (Row& r : rows) {
-    const auto mixer = std::find_if(all.begin(), all.end(), [&](const Mixer& m) { return m.name == r.mixer; });
-    const bench::Floor floor = bench::roofline_floor(mixer->cost(r.length), ceilings);
+    const bench::Floor floor = bench::roofline_floor(r.cost, ceilings);
     r.roofline_fraction = floor.seconds / r.prefill_seconds, r.bound = floor.bound;
     fmt::print("  {:<22} {:>9} {:>8.4f}  {}-bound\n", r.mixer, r.length, r.roofline_fraction, r.bound);
   }
