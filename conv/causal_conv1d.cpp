@@ -49,6 +49,9 @@ void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tens
       tile.row(i)[k] = h0.defined() ? h0.data<T>()[(row0 + i) * (K - 1) + k] : T(0);
   }
   const T* xp = x.data<T>();
+  // The tile's outputs lie together when L fits one span of steps (a decoding step's rows are one
+  // value each): activated in one span at the end, else a row's span at a time.
+  const bool one_span = L <= kTileSteps;
   for (std::int64_t t0 = 0; t0 < L; t0 += kTileSteps) {
     const std::int64_t n = std::min(kTileSteps, L - t0);
     if (x.stride(2) == 1)  // rows contiguous in time: copied as they are
@@ -66,14 +69,12 @@ void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tens
       for (std::int64_t k = 0; k < K; ++k)
         y += w.data<T>()[c * w.stride(0) + k * w.stride(1)] *
              Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
-      if (n < L) activate_span(out, n, activation);
+      if (!one_span) activate_span(out, n, activation);
       // The last K - 1 inputs come in front of the next span.
       std::copy(tile.row(i) + n, tile.row(i) + n + K - 1, tile.row(i));
     }
   }
-  // In one span when the tile's outputs lie together (L within one span of steps): a decoding
-  // step's rows are one value each.
-  if (L <= kTileSteps) activate_span(r.out.data<T>() + row0 * L, rows * L, activation);
+  if (one_span) activate_span(r.out.data<T>() + row0 * L, rows * L, activation);
   for (std::int64_t i = 0; i < rows; ++i)
     std::copy(tile.row(i), tile.row(i) + K - 1, r.final_state.data<T>() + (row0 + i) * (K - 1));
 }

@@ -220,7 +220,7 @@ void load_shared(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::
     }
 }
 
-// delta + bias (softplus'd), delta u, u and z of channels [d0, d0 + kBlock) for steps [t0, t0 + n).
+// delta + bias (softplus'd), delta u, u and silu(z) of channels [d0, d0 + kBlock) for steps [t0, t0 + n).
 template <class R>
 void load_lanes(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
                 ChunkBuffers<R>& buf) {
@@ -235,6 +235,7 @@ void load_lanes(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::i
     }
   }
   if (o.delta_softplus) softplus_span(buf.dt.data(), n * kBlock);
+  if (o.z.p) activate_span(buf.z.data(), n * kBlock, Activation::Silu);  // the gate
   for (std::int64_t i = 0; i < n * kBlock; ++i)
     buf.dt_u[std::size_t(i)] = buf.dt[std::size_t(i)] * buf.u[std::size_t(i)];
 }
@@ -254,10 +255,7 @@ void scan_chunk(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::i
       y += Ct[i] * x;
     }
     BlockLanes<R> v = y + s.skip * lanes(buf.u, t);
-    if (o.z.p) {
-      const BlockLanes<R> z = lanes(buf.z, t);
-      v *= z / (R(1) + (-z).exp());
-    }
+    if (o.z.p) v *= lanes(buf.z, t);
     Eigen::Map<BlockLanes<R>>(buf.y.data() + t * kBlock) = v;
   }
   for (std::int64_t w = 0; w < kBlock; ++w) {
