@@ -37,13 +37,16 @@ fs::path edited_copy(const std::string& name, const std::function<void(nlohmann:
   return dir;
 }
 
-// The text of examples/<name>.
-std::string example(const std::string& name) {
-  std::ifstream in(source_dir() / "examples" / name);
+// The whole text of a file.
+std::string file_text(const fs::path& path) {
+  std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
+
+// The text of examples/<name>.
+std::string example(const std::string& name) { return file_text(source_dir() / "examples" / name); }
 
 // A model with random weights from an example config, written to a fresh temporary folder.
 LanguageModel random_example(const std::string& name, std::uint64_t seed, const fs::path& dir) {
@@ -256,12 +259,9 @@ TEST_CASE("language models: a decoding step reads every weight but the experts a
 TEST_CASE("language models: an fla RWKV-7 config alone sizes a random model as fla does", "[lm][model]") {
   // The fixture's config gives its LoRA ranks and leaves intermediate_size null (hidden_ratio 4):
   // a model made from the config alone has the trained checkpoint's tensors, shape for shape.
-  std::ifstream in(fixture("fla/rwkv7") / "config.json");
-  std::stringstream config;
-  config << in.rdbuf();
   const fs::path dir = fs::temp_directory_path() / "subq_test_rwkv7_sizes";
   fs::remove_all(dir);
-  LanguageModel::random(config.str(), 2, dir);
+  LanguageModel::random(file_text(fixture("fla/rwkv7") / "config.json"), 2, dir);
   const SafetensorsFile made = SafetensorsFile::open(dir / "model.safetensors"),
                         trained = SafetensorsFile::open(fixture("fla/rwkv7") / "model.safetensors");
   std::vector<std::string> made_names = made.names(), trained_names = trained.names();
@@ -275,12 +275,6 @@ TEST_CASE("language models: an fla RWKV-7 config alone sizes a random model as f
 }
 
 TEST_CASE("language models: a fresh model's norms start at one, whatever their names", "[lm][model]") {
-  auto text = [](const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
   // Every normalisation's scale these architectures name: norm_f, input_layernorm, g_norm,
   // dt_layernorm, ln1, pre_ln, ...
   const std::regex norm_scale(R"((norm|ln)[a-z0-9_]*\.weight$)");
@@ -290,7 +284,7 @@ TEST_CASE("language models: a fresh model's norms start at one, whatever their n
     INFO(config.string());
     const fs::path dir = fs::temp_directory_path() / "subq_test_fresh_norms";
     fs::remove_all(dir);
-    LanguageModel::random(text(config), 3, dir);
+    LanguageModel::random(file_text(config), 3, dir);
     const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
     int norms = 0;
     for (const std::string& name : saved.names()) {

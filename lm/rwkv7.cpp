@@ -38,17 +38,17 @@ Stack load_rwkv7(Checkpoint& ck) {
   const double eps = sizes.eps;
   // The LoRA ranks are the config's, or where it has none (fla then derives them from the hidden
   // size) the checkpoint's tensors'.
-  auto rank = [&](const char* key) { return c.has(key) && !c.is_null(key) ? c.get_int(key) : 0; };
+  auto given = [&](const char* key) { return c.has(key) && !c.is_null(key) ? c.get_int(key) : 0; };
   auto make_time_mix = [&](std::int64_t i, const std::string& prefix) -> std::unique_ptr<Mixer> {
     recurrent::Rwkv7MixerConfig config{H, H / head_dim, head_dim, value_dim[std::size_t(i)], eps, i == 0};
-    config.w_rank = rank("decay_low_rank_dim"), config.v_rank = rank("v_low_rank_dim");
-    config.a_rank = rank("a_low_rank_dim"), config.g_rank = rank("gate_low_rank_dim");
+    config.w_rank = given("decay_low_rank_dim"), config.v_rank = given("v_low_rank_dim");
+    config.a_rank = given("a_low_rank_dim"), config.g_rank = given("gate_low_rank_dim");
     return std::make_unique<recurrent::Rwkv7TimeMix>(recurrent::Rwkv7TimeMix::load(ck, prefix, config));
   };
   // The channel mix's width: intermediate_size, or as fla makes it, hidden_ratio (4) x hidden_size
   // rounded up to a multiple of 32.
-  const std::int64_t F = rank("intermediate_size") > 0
-                             ? rank("intermediate_size")
+  const std::int64_t F = given("intermediate_size") > 0
+                             ? given("intermediate_size")
                              : (std::int64_t(c.get_double("hidden_ratio", 4) * double(H)) + 31) / 32 * 32;
   auto make_channel_mix = [&](std::int64_t, const std::string& p) {
     return recurrent::RwkvChannelMix{recurrent::RwkvChannelMix::Form::Fla,
