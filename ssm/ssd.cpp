@@ -43,6 +43,10 @@ struct Problem {
     const std::int64_t g = h / (heads / groups);
     return {t.data<T>() + ((b * L + t0) * groups + g) * N, q, N, Eigen::OuterStride<>(groups * N)};
   }
+  // Output rows t0 .. t0+q of one (batch, head), (q, P).
+  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> y(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) {
+    return {Y.data<T>() + ((b * L + t0) * heads + h) * P, q, P, Eigen::OuterStride<>(heads * P)};
+  }
   // Cumulative sum of A within the chunk.
   std::vector<T> cumulative_a(std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t q) const {
     std::vector<T> cs(static_cast<std::size_t>(q));
@@ -71,6 +75,16 @@ void mask_with_decay(const RowMatrix<T>& CB, const T* a, std::int64_t a_stride, 
   }
 }
 
+// The decay from each step of a chunk to its end, exp(cs_end - cs), from the chunk's cumulative A:
+// its own state from a zero start is X^T diag(to_end) B, (P, N).
+template <class T>
+Eigen::Matrix<T, Eigen::Dynamic, 1> to_chunk_end(const std::vector<T>& cs) {
+  const std::int64_t q = std::int64_t(cs.size());
+  Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
+  for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
+  return to_end;
+}
+
 // One chunk of every head of group g: C B^T is the same for all of them, only the decay differs.
 template <class T>
 void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) {
@@ -80,17 +94,12 @@ void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) 
   const RowMatrix<T> CB = C * B.transpose();
   RowMatrix<T> M;
   Eigen::Array<T, Eigen::Dynamic, 1> decay;
-  Eigen::Matrix<T, Eigen::Dynamic, 1> to_end(q);
   for (std::int64_t h = first_head; h < first_head + heads_per_group; ++h) {
     mask_with_decay(CB, p.A.template data<T>() + (b * p.L + t0) * p.heads + h, p.heads, M, decay);
     const StridedRows<T> X = p.x(b, h, t0, q);
-    Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
-                                                     p.P, Eigen::OuterStride<>(p.heads * p.P));
-    Y.noalias() = M.template triangularView<Eigen::Lower>() * X;
-    // The chunk's own state: sum_s decay(s -> end) X[s]^T B[s], (P, N)
+    p.y(b, h, t0, q).noalias() = M.template triangularView<Eigen::Lower>() * X;
     const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
-    for (std::int64_t s = 0; s < q; ++s) to_end[s] = std::exp(cs[q - 1] - cs[s]);
-    const RowMatrix<T> S = X.transpose() * (to_end.asDiagonal() * B);
+    const RowMatrix<T> S = X.transpose() * (to_chunk_end(cs).asDiagonal() * B);
     const std::int64_t bh = b * p.heads + h;
     T* states = p.chunk_states.template data<T>() + bh * p.P * p.N * p.chunks;
     for (std::int64_t i = 0; i < p.P * p.N; ++i) states[i * p.chunks + c] = S.data()[i];
@@ -98,20 +107,26 @@ void intra_chunk(Problem<T>& p, std::int64_t b, std::int64_t g, std::int64_t c) 
   }
 }
 
+// The outputs from the state H (P x N) entering the chunk at t0: Y += diag(exp(cs)) C H^T, with cs
+// the chunk's cumulative A.
+template <class T, class State>
+void add_outputs_from_state(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64_t t0, const std::vector<T>& cs,
+                            const State& H) {
+  const std::int64_t q = std::int64_t(cs.size());
+  const StridedRows<T> C = p.bc(p.C, b, h, t0, q);
+  Eigen::Matrix<T, Eigen::Dynamic, 1> decay(q);
+  for (std::int64_t l = 0; l < q; ++l) decay[l] = std::exp(cs[l]);
+  p.y(b, h, t0, q).noalias() += decay.asDiagonal() * (C * H.transpose());
+}
+
 // entering: (P * N) strided by `stride`, the state before the chunk.
 template <class T>
 void add_state_outputs(Problem<T>& p, std::int64_t b, std::int64_t h, std::int64_t c, const T* entering,
                        std::int64_t stride) {
   const std::int64_t t0 = c * p.Q, q = std::min(p.Q, p.L - t0);
-  const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
-  const StridedRows<T> C = p.bc(p.C, b, h, t0, q);
   const Eigen::Map<const RowMatrix<T>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>> H(
       entering, p.P, p.N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(p.N * stride, stride));
-  Eigen::Matrix<T, Eigen::Dynamic, 1> decay(q);
-  for (std::int64_t l = 0; l < q; ++l) decay[l] = std::exp(cs[l]);
-  Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P, q,
-                                                   p.P, Eigen::OuterStride<>(p.heads * p.P));
-  Y.noalias() += decay.asDiagonal() * (C * H.transpose());
+  add_outputs_from_state(p, b, h, t0, p.cumulative_a(b, h, t0, q), H);
 }
 
 template <class T>
@@ -144,14 +159,13 @@ SsdResult run(Problem<T>& p, const Tensor& initial_state, ThreadPool& pool) {
 }
 
 // Heads [begin, end) of batch x heads through the chunks in order, on one thread, each carrying its
-// state S (P x N) in `state`: per chunk Y = M X + diag(exp(cs)) C S^T, then
-// S = exp(cs_end) S + X^T diag(exp(cs_end - cs)) B. The thread's heads go through a chunk together,
+// state S (P x N) in `state`: per chunk the outputs from inside it and from S, then
+// S = exp(cs_end) S + X^T diag(to_end) B. The thread's heads go through a chunk together,
 // so C B^T is made once per chunk and group, and the chunk's B and C stay in cache.
 template <class T>
 void stream_heads(Problem<T>& p, T* state, std::int64_t begin, std::int64_t end) {
   RowMatrix<T> CB, M;
   Eigen::Array<T, Eigen::Dynamic, 1> decay;
-  Eigen::Matrix<T, Eigen::Dynamic, 1> from_start(p.Q), to_end(p.Q);
   for (std::int64_t t0 = 0; t0 < p.L; t0 += p.Q) {
     const std::int64_t q = std::min(p.Q, p.L - t0);
     std::int64_t made_for = -1;  // the (batch, group) CB was made for
@@ -160,14 +174,11 @@ void stream_heads(Problem<T>& p, T* state, std::int64_t begin, std::int64_t end)
       const StridedRows<T> B = p.bc(p.B, b, h, t0, q), C = p.bc(p.C, b, h, t0, q), X = p.x(b, h, t0, q);
       if (bg != made_for) CB.noalias() = C * B.transpose(), made_for = bg;
       mask_with_decay(CB, p.A.template data<T>() + (b * p.L + t0) * p.heads + h, p.heads, M, decay);
-      Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(p.Y.template data<T>() + ((b * p.L + t0) * p.heads + h) * p.P,
-                                                          q, p.P, Eigen::OuterStride<>(p.heads * p.P));
+      p.y(b, h, t0, q).noalias() = M.template triangularView<Eigen::Lower>() * X;
       Eigen::Map<RowMatrix<T>> S(state + bh * p.P * p.N, p.P, p.N);
       const std::vector<T> cs = p.cumulative_a(b, h, t0, q);
-      for (std::int64_t l = 0; l < q; ++l) from_start[l] = std::exp(cs[l]), to_end[l] = std::exp(cs[q - 1] - cs[l]);
-      Y.noalias() = M.template triangularView<Eigen::Lower>() * X;
-      Y.noalias() += from_start.head(q).asDiagonal() * (C * S.transpose());
-      S = std::exp(cs[q - 1]) * S + X.transpose() * (to_end.head(q).asDiagonal() * B);
+      add_outputs_from_state(p, b, h, t0, cs, S);
+      S = std::exp(cs[q - 1]) * S + X.transpose() * (to_chunk_end(cs).asDiagonal() * B);
     }
   }
 }
