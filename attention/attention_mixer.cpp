@@ -22,10 +22,10 @@ AttentionMixer AttentionMixer::load(Checkpoint& ck, const std::string& prefix, c
                prefix, d, to_string(ck.device()), cuda_max_head_size());
   AttentionMixer m;
   m.config_ = c;
-  m.q_ = ck.take(prefix + "q_proj.weight", {c.heads * d, H});
-  m.k_ = ck.take(prefix + "k_proj.weight", {c.kv_heads * d, H});
-  m.v_ = ck.take(prefix + "v_proj.weight", {c.kv_heads * d, H});
-  m.o_ = ck.take(prefix + "o_proj.weight", {H, c.heads * d});
+  m.q_ = ck.take_matrix(prefix + "q_proj.weight", {c.heads * d, H});
+  m.k_ = ck.take_matrix(prefix + "k_proj.weight", {c.kv_heads * d, H});
+  m.v_ = ck.take_matrix(prefix + "v_proj.weight", {c.kv_heads * d, H});
+  m.o_ = ck.take_matrix(prefix + "o_proj.weight", {H, c.heads * d});
   return m;
 }
 

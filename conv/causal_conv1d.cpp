@@ -41,42 +41,72 @@ struct Tile {
 template <class T>
 void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& h0, Activation activation,
                    std::int64_t row0, std::int64_t rows, Tile<T>& tile, CausalConv1dResult& r) {
-  const std::int64_t C = x.size(1), L = x.size(2), K = tile.K;
+  const std::int64_t C = x.size(1), L = x.size(2), K = tile.K, x_step = x.stride(2);
+  // The pointers and strides once per tile: a decoding step does little else per row.
+  const T* xp = x.data<T>();
+  const T* wp = w.data<T>();
+  const std::int64_t w_row = w.stride(0), w_tap = w.stride(1);
+  const T* bp = b.defined() ? b.data<T>() : nullptr;
+  const T* h0p = h0.defined() ? h0.data<T>() : nullptr;
+  T* outp = r.out.data<T>();
   std::int64_t start[kTileRows];  // where each row's inputs begin in x
   for (std::int64_t i = 0; i < rows; ++i) {
     start[i] = (row0 + i) / C * x.stride(0) + (row0 + i) % C * x.stride(1);
-    for (std::int64_t k = 0; k + 1 < K; ++k)
-      tile.row(i)[k] = h0.defined() ? h0.data<T>()[(row0 + i) * (K - 1) + k] : T(0);
+    for (std::int64_t k = 0; k + 1 < K; ++k) tile.row(i)[k] = h0p ? h0p[(row0 + i) * (K - 1) + k] : T(0);
   }
-  const T* xp = x.data<T>();
   // The tile's outputs lie together when L fits one span of steps (a decoding step's rows are one
   // value each): activated in one span at the end, else a row's span at a time.
   const bool one_span = L <= kTileSteps;
   for (std::int64_t t0 = 0; t0 < L; t0 += kTileSteps) {
     const std::int64_t n = std::min(kTileSteps, L - t0);
-    if (x.stride(2) == 1)  // rows contiguous in time: copied as they are
+    if (x_step == 1)  // rows contiguous in time: copied as they are
       for (std::int64_t i = 0; i < rows; ++i) std::copy_n(xp + start[i] + t0, n, tile.row(i) + K - 1);
     else
       for (std::int64_t t = 0; t < n; ++t) {
-        const T* step = xp + (t0 + t) * x.stride(2);
+        const T* step = xp + (t0 + t) * x_step;
         for (std::int64_t i = 0; i < rows; ++i) tile.row(i)[K - 1 + t] = step[start[i]];
       }
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t c = (row0 + i) % C;
-      T* out = r.out.data<T>() + (row0 + i) * L + t0;
+      T* out = outp + (row0 + i) * L + t0;
       Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> y(out, n);
-      y.setConstant(b.defined() ? b.data<T>()[c] : T(0));
+      y.setConstant(bp ? bp[c] : T(0));
       for (std::int64_t k = 0; k < K; ++k)
-        y += w.data<T>()[c * w.stride(0) + k * w.stride(1)] *
-             Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
+        y += wp[c * w_row + k * w_tap] * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
       if (!one_span) activate_span(out, n, activation);
       // The last K - 1 inputs come in front of the next span.
       std::copy(tile.row(i) + n, tile.row(i) + n + K - 1, tile.row(i));
     }
   }
-  if (one_span) activate_span(r.out.data<T>() + row0 * L, rows * L, activation);
+  if (one_span) activate_span(outp + row0 * L, rows * L, activation);
+  T* final_state = r.final_state.data<T>();
   for (std::int64_t i = 0; i < rows; ++i)
-    std::copy(tile.row(i), tile.row(i) + K - 1, r.final_state.data<T>() + (row0 + i) * (K - 1));
+    std::copy(tile.row(i), tile.row(i) + K - 1, final_state + (row0 + i) * (K - 1));
+}
+
+// A decoding step (L = 1): each row's output is its bias, its K - 1 carried inputs and the new one
+// times the taps; a scalar loop per row, as a tile's gathering would cost more than the products.
+template <class T>
+void convolve_step(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& h0, Activation activation,
+                   std::int64_t row0, std::int64_t rows, CausalConv1dResult& r) {
+  const std::int64_t C = x.size(1), K = w.size(1), w_row = w.stride(0), w_tap = w.stride(1);
+  const T *xp = x.data<T>(), *wp = w.data<T>(), *bp = b.defined() ? b.data<T>() : nullptr;
+  const T* h0p = h0.defined() ? h0.data<T>() : nullptr;
+  T *out = r.out.data<T>(), *final_state = r.final_state.data<T>();
+  for (std::int64_t row = row0; row < row0 + rows; ++row) {
+    const std::int64_t c = row % C;
+    const T input = xp[row / C * x.stride(0) + c * x.stride(1)];
+    T* state = final_state + row * (K - 1);
+    T y = bp ? bp[c] : T(0);
+    for (std::int64_t k = 0; k + 1 < K; ++k) {
+      const T carried = h0p ? h0p[row * (K - 1) + k] : T(0);
+      y += wp[c * w_row + k * w_tap] * carried;
+      if (k > 0) state[k - 1] = carried;
+    }
+    out[row] = y + wp[c * w_row + (K - 1) * w_tap] * input;
+    if (K > 1) state[K - 2] = input;
+  }
+  activate_span(out + row0, rows, activation);
 }
 
 template <class T>
@@ -88,6 +118,10 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
   const Tensor h0 = initial_state.defined() ? initial_state.to(dtype_of<T>).contiguous() : initial_state;
   const std::int64_t tiles = (B * C + kTileRows - 1) / kTileRows;
   ThreadPool::global().parallel_for(tiles, [&](std::int64_t begin, std::int64_t end) {
+    if (L == 1) {
+      const std::int64_t row0 = begin * kTileRows;
+      return convolve_step<T>(x, w, b, h0, activation, row0, std::min(end * kTileRows, B * C) - row0, r);
+    }
     Tile<T> tile(K);
     for (std::int64_t i = begin; i < end; ++i) {
       const std::int64_t row0 = i * kTileRows;

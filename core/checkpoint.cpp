@@ -1,10 +1,13 @@
 #include "core/checkpoint.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/check.hpp"
+#include "core/weight_rows.hpp"
 
 namespace subq {
 
@@ -83,20 +86,51 @@ void Checkpoint::save(const std::filesystem::path& dir) const {
   save_safetensors(dir / "model.safetensors", made_, {{"format", "pt"}});
 }
 
+namespace {
+
+// A tensor that is not a matrix, copied off the file's mapping: the small tensors then keep no
+// part of it alive, so that a checkpoint whose matrices are converted on loading lets its
+// mapping (all the file's pages read) go once loaded.
+Tensor detached(const Tensor& t, Device device) { return device.is_cpu() ? t.clone() : t.to(device); }
+
+// A matrix held for the model's life: allocated to its size, not rounded up to the reuse
+// cache's huge-page multiples (a 2.5 MiB matrix would hold 4 MiB resident).
+Tensor held_tensor(const Shape& shape, DType dtype) {
+  const std::size_t bytes = storage_bytes(dtype, shape_numel(shape));
+  void* ptr = std::aligned_alloc(64, (bytes + 64 + 63) / 64 * 64);
+  SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
+  return Tensor::from_storage(std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr] { std::free(ptr); }), 0, shape,
+                              dtype);
+}
+
+// Matrix m (rows, n) in `format`, in a held tensor of its own.
+Tensor held_as(const Tensor& m, DType format) {
+  Tensor held = held_tensor(m.shape(), format);
+  if (m.dtype() == format) {
+    held.copy_from(m.contiguous());
+  } else {
+    const Tensor rows = m.to(DType::F32).contiguous();
+    detail::quantize_rows(format, rows.data<float>(), m.size(1), m.size(0), held.raw_data());
+  }
+  return held;
+}
+
+}  // namespace
+
 Tensor Checkpoint::take(const std::string& name, const Shape& shape, DType dtype) {
-  return take_as(name, shape, dtype, TensorRole::Weight).to(device_);
+  return detached(take_as(name, shape, dtype, TensorRole::Weight), device_);
 }
 
 Tensor Checkpoint::take_on_cpu(const std::string& name, const Shape& shape, DType dtype) {
-  return take_as(name, shape, dtype, TensorRole::Weight);
+  return detached(take_as(name, shape, dtype, TensorRole::Weight), Device::cpu());
 }
 
 Tensor Checkpoint::take_norm(const std::string& name, const Shape& shape) {
-  return take_as(name, shape, DType::F32, TensorRole::NormScale).to(device_);
+  return detached(take_as(name, shape, DType::F32, TensorRole::NormScale), device_);
 }
 
 Tensor Checkpoint::take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role) {
-  taken_bytes_ += shape_numel(shape) * std::int64_t(dtype_size(dtype));
+  taken_bytes_ += std::int64_t(storage_bytes(dtype, shape_numel(shape)));
   if (generate_) {
     SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
     taken_.insert(name);
@@ -108,6 +142,114 @@ Tensor Checkpoint::take_as(const std::string& name, const Shape& shape, DType dt
              to_string(shape));
   taken_.insert(name);
   return shards_[it->second].require(name, shape, dtype);
+}
+
+void Checkpoint::hold_matrices_as(std::optional<DType> format) {
+  SUBQ_CHECK(!format || detail::is_weight_format(*format),
+             "{}: weight matrices cannot be held as {}: expected float32, bfloat16, float16, q8_0 or q4_0",
+             dir_.string(), dtype_name(*format));
+  matrix_format_ = format;
+}
+
+std::optional<DType> Checkpoint::quantization_scheme() const {
+  if (config_.is_null("quantization_config")) return std::nullopt;
+  const JsonConfig q = config_.child("quantization_config");
+  const std::string method = q.get_string("quant_method"), scheme = q.get_string("scheme");
+  SUBQ_CHECK(method == "subq", "{}: quantization_config.quant_method '{}': only subq's own block formats are read",
+             config_.source(), method);
+  SUBQ_CHECK(q.get_int("block_size") == 32, "{}: quantization_config.block_size {}: the q formats have blocks of 32",
+             config_.source(), q.get_int("block_size"));
+  if (scheme == "q8_0") return DType::Q8_0;
+  if (scheme == "q4_0") return DType::Q4_0;
+  SUBQ_FAIL("{}: quantization_config.scheme '{}': unknown scheme, expected q8_0 or q4_0", config_.source(), scheme);
+}
+
+Tensor read_quantized_matrix(const SafetensorsFile& file, const std::string& name, DType scheme, const Shape& shape) {
+  const std::string scales_name = name + ".scales", where = file.source() + ": tensor '" + name + "'";
+  SUBQ_CHECK(is_quantized(scheme) && shape.size() == 2, "{}: read as {} {}: expected a q scheme and a matrix", where,
+             dtype_name(scheme), to_string(shape));
+  const std::int64_t rows = shape[0], n = shape[1], blocks = n / 32;
+  const bool q8 = scheme == DType::Q8_0;
+  const DType code_type = file.info(name).dtype;
+  SUBQ_CHECK(n % 32 == 0, "{}: stored as {} codes but its rows of {} are not whole blocks of 32", where,
+             dtype_name(code_type), n);
+  SUBQ_CHECK(code_type == (q8 ? DType::I8 : DType::U8), "{}: {} codes are {}, found {}", where, dtype_name(scheme),
+             q8 ? "int8" : "uint8", dtype_name(code_type));
+  const Tensor codes = file.require(name, {rows, q8 ? n : n / 2});
+  SUBQ_CHECK(file.contains(scales_name), "{}: its scales '{}' are missing", where, scales_name);
+  SUBQ_CHECK(file.info(scales_name).dtype == DType::F16, "{}: scales '{}' are {}, expected float16", where, scales_name,
+             dtype_name(file.info(scales_name).dtype));
+  const Tensor scales = file.require(scales_name, {rows, blocks}).contiguous();
+  const std::size_t code_bytes = q8 ? 32 : 16;
+  Tensor packed = held_tensor(shape, scheme);
+  auto* out = static_cast<std::byte*>(packed.raw_data());
+  const auto* in_codes = static_cast<const std::byte*>(codes.raw_data());
+  const float16* in_scales = scales.data<float16>();
+  for (std::int64_t b = 0; b < rows * blocks; ++b, out += 2 + code_bytes) {
+    SUBQ_CHECK(std::isfinite(to_float(in_scales[b])), "{}: scale {} of '{}' is {}", where, b, scales_name,
+               to_float(in_scales[b]));
+    std::memcpy(out, &in_scales[b], 2);
+    std::memcpy(out + 2, in_codes + b * code_bytes, code_bytes);
+  }
+  return packed;
+}
+
+Tensor Checkpoint::stored_matrix(const std::string& name, const Shape& shape) {
+  const std::optional<DType> scheme = quantization_scheme();
+  const auto it = shard_of_.find(name);
+  SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing (expected shape {})", dir_.string(), name,
+             to_string(shape));
+  const SafetensorsFile& file = shards_[it->second];
+  const DType stored = file.info(name).dtype;
+  if (!scheme || (stored != DType::I8 && stored != DType::U8)) return take_as(name, shape, stored, {});
+  Tensor packed = read_quantized_matrix(file, name, *scheme, shape);
+  taken_.insert(name), taken_.insert(name + ".scales");
+  taken_bytes_ += std::int64_t(storage_bytes(packed.dtype(), packed.numel()));
+  return packed;
+}
+
+Tensor Checkpoint::take_matrix(const std::string& name, const Shape& shape) {
+  SUBQ_CHECK(shape.size() == 2, "take_matrix: '{}' of shape {} is not a matrix", name, to_string(shape));
+  std::optional<DType> format = matrix_format_;
+  const bool fallback = format && is_quantized(*format) && shape[1] % dtype_block(*format) != 0;
+  if (fallback) format = DType::F32;
+  Tensor m;
+  if (generate_) {
+    m = take_as(name, shape, DType::F32, TensorRole::Weight);
+    taken_bytes_ -= std::int64_t(storage_bytes(DType::F32, m.numel()));
+  } else {
+    m = stored_matrix(name, shape);
+    taken_bytes_ -= std::int64_t(storage_bytes(m.dtype(), m.numel()));  // counted again below, as held
+  }
+  if (!format) format = m.dtype() == DType::F64 ? DType::F32 : m.dtype();
+  // Where the other matrices are converted or packed, a small one left as stored would keep the
+  // whole mapping (every page loading read) alive: it is copied off it.
+  const bool copy_off = !generate_ && (fallback || quantization_scheme()) && !is_quantized(m.dtype());
+  if (m.dtype() != *format || copy_off) {
+    try {
+      m = held_as(m, *format);
+    } catch (const Error& e) {
+      SUBQ_FAIL("{}: tensor '{}' to {}: {}", dir_.string(), name, dtype_name(*format), e.what());
+    }
+  }
+  SUBQ_CHECK(!is_quantized(m.dtype()) || device_.is_cpu(), "{}: tensor '{}': {} weights run on the CPU only, not on {}",
+             dir_.string(), name, dtype_name(m.dtype()), to_string(device_));
+  taken_bytes_ += std::int64_t(storage_bytes(m.dtype(), m.numel()));
+  if (device_.is_cpu()) matrices_[name] = m;
+  return m.to(device_);
+}
+
+Tensor Checkpoint::stored(const std::string& name) const {
+  const auto it = shard_of_.find(name);
+  SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing", dir_.string(), name);
+  return shards_[it->second].get(name);
+}
+
+std::vector<std::string> Checkpoint::names() const {
+  std::vector<std::string> all;
+  for (const SafetensorsFile& shard : shards_)
+    for (const std::string& name : shard.names()) all.push_back(name);
+  return all;
 }
 
 void Checkpoint::finish() const {

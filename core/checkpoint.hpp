@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,13 @@ enum class TensorRole {
   Weight,     // anything else
   NormScale,  // the weight of a normalisation (RMS, layer or group norm): starts at one
 };
+
+/// The q8_0 / q4_0 matrix (rows, n) that `file` stores as the codes `name` ((rows, n) int8 for
+/// q8_0, (rows, n / 2) uint8 for q4_0, each block's bytes as dtype.hpp lays them out) and the
+/// float16 scales `name.scales` (rows, n / 32), packed into its block format. Codes or scales
+/// that do not match the scheme, the shape or each other, and a scale that is not finite, are
+/// errors naming the file and tensor.
+Tensor read_quantized_matrix(const SafetensorsFile& file, const std::string& name, DType scheme, const Shape& shape);
 
 class Checkpoint {
  public:
@@ -53,6 +61,25 @@ class Checkpoint {
   Tensor take_on_cpu(const std::string& name, const Shape& shape, DType dtype = DType::F32);
   /// take() for the weight of a normalisation, float32 (a generated checkpoint makes it ones).
   Tensor take_norm(const std::string& name, const Shape& shape);
+
+  /// The format take_matrix() holds weight matrices in: float32 (the default), bfloat16, float16,
+  /// q8_0 or q4_0; std::nullopt keeps each as stored (a float64 one as float32). Which tensors are
+  /// matrices is the loader's choice: those that only linear() and embedding() read, the large
+  /// projections, MLPs, experts, embeddings and head. A q format falls back to float32 for a
+  /// matrix whose rows are not whole blocks of 32.
+  void hold_matrices_as(std::optional<DType> format);
+  /// take() for a weight matrix (rows, n), held in the matrix format, zero-copy where the file
+  /// stores it so. A quantised checkpoint (config.json's quantization_config, see README) stores
+  /// a matrix as its codes, `name` ((rows, n) int8 for q8_0, (rows, n / 2) uint8 for q4_0, the
+  /// bytes of each block as in dtype.hpp), and its float16 scales `name.scales` (rows, n / 32);
+  /// either not matching the other, or the scheme, is an error naming the tensor.
+  Tensor take_matrix(const std::string& name, const Shape& shape);
+  /// The matrices take_matrix() gave out so far, by name, as held (on the CPU device).
+  const std::map<std::string, Tensor>& matrices() const { return matrices_; }
+  /// A tensor of the files as stored (for a copy of the checkpoint); an error when missing.
+  Tensor stored(const std::string& name) const;
+  /// Every tensor name in the files, in file order.
+  std::vector<std::string> names() const;
   /// Throws, naming them, when tensors remain that no take() asked for.
   void finish() const;
   /// Bytes of the tensors taken so far, in the dtypes they were taken as.
@@ -60,6 +87,9 @@ class Checkpoint {
 
  private:
   Tensor take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role);
+  // The stored matrix, as stored (a quantised one packed into its block format).
+  Tensor stored_matrix(const std::string& name, const Shape& shape);
+  std::optional<DType> quantization_scheme() const;
 
   std::filesystem::path dir_;
   JsonConfig config_;
@@ -69,7 +99,9 @@ class Checkpoint {
   std::int64_t taken_bytes_ = 0;
   Generator generate_;
   Device device_;
+  std::optional<DType> matrix_format_ = DType::F32;
   std::vector<std::pair<std::string, Tensor>> made_;
+  std::map<std::string, Tensor> matrices_;
 };
 
 }  // namespace subq

@@ -9,6 +9,7 @@
 #include "core/eigen_views.hpp"
 #include "core/elementwise.hpp"
 #include "core/math.hpp"
+#include "core/weight_rows.hpp"
 
 namespace subq {
 
@@ -19,6 +20,9 @@ void check_float_any_device(const char* op, const char* name, const Tensor& t) {
   SUBQ_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F64, "{}: {}: expected float32 or float64, found {}", op,
              name, dtype_name(t.dtype()));
 }
+
+// The weight formats that linear() and embedding() read without widening them first.
+bool is_compact_weight(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16 || is_quantized(dtype); }
 
 void check_cpu(const char* op, const char* name, const Tensor& t) {
   SUBQ_CHECK(!t.defined() || t.device().is_cpu(), "{}: {} on {}: runs on the CPU only", op, name,
@@ -69,6 +73,59 @@ Tensor linear_typed(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   return y;
 }
 
+// Rows of x per block of the widened-panel product: X's block stays in cache across the panels.
+constexpr std::int64_t kPanelRows = 256;
+
+// x float32 against a weight in a compact format (bfloat16, float16, q8_0, q4_0). Up to
+// kMaxDotVectors rows (decoding) dot each weight row in its stored form, so the step reads the
+// weights once at their stored size; more rows widen panels of kMinColumnsPerTask weight rows into
+// float32 and multiply them by Eigen's GEMM, which the widening costs a 1/kPanelRows share of.
+Tensor linear_compact(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool& pool) {
+  const std::int64_t in = x.size(-1), out = weight.size(0), rows = x.numel() / std::max<std::int64_t>(in, 1);
+  const Tensor xc = x.contiguous(), w = weight.contiguous();
+  const Tensor b = bias.defined() ? bias.to(DType::F32).contiguous() : bias;
+  Tensor y = Tensor::empty(with_last(x.shape(), out), DType::F32);
+  const DType format = w.dtype();
+  const auto* rows_of_w = static_cast<const std::byte*>(w.raw_data());
+  const std::size_t row_bytes = storage_bytes(format, in);
+  const std::int64_t panels = (out + kMinColumnsPerTask - 1) / kMinColumnsPerTask;
+  auto features = [&](std::int64_t panel) {
+    return std::pair{panel * kMinColumnsPerTask, std::min(out, (panel + 1) * kMinColumnsPerTask)};
+  };
+  if (rows <= detail::kMaxDotVectors) {
+    pool.parallel_for(panels, [&](std::int64_t begin, std::int64_t end) {
+      const std::int64_t c0 = features(begin).first, c1 = features(end - 1).second;
+      detail::dot_rows(format, rows_of_w + c0 * row_bytes, in, c1 - c0, xc.data<float>(), rows, y.data<float>() + c0,
+                       out);
+    });
+  } else {
+    const std::int64_t row_blocks = (rows + kPanelRows - 1) / kPanelRows;
+    pool.parallel_for(panels * row_blocks, [&](std::int64_t begin, std::int64_t end) {
+      std::vector<float> widened;
+      std::int64_t widened_panel = -1;
+      for (std::int64_t task = begin; task < end; ++task) {  // panel-major: a panel is widened once per run
+        const std::int64_t panel = task / row_blocks, r0 = task % row_blocks * kPanelRows,
+                           r1 = std::min(rows, r0 + kPanelRows);
+        const auto [c0, c1] = features(panel);
+        if (panel != widened_panel) {
+          widened.resize(std::size_t((c1 - c0) * in));
+          detail::widen_rows(format, rows_of_w + c0 * row_bytes, in, c1 - c0, widened.data());
+          widened_panel = panel;
+        }
+        const Eigen::Map<const RowMatrix<float>> X(xc.data<float>() + r0 * in, r1 - r0, in),
+            P(widened.data(), c1 - c0, in);
+        Eigen::Map<RowMatrix<float>, 0, Eigen::OuterStride<>> Y(y.data<float>() + r0 * out + c0, r1 - r0, c1 - c0,
+                                                                Eigen::OuterStride<>(out));
+        Y.noalias() = X * P.transpose();
+      }
+    });
+  }
+  if (b.defined())
+    Eigen::Map<RowMatrix<float>>(y.data<float>(), rows, out).rowwise() +=
+        Eigen::Map<const Eigen::Matrix<float, 1, Eigen::Dynamic>>(b.data<float>(), out);
+  return y;
+}
+
 template <class T>
 Tensor rms_norm_typed(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate) {
   const std::int64_t dim = x.size(-1), rows = x.numel() / std::max<std::int64_t>(dim, 1);
@@ -113,14 +170,25 @@ Tensor normalise_groups(const Tensor& x, std::int64_t size, const Tensor& weight
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool* pool) {
   check_float_any_device("linear", "x", x);
-  check_float_any_device("linear", "weight", weight);
-  SUBQ_CHECK(weight.dim() == 2 && weight.size(1) == x.size(-1), "linear: weight: expected (out, {}), found {}",
-             x.size(-1), to_string(weight.shape()));
+  SUBQ_CHECK(weight.defined() && weight.dim() == 2 && weight.size(1) == x.size(-1),
+             "linear: weight: expected (out, {}), found {}", x.size(-1),
+             weight.defined() ? to_string(weight.shape()) : "nothing");
+  const bool compact = is_compact_weight(weight.dtype());
+  if (!compact) check_float_any_device("linear", "weight", weight);
+  SUBQ_CHECK(!compact || x.dtype() == DType::F32, "linear: a {} weight multiplies float32 x, found {}",
+             dtype_name(weight.dtype()), dtype_name(x.dtype()));
   if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
-  if (x.device().is_cuda()) return on_cuda("linear", x.device(), [&] { return detail::linear_cuda(x, weight, bias); });
+  if (x.device().is_cuda()) {
+    SUBQ_CHECK(!is_quantized(weight.dtype()), "linear on {}: {} weights run on the CPU only", to_string(x.device()),
+               dtype_name(weight.dtype()));
+    // Widened for cuBLAS's float32 GEMM for now; bfloat16 tensor-core GEMMs are issue 16's.
+    const Tensor w = compact ? weight.to(DType::F32) : weight;
+    return on_cuda("linear", x.device(), [&] { return detail::linear_cuda(x, w, bias); });
+  }
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("linear", name, *t);
   ThreadPool& p = pool ? *pool : ThreadPool::global();
+  if (compact) return linear_compact(x, weight, bias, p);
   return dispatch(FloatTypes{}, "linear", x.dtype(),
                   [&](auto zero) { return linear_typed<decltype(zero)>(x, weight, bias, p); });
 }
@@ -181,6 +249,7 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
 }
 
 Tensor scale(const Tensor& x, double factor) {
+  if (x.defined() && is_compact_weight(x.dtype())) return scale(x.to(DType::F32), factor).to(x.dtype());
   check_float_any_device("scale", "x", x);
   if (x.device().is_cuda()) return on_cuda("scale", x.device(), [&] { return detail::scale_cuda(x, factor); });
   Tensor y = x.contiguous().clone();
@@ -208,7 +277,8 @@ void add_into(const Tensor& h, const Tensor& update) {
 }
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
-  check_float_any_device("embedding", "table", table);
+  const bool compact = table.defined() && is_compact_weight(table.dtype());
+  if (!compact) check_float_any_device("embedding", "table", table);
   SUBQ_CHECK(table.dim() == 2, "embedding: table: expected (vocab, dim), found {}", to_string(table.shape()));
   SUBQ_CHECK(ids.defined() && ids.dtype() == DType::I64 && ids.device().is_cpu(),
              "embedding: ids: expected int64 on the CPU");
@@ -218,11 +288,32 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
     const std::int64_t id = i.data<std::int64_t>()[k];
     SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
   }
-  if (table.device().is_cuda())
+  if (table.device().is_cuda()) {
+    SUBQ_CHECK(!is_quantized(table.dtype()) && (!compact || dim % 2 == 0),
+               "embedding on {}: a {} table of {} columns runs on the CPU only", to_string(table.device()),
+               dtype_name(table.dtype()), dim);
+    if (compact) {  // a row lookup moves bytes: 16-bit rows are gathered as float32 pairs, then widened
+      const Tensor t = table.contiguous();
+      const Tensor pairs =
+          Tensor::from_storage(t.storage(), storage_bytes(t.dtype(), t.offset()), {vocab, dim / 2}, DType::F32);
+      const Tensor rows = on_cuda("embedding", t.device(), [&] { return detail::embedding_cuda(pairs, i); });
+      Shape shape = ids.shape();
+      shape.push_back(dim);
+      return Tensor::from_storage(rows.storage(), 0, shape, t.dtype()).to(DType::F32);
+    }
     return on_cuda("embedding", table.device(), [&] { return detail::embedding_cuda(table, i); });
+  }
   const Tensor t = table.contiguous();
   Shape shape = ids.shape();
   shape.push_back(dim);
+  if (compact) {  // rows widened to float32 as they are looked up
+    Tensor y = Tensor::empty(shape, DType::F32);
+    const std::size_t row_bytes = storage_bytes(t.dtype(), dim);
+    for (std::int64_t k = 0; k < i.numel(); ++k)
+      detail::widen_rows(t.dtype(), static_cast<const std::byte*>(t.raw_data()) + i.data<std::int64_t>()[k] * row_bytes,
+                         dim, 1, y.data<float>() + k * dim);
+    return y;
+  }
   Tensor y = Tensor::empty(shape, table.dtype());
   const std::size_t row_bytes = std::size_t(dim) * dtype_size(table.dtype());
   for (std::int64_t k = 0; k < i.numel(); ++k) {

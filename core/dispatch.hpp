@@ -22,8 +22,8 @@ struct TypeList {};
 using FloatTypes = TypeList<float, double>;
 /// The scan core's states: real and complex, single and double precision.
 using StateTypes = TypeList<float, double, complex64, complex128>;
-using AllTypes =
-    TypeList<float, double, bfloat16, float16, std::int32_t, std::int64_t, std::uint8_t, bool, complex64, complex128>;
+using AllTypes = TypeList<float, double, bfloat16, float16, std::int32_t, std::int64_t, std::int8_t, std::uint8_t, bool,
+                          complex64, complex128>;
 
 namespace detail {
 

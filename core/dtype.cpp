@@ -12,12 +12,26 @@ std::size_t dtype_size(DType dtype) {
     case DType::F16: return 2;
     case DType::I32: return 4;
     case DType::I64: return 8;
+    case DType::I8: return 1;
     case DType::U8: return 1;
     case DType::Bool: return 1;
     case DType::C64: return 8;
     case DType::C128: return 16;
+    case DType::Q8_0:
+    case DType::Q4_0:
+      SUBQ_FAIL("dtype_size: {} is stored in blocks of {} elements, not per element", dtype_name(dtype),
+                dtype_block(dtype));
   }
   SUBQ_FAIL("dtype_size: invalid dtype {}", int(dtype));
+}
+
+std::size_t storage_bytes(DType dtype, std::int64_t numel) {
+  const std::int64_t block = dtype_block(dtype);
+  SUBQ_CHECK(numel >= 0 && numel % block == 0, "{}: {} elements are not whole blocks of {}", dtype_name(dtype), numel,
+             block);
+  if (!is_quantized(dtype)) return std::size_t(numel) * dtype_size(dtype);
+  const std::size_t block_bytes = dtype == DType::Q8_0 ? 34 : 18;  // float16 scale + the codes
+  return std::size_t(numel / block) * block_bytes;
 }
 
 std::string_view dtype_name(DType dtype) {
@@ -28,10 +42,13 @@ std::string_view dtype_name(DType dtype) {
     case DType::F16: return "float16";
     case DType::I32: return "int32";
     case DType::I64: return "int64";
+    case DType::I8: return "int8";
     case DType::U8: return "uint8";
     case DType::Bool: return "bool";
     case DType::C64: return "complex64";
     case DType::C128: return "complex128";
+    case DType::Q8_0: return "q8_0";
+    case DType::Q4_0: return "q4_0";
   }
   return "invalid";
 }

@@ -1,5 +1,12 @@
 #pragma once
 // Element types of subq tensors, and the bf16/f16 <-> f32 conversions.
+//
+// Two are block-quantised weight formats, stored as llama.cpp's ggml stores them: the elements
+// of each row of a matrix in blocks of 32 (the last extent a multiple of 32), each block a
+// float16 scale d followed by its codes (core/weight_rows.hpp quantises and reads them).
+//   q8_0  34 bytes per block: d, then 32 int8 codes q;  element i = d * q[i]
+//   q4_0  18 bytes per block: d, then 16 bytes, byte j holding element j in its low nibble and
+//         element j + 16 in its high nibble, codes 0..15;  element = d * (code - 8)
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -9,10 +16,15 @@
 
 namespace subq {
 
-enum class DType : std::uint8_t { F32, F64, BF16, F16, I32, I64, U8, Bool, C64, C128 };
+enum class DType : std::uint8_t { F32, F64, BF16, F16, I32, I64, I8, U8, Bool, C64, C128, Q8_0, Q4_0 };
 
-/// Bytes per element.
+constexpr bool is_quantized(DType dtype) { return dtype == DType::Q8_0 || dtype == DType::Q4_0; }
+/// Bytes per element; an error for the block formats, whose elements have no bytes of their own.
 std::size_t dtype_size(DType dtype);
+/// Elements per block: 32 for q8_0 and q4_0, 1 for the other dtypes.
+constexpr std::int64_t dtype_block(DType dtype) { return is_quantized(dtype) ? 32 : 1; }
+/// Bytes that `numel` elements occupy (numel a multiple of dtype_block), for every dtype.
+std::size_t storage_bytes(DType dtype, std::int64_t numel);
 /// Lower-case name as numpy writes it: "float32", "bfloat16", "complex64", ...
 std::string_view dtype_name(DType dtype);
 bool is_floating(DType dtype);  // F32, F64, BF16, F16
@@ -53,6 +65,10 @@ template <> struct DTypeOf<bfloat16> { static constexpr DType value = DType::BF1
 template <> struct DTypeOf<float16> { static constexpr DType value = DType::F16; };
 template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::I32; };
 template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::I64; };
+template <>
+struct DTypeOf<std::int8_t> {
+  static constexpr DType value = DType::I8;
+};
 template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::U8; };
 template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
 template <> struct DTypeOf<complex64> { static constexpr DType value = DType::C64; };

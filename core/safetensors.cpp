@@ -26,9 +26,9 @@ struct DTypeName {
   const char* name;
   DType dtype;
 };
-constexpr DTypeName kDTypeNames[] = {{"F32", DType::F32}, {"F64", DType::F64}, {"BF16", DType::BF16},
-                                     {"F16", DType::F16}, {"I32", DType::I32}, {"I64", DType::I64},
-                                     {"U8", DType::U8},   {"BOOL", DType::Bool}, {"C64", DType::C64}};
+constexpr DTypeName kDTypeNames[] = {
+    {"F32", DType::F32}, {"F64", DType::F64}, {"BF16", DType::BF16}, {"F16", DType::F16},   {"I32", DType::I32},
+    {"I64", DType::I64}, {"I8", DType::I8},   {"U8", DType::U8},     {"BOOL", DType::Bool}, {"C64", DType::C64}};
 
 std::optional<DType> parse_dtype(const std::string& name) {
   for (const auto& entry : kDTypeNames)

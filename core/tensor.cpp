@@ -11,6 +11,7 @@
 #include "core/check.hpp"
 #include "core/cuda_runtime.hpp"
 #include "core/dispatch.hpp"
+#include "core/weight_rows.hpp"
 
 namespace subq {
 
@@ -106,6 +107,14 @@ void release_cached_memory() {
 
 namespace {
 
+// A block format's rows hold whole blocks, so that every row (and a slice of rows) starts at one.
+void check_whole_blocks(const char* op, const Shape& shape, DType dtype) {
+  if (!is_quantized(dtype)) return;
+  SUBQ_CHECK(!shape.empty() && shape.back() % dtype_block(dtype) == 0,
+             "{}: a {} tensor's last extent must be a multiple of {}, found shape {}", op, dtype_name(dtype),
+             dtype_block(dtype), to_string(shape));
+}
+
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   std::int64_t s = 1;
@@ -171,8 +180,8 @@ To convert(From x) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   Tensor t;
-  const std::int64_t n = shape_numel(shape);
-  t.storage_ = Storage::allocate(std::size_t(n) * dtype_size(dtype), device);
+  check_whole_blocks("Tensor::empty", shape, dtype);
+  t.storage_ = Storage::allocate(storage_bytes(dtype, shape_numel(shape)), device);
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
@@ -188,17 +197,38 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   return t;
 }
 
+Tensor Tensor::requantized_copy(DType dtype) const {
+  SUBQ_CHECK(is_contiguous() && dim() >= 1, "Tensor::to({}): a {} tensor {} must be contiguous rows", dtype_name(dtype),
+             dtype_name(dtype_), to_string(shape_));
+  if (dtype == dtype_) {
+    Tensor out = empty(shape_, dtype);
+    std::memcpy(out.raw_data(), raw_data(), storage_bytes(dtype, numel()));
+    return out;
+  }
+  const std::int64_t n = shape_.back(), rows = n == 0 ? 0 : numel() / n;
+  if (is_quantized(dtype)) {  // through float32 rows into blocks
+    const Tensor rows_f32 = to(DType::F32);
+    Tensor out = empty(shape_, dtype);
+    detail::quantize_rows(dtype, rows_f32.data<float>(), n, rows, out.raw_data());
+    return out;
+  }
+  Tensor widened = empty(shape_, DType::F32);
+  detail::widen_rows(dtype_, raw_data(), n, rows, widened.data<float>());
+  return widened.to(dtype);
+}
+
 Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, std::size_t byte_offset, const Shape& shape,
                             DType dtype) {
-  const std::size_t bytes = std::size_t(shape_numel(shape)) * dtype_size(dtype);
-  SUBQ_CHECK(byte_offset % dtype_size(dtype) == 0, "Tensor::from_storage: byte offset {} is not a multiple of {} ({})",
-             byte_offset, dtype_size(dtype), dtype_name(dtype));
+  check_whole_blocks("Tensor::from_storage", shape, dtype);
+  const std::size_t bytes = storage_bytes(dtype, shape_numel(shape)), unit = storage_bytes(dtype, dtype_block(dtype));
+  SUBQ_CHECK(byte_offset % unit == 0, "Tensor::from_storage: byte offset {} is not a multiple of {} ({})", byte_offset,
+             unit, dtype_name(dtype));
   SUBQ_CHECK(byte_offset <= storage->bytes() && bytes <= storage->bytes() - byte_offset,
              "Tensor::from_storage: {} bytes at offset {} exceed the storage of {} bytes", bytes, byte_offset,
              storage->bytes());
   Tensor t;
   t.storage_ = std::move(storage);
-  t.offset_ = std::int64_t(byte_offset / dtype_size(dtype));
+  t.offset_ = std::int64_t(byte_offset / unit) * dtype_block(dtype);
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
@@ -230,7 +260,11 @@ bool Tensor::is_contiguous() const {
 
 void* Tensor::raw_data() const {
   SUBQ_CHECK(defined(), "Tensor::data: the tensor is undefined");
-  return static_cast<char*>(storage_->data()) + offset_ * std::int64_t(dtype_size(dtype_));
+  char* base = static_cast<char*>(storage_->data());
+  if (!is_quantized(dtype_)) return base + offset_ * std::int64_t(dtype_size(dtype_));
+  SUBQ_CHECK(offset_ % dtype_block(dtype_) == 0, "Tensor::data: a {} view must start at a block of {} elements",
+             dtype_name(dtype_), dtype_block(dtype_));
+  return base + storage_bytes(dtype_, offset_);
 }
 
 Tensor Tensor::view(const Shape& shape) const {
@@ -336,6 +370,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::converted_copy(DType dtype) const {
+  if (is_quantized(dtype) || is_quantized(dtype_)) return requantized_copy(dtype);
   Tensor out = empty(shape_, dtype);
   if (numel() == 0) return out;
   if (dtype == dtype_) {
@@ -371,7 +406,7 @@ void Tensor::copy_from(const Tensor& src) const {
   SUBQ_CHECK(src.shape_ == shape_ && src.dtype_ == dtype_, "Tensor::copy_from: expected {} {}, found {} {}",
              dtype_name(dtype_), to_string(shape_), dtype_name(src.dtype_), to_string(src.shape_));
   SUBQ_CHECK(is_contiguous() && src.is_contiguous(), "Tensor::copy_from: both tensors must be contiguous");
-  const std::size_t bytes = std::size_t(numel()) * dtype_size(dtype_);
+  const std::size_t bytes = storage_bytes(dtype_, numel());
   if (bytes == 0) return;
   if (device().is_cpu() && src.device().is_cpu()) {
     std::memcpy(raw_data(), src.raw_data(), bytes);

@@ -112,12 +112,14 @@ class Tensor {
   /// A copy on another device (this tensor when already there).
   Tensor to(Device device) const;
   /// A copy with elements converted (this tensor when already of that dtype). On a GPU, between
-  /// the floating dtypes (float32, float64, bfloat16, float16).
+  /// the floating dtypes (float32, float64, bfloat16, float16); on the CPU also to and from the
+  /// block formats q8_0 and q4_0 (contiguous rows, rounding as llama.cpp's reference does).
   Tensor to(DType dtype) const;
 
  private:
   int wrap_dim(int d, const char* what) const;
   Tensor converted_copy(DType dtype) const;  // CPU: contiguous copy with elements converted
+  Tensor requantized_copy(DType dtype) const;  // converted_copy to or from a block format
 
   std::shared_ptr<Storage> storage_;
   std::int64_t offset_ = 0;

@@ -70,7 +70,7 @@ void check_layout(const JsonConfig& c, const std::string& mixers, const std::str
 
 std::int64_t bytes_of(const SwiGlu& mlp) {
   std::int64_t bytes = 0;
-  for (const Tensor* t : {&mlp.gate, &mlp.up, &mlp.down}) bytes += t->numel() * std::int64_t(dtype_size(t->dtype()));
+  for (const Tensor* t : {&mlp.gate, &mlp.up, &mlp.down}) bytes += std::int64_t(storage_bytes(t->dtype(), t->numel()));
   return bytes;
 }
 

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/check.hpp"
+#include "core/safetensors.hpp"
 #include "lm/initialization.hpp"
 #include "lm/stack.hpp"
 
@@ -30,18 +34,88 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
   return it->second;
 }
 
+// A q8_0 / q4_0 matrix (rows, n) as the files store it: its codes, (rows, n) int8 or (rows, n / 2)
+// uint8, and its float16 scales (rows, n / 32).
+std::pair<Tensor, Tensor> codes_and_scales(const Tensor& blocks) {
+  const bool q8 = blocks.dtype() == DType::Q8_0;
+  const std::int64_t rows = blocks.size(0), n = blocks.size(1), count = rows * n / 32;
+  const std::size_t code_bytes = q8 ? 32 : 16;
+  Tensor codes = Tensor::empty({rows, q8 ? n : n / 2}, q8 ? DType::I8 : DType::U8);
+  Tensor scales = Tensor::empty({rows, n / 32}, DType::F16);
+  const auto* in = static_cast<const std::byte*>(blocks.raw_data());
+  for (std::int64_t b = 0; b < count; ++b, in += 2 + code_bytes) {
+    std::memcpy(scales.data<float16>() + b, in, 2);
+    std::memcpy(static_cast<std::byte*>(codes.raw_data()) + std::size_t(b) * code_bytes, in + 2, code_bytes);
+  }
+  return {codes, scales};
+}
+
+// config.json of a checkpoint whose matrices are in `weights`: quantization_config names a q scheme.
+std::string converted_config(const JsonConfig& config, DType weights) {
+  nlohmann::json j = nlohmann::json::parse(config.dump());
+  j.erase("quantization_config");
+  if (is_quantized(weights))
+    j["quantization_config"] = {{"quant_method", "subq"}, {"scheme", dtype_name(weights)}, {"block_size", 32}};
+  return j.dump(2);
+}
+
 }  // namespace
+
+std::int64_t convert_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out, DType weights) {
+  namespace fs = std::filesystem;
+  SUBQ_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(out),
+             "convert: {} is the checkpoint itself; write elsewhere", out.string());
+  Checkpoint ck = Checkpoint::open(dir);
+  ck.hold_matrices_as(weights);
+  std::string type;
+  const lm::Stack network = find_loader(ck.config(), &type)(ck);
+  ck.finish();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  std::int64_t bytes = 0;
+  auto add = [&](const std::string& name, const Tensor& t) {
+    tensors.emplace_back(name, t);
+    bytes += std::int64_t(storage_bytes(t.dtype(), t.numel()));
+  };
+  const auto& matrices = ck.matrices();
+  for (const std::string& name : ck.names()) {
+    const auto m = matrices.find(name);
+    if (m == matrices.end()) {
+      const bool scales = name.ends_with(".scales") && matrices.count(name.substr(0, name.size() - 7));
+      if (!scales) add(name, ck.stored(name));  // a quantised source's scales are rewritten with their codes
+    } else if (is_quantized(m->second.dtype())) {
+      const auto [codes, scales] = codes_and_scales(m->second);
+      add(name, codes), add(name + ".scales", scales);
+    } else {
+      add(name, m->second);
+    }
+  }
+  fs::create_directories(out);
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    const std::string file = e.path().filename().string();
+    if (e.is_regular_file() && file != "config.json" && !file.starts_with("model.safetensors"))
+      fs::copy_file(e.path(), out / file, fs::copy_options::overwrite_existing);
+  }
+  for (const fs::directory_entry& e : fs::directory_iterator(out))  // a sharded checkpoint written there before
+    if (e.path().filename().string().starts_with("model.safetensors")) fs::remove(e.path());
+  std::ofstream config(out / "config.json");
+  config << converted_config(ck.config(), weights) << "\n";
+  SUBQ_CHECK(config.good(), "{}: cannot write", (out / "config.json").string());
+  save_safetensors(out / "model.safetensors", tensors, {{"format", "pt"}});
+  return bytes;
+}
 
 LanguageModel::LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network, std::int64_t weight_bytes)
     : architecture_(std::move(architecture)),
       network_(std::move(network)),
+      weight_bytes_(weight_bytes),
       decode_weight_bytes_(weight_bytes - network_->unread_per_token_bytes()) {}
 LanguageModel::~LanguageModel() = default;
 LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 
-LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device) {
+LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device, const LoadOptions& options) {
   Checkpoint checkpoint = Checkpoint::open(dir);
+  checkpoint.hold_matrices_as(options.weights);
   std::string type;
   const Loader loader = find_loader(checkpoint.config(), &type);
   if (device.is_cuda())
@@ -66,6 +140,7 @@ LanguageModel LanguageModel::random(const std::string& config, std::uint64_t see
 const std::string& LanguageModel::architecture() const { return architecture_; }
 std::int64_t LanguageModel::vocab_size() const { return network_->vocab_size(); }
 std::int64_t LanguageModel::decode_weight_bytes() const { return decode_weight_bytes_; }
+std::int64_t LanguageModel::weight_bytes() const { return weight_bytes_; }
 
 Tensor LanguageModel::forward(const Tensor& input_ids, ModelCache* cache) const { return run(input_ids, cache, false); }
 

@@ -9,9 +9,11 @@
 // Each carries its state between calls (ModelCache): constant in size for the recurrent layers,
 // keys and values for attention layers. A prompt runs in parallel, then generation continues
 // one token at a time.
-// Runs in float32, on the CPU or on CUDA.
+// Computes in float32, on the CPU or on CUDA; the weight matrices may be held in bfloat16, float16
+// or the q8_0 / q4_0 block formats (LoadOptions).
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,13 +38,34 @@ struct ModelCache {
   bool empty() const { return layers.empty(); }
 };
 
+/// How load() holds the weights.
+struct LoadOptions {
+  /// The weight matrices' format in memory: float32, bfloat16, float16, q8_0 or q4_0 (the q
+  /// formats on the CPU only); std::nullopt keeps each as the checkpoint stores it, zero-copy from
+  /// the file's mapping. The matrices are the projections, MLPs, experts, embeddings and head;
+  /// everything else (A_log, D, dt_bias, convolution weights, norms, decays, routers, LoRAs and
+  /// RWKV's time-mix vectors) stays float32 whatever this says: those tensors are small, and the
+  /// recurrences that read them compound their rounding at every step, as llama.cpp's quantiser
+  /// keeps them in float for. Activations, states, the scan and the softmax are float32 always.
+  std::optional<DType> weights = DType::F32;
+};
+
+/// Writes the checkpoint at dir to out (an existing checkpoint there is replaced) with its weight
+/// matrices in `weights` (float32, bfloat16, float16, q8_0 or q4_0; LoadOptions says which tensors
+/// those are), every other tensor as stored, and the folder's other files (tokenizer.json, ...)
+/// copied. A q format is written as codes and float16 scales, with config.json's
+/// quantization_config naming the scheme (README, "Weight formats"). Returns the bytes of the
+/// weights written.
+std::int64_t convert_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out, DType weights);
+
 class LanguageModel {
  public:
   /// Reads dir/config.json and the weights onto device; a tensor that is missing, of the wrong
   /// shape, or left over is an error naming it, as is a config option the library does not
-  /// implement. On CUDA every model_type runs (float32 weights and states on the GPU, logits
-  /// returned to the CPU).
-  static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu());
+  /// implement. On CUDA every model_type runs (weights and states on the GPU, logits returned to
+  /// the CPU).
+  static LanguageModel load(const std::filesystem::path& dir, Device device = Device::cpu(),
+                            const LoadOptions& options = {});
   /// A new model of the architecture `config` describes (the text of a config.json: any
   /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and
   /// subq_hybrid) with freshly initialised weights, seeded. With save_to, the checkpoint folder is
@@ -59,6 +82,8 @@ class LanguageModel {
   /// embedding table that the step only indexes, and but the num_experts - top_k experts of each
   /// mixture it is not routed to. The floor of a step is these bytes at the memory bandwidth.
   std::int64_t decode_weight_bytes() const;
+  /// Bytes of all the weights held, in the formats they are held in.
+  std::int64_t weight_bytes() const;
 
   /// input_ids (batch, length >= 1) int64 -> logits (batch, length, vocab) float32. With a cache,
   /// the tokens continue the sequences it holds (an empty cache starts them), and the cache is
@@ -77,7 +102,7 @@ class LanguageModel {
   LanguageModel(std::string architecture, std::unique_ptr<lm::Stack> network, std::int64_t weight_bytes);
   std::string architecture_;
   std::unique_ptr<lm::Stack> network_;
-  std::int64_t decode_weight_bytes_ = 0;
+  std::int64_t weight_bytes_ = 0, decode_weight_bytes_ = 0;
 };
 
 }  // namespace subq

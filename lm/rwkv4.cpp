@@ -37,6 +37,7 @@ Block load_block(Checkpoint& ck, const Config& c, std::int64_t i) {
   const std::int64_t H = c.hidden, F = c.intermediate;
   const std::string p = fmt::format("rwkv.blocks.{}.", i);
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(p + name, shape); };
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(p + name, shape); };
   Block b;
   if (i == 0) b.pre_norm = Norm::layer(ck, p + "pre_ln.", H, c.eps, true);
   b.mixer_norm = Norm::layer(ck, p + "ln1.", H, c.eps, true);
@@ -45,14 +46,14 @@ Block load_block(Checkpoint& ck, const Config& c, std::int64_t i) {
   ffn.form = recurrent::RwkvChannelMix::Form::Rwkv4;
   ffn.mix_k = take("feed_forward.time_mix_key", {1, 1, H});
   ffn.mix_r = take("feed_forward.time_mix_receptance", {1, 1, H});
-  ffn.key = take("feed_forward.key.weight", {F, H});
-  ffn.receptance = take("feed_forward.receptance.weight", {H, H});
+  ffn.key = matrix("feed_forward.key.weight", {F, H});
+  ffn.receptance = matrix("feed_forward.receptance.weight", {H, H});
   // Inference with rescale_every halves the residual stream every rescale_every blocks; the
   // blocks' output projections are scaled down to match, as transformers does.
   const float rescale = c.rescale_every > 0 ? std::ldexp(1.0f, -int(i / c.rescale_every)) : 1.0f;
   b.mixer = std::make_unique<recurrent::Rwkv4TimeMix>(
       recurrent::Rwkv4TimeMix::load(ck, p + "attention.", {H, c.attention_hidden, rescale}));
-  ffn.value = scale(take("feed_forward.value.weight", {H, F}), rescale);
+  ffn.value = scale(matrix("feed_forward.value.weight", {H, F}), rescale);
   b.feed_forward = [ffn](const Tensor& x, MixerState* state) { return ffn.forward(x, state); };
   if (c.rescale_every > 0 && (i + 1) % c.rescale_every == 0) b.residual_scale = 0.5;
   return b;

@@ -24,10 +24,12 @@ Stack load_rwkv6(Checkpoint& ck) {
   auto make_channel_mix = [&](std::int64_t, const std::string& p) {
     const Shape& key = ck.shape(p + "key.linear.weight");
     const std::int64_t F = key.empty() ? 0 : key[0];  // fla rounds hidden_ratio's width
-    return recurrent::RwkvChannelMix{
-        recurrent::RwkvChannelMix::Form::Fla,     ck.take(p + "key.mu", {H}),
-        ck.take(p + "key.linear.weight", {F, H}), ck.take(p + "value.weight", {H, F}),
-        ck.take(p + "receptance.mu", {H}),        ck.take(p + "receptance.linear.weight", {H, H})};
+    return recurrent::RwkvChannelMix{recurrent::RwkvChannelMix::Form::Fla,
+                                     ck.take(p + "key.mu", {H}),
+                                     ck.take_matrix(p + "key.linear.weight", {F, H}),
+                                     ck.take_matrix(p + "value.weight", {H, F}),
+                                     ck.take(p + "receptance.mu", {H}),
+                                     ck.take_matrix(p + "receptance.linear.weight", {H, H})};
   };
   return fla_rwkv_stack(ck, sizes, make_time_mix, make_channel_mix);
 }

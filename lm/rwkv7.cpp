@@ -53,8 +53,8 @@ Stack load_rwkv7(Checkpoint& ck) {
   auto make_channel_mix = [&](std::int64_t, const std::string& p) {
     return recurrent::RwkvChannelMix{recurrent::RwkvChannelMix::Form::Fla,
                                      ck.take(p + "x_k", {H}),
-                                     ck.take(p + "key.weight", {F, H}),
-                                     ck.take(p + "value.weight", {H, F}),
+                                     ck.take_matrix(p + "key.weight", {F, H}),
+                                     ck.take_matrix(p + "value.weight", {H, F}),
                                      /*mix_r=*/Tensor{},
                                      /*receptance=*/Tensor{}};  // RWKV-7 has no receptance
   };

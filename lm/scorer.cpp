@@ -13,20 +13,29 @@ namespace {
 
 // Accumulates -log p(token) by position.
 struct Tally {
-  double total = 0;
+  double total = 0, squares = 0;
   std::int64_t count = 0;
   std::vector<double> sum, n;
+  const std::function<void(std::span<const double>, std::int64_t)>& each_position;
+  std::vector<double> log_probs;  // for each_position
 
-  explicit Tally(std::int64_t positions) : sum(static_cast<std::size_t>(positions), 0.0), n(static_cast<std::size_t>(positions), 0.0) {}
+  Tally(std::int64_t positions, const ScoreOptions& o)
+      : sum(static_cast<std::size_t>(positions), 0.0),
+        n(static_cast<std::size_t>(positions), 0.0),
+        each_position(o.each_position) {}
 
   // logits (vocab) predicting `target`, at window position `position`.
   void add(const float* logits, std::int64_t vocab, std::int64_t target, std::int64_t position) {
     double max = -std::numeric_limits<double>::infinity(), z = 0;
     for (std::int64_t v = 0; v < vocab; ++v) max = std::max(max, double(logits[v]));
     for (std::int64_t v = 0; v < vocab; ++v) z += std::exp(double(logits[v]) - max);
-    const double nll = std::log(z) + max - double(logits[target]);
-    total += nll, ++count;
+    const double log_z = std::log(z) + max, nll = log_z - double(logits[target]);
+    total += nll, squares += nll * nll, ++count;
     sum[std::size_t(position)] += nll, n[std::size_t(position)] += 1;
+    if (!each_position) return;
+    log_probs.resize(std::size_t(vocab));
+    for (std::int64_t v = 0; v < vocab; ++v) log_probs[std::size_t(v)] = double(logits[v]) - log_z;
+    each_position(log_probs, target);
   }
 };
 
@@ -69,7 +78,7 @@ ScoreResult score(const LanguageModel& model, const std::vector<std::int64_t>& t
   SUBQ_CHECK(o.batch >= 1, "score: batch must be >= 1, found {}", o.batch);
   SUBQ_CHECK(text_bytes >= 1, "score: the text is empty");
   const std::int64_t N = std::int64_t(tokens.size());
-  Tally tally(o.window);
+  Tally tally(o.window, o);
   const auto t0 = std::chrono::steady_clock::now();
   if (o.protocol == ScoreProtocol::Stream) {
     SUBQ_CHECK(N >= 2, "score: the text has {} token(s); at least 2 are needed", N);
@@ -93,6 +102,9 @@ ScoreResult score(const LanguageModel& model, const std::vector<std::int64_t>& t
   r.tokens_scored = tally.count;
   r.mean_nll_nats = tally.total / double(tally.count);
   r.perplexity = std::exp(r.mean_nll_nats);
+  const double variance = std::max(0.0, tally.squares / double(tally.count) - r.mean_nll_nats * r.mean_nll_nats);
+  r.mean_nll_error = tally.count > 1 ? std::sqrt(variance / double(tally.count - 1)) : 0.0;
+  r.perplexity_error = r.perplexity * r.mean_nll_error;
   r.bits_per_token = r.mean_nll_nats / std::numbers::ln2;
   // Over the bytes behind the scored tokens, in proportion: exact for byte tokens.
   r.bits_per_byte = r.bits_per_token * double(N) / double(text_bytes);

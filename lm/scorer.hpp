@@ -10,6 +10,7 @@
 // Log-probabilities come from a float64 log-softmax of the logits.
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "language_model.hpp"
@@ -25,11 +26,16 @@ struct ScoreOptions {
   std::int64_t batch = 8;     // windows per forward call (Windows and Sliding)
   /// Called after each piece of work with (done, total), e.g. for a progress bar.
   std::function<void(std::int64_t, std::int64_t)> progress;
+  /// Called for each scored position, in scoring order, with the float64 log-softmax of its
+  /// logits (vocab) and the token it predicts (for LogProbWriter and DivergenceTally).
+  std::function<void(std::span<const double>, std::int64_t)> each_position;
 };
 
 struct ScoreResult {
   std::int64_t tokens_scored = 0;
   double mean_nll_nats = 0, perplexity = 0, bits_per_token = 0;
+  /// Standard errors over the scored tokens: of the mean NLL, and of the perplexity (to first order).
+  double mean_nll_error = 0, perplexity_error = 0;
   double bits_per_byte = 0;  // bits_per_token * tokens / bytes of the text (equal for byte tokens)
   double seconds = 0, tokens_per_second = 0;
   /// Mean NLL (nats) by position within the window (stream: within each piece of `window`

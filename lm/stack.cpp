@@ -19,21 +19,21 @@ Tensor Norm::operator()(const Tensor& x) const {
 }
 
 SwiGlu load_swiglu(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, std::int64_t F) {
-  return {checkpoint.take(prefix + "gate_proj.weight", {F, hidden}),
-          checkpoint.take(prefix + "up_proj.weight", {F, hidden}),
-          checkpoint.take(prefix + "down_proj.weight", {hidden, F})};
+  return {checkpoint.take_matrix(prefix + "gate_proj.weight", {F, hidden}),
+          checkpoint.take_matrix(prefix + "up_proj.weight", {F, hidden}),
+          checkpoint.take_matrix(prefix + "down_proj.weight", {hidden, F})};
 }
 
 Tensor output_head(Checkpoint& checkpoint, const std::string& name, const Tensor& embeddings, bool tied) {
   const bool stored = checkpoint.contains(name) || !tied;
-  const Tensor head = stored ? checkpoint.take(name, embeddings.shape()) : Tensor{};
+  const Tensor head = stored ? checkpoint.take_matrix(name, embeddings.shape()) : Tensor{};
   return tied ? embeddings : head;
 }
 
 Stack load_stack(Checkpoint& ck, const StackLayout& layout, const std::function<Block(std::int64_t)>& load_block,
                  const std::function<Norm()>& load_final_norm) {
   Ends ends;
-  ends.embeddings = ck.take(layout.embeddings, {layout.vocab, layout.hidden});
+  ends.embeddings = ck.take_matrix(layout.embeddings, {layout.vocab, layout.hidden});
   std::vector<Block> blocks;
   for (std::int64_t i = 0; i < layout.layers; ++i) blocks.push_back(load_block(i));
   ends.final_norm = load_final_norm();

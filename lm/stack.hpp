@@ -84,7 +84,7 @@ class Stack {
   /// only indexes it (a head of its own), and the experts it is not routed to.
   std::int64_t unread_per_token_bytes() const {
     const bool tied = ends_.head.raw_data() == ends_.embeddings.raw_data();
-    std::int64_t bytes = tied ? 0 : ends_.embeddings.numel() * std::int64_t(dtype_size(ends_.embeddings.dtype()));
+    std::int64_t bytes = tied ? 0 : std::int64_t(storage_bytes(ends_.embeddings.dtype(), ends_.embeddings.numel()));
     for (const Block& b : blocks_) bytes += b.unread_per_token_bytes;
     return bytes;
   }

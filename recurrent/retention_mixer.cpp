@@ -11,12 +11,12 @@ RetentionMixer RetentionMixer::load(Checkpoint& ck, const std::string& prefix, c
   RetentionMixer m;
   m.config_ = c;
   const std::int64_t H = c.hidden;
-  m.q_ = ck.take(prefix + "q_proj.weight", {c.key_dim, H});
-  m.k_ = ck.take(prefix + "k_proj.weight", {c.key_dim, H});
-  m.v_ = ck.take(prefix + "v_proj.weight", {c.value_dim, H});
-  if (c.output_gate) m.g_ = ck.take(prefix + "g_proj.weight", {c.value_dim, H});
+  m.q_ = ck.take_matrix(prefix + "q_proj.weight", {c.key_dim, H});
+  m.k_ = ck.take_matrix(prefix + "k_proj.weight", {c.key_dim, H});
+  m.v_ = ck.take_matrix(prefix + "v_proj.weight", {c.value_dim, H});
+  if (c.output_gate) m.g_ = ck.take_matrix(prefix + "g_proj.weight", {c.value_dim, H});
   m.g_norm_ = ck.take_norm(prefix + "g_norm.weight", {c.value_dim / c.heads});
-  m.o_ = ck.take(prefix + "o_proj.weight", {H, c.value_dim});
+  m.o_ = ck.take_matrix(prefix + "o_proj.weight", {H, c.value_dim});
   return m;
 }
 

@@ -17,16 +17,17 @@ enum Slot : std::size_t { kShift = 0, kNum, kDen, kMax };
 Rwkv4TimeMix Rwkv4TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv4MixerConfig& c) {
   const std::int64_t H = c.hidden, A = c.attention_hidden;
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(prefix + name, shape); };
   Rwkv4TimeMix m;
   m.mix_k_ = take("time_mix_key", {1, 1, H});
   m.mix_v_ = take("time_mix_value", {1, 1, H});
   m.mix_r_ = take("time_mix_receptance", {1, 1, H});
   m.time_decay_ = take("time_decay", {A});
   m.time_first_ = take("time_first", {A});
-  m.key_ = take("key.weight", {A, H});
-  m.value_ = take("value.weight", {A, H});
-  m.receptance_ = take("receptance.weight", {A, H});
-  m.output_ = take("output.weight", {H, A});
+  m.key_ = matrix("key.weight", {A, H});
+  m.value_ = matrix("value.weight", {A, H});
+  m.receptance_ = matrix("receptance.weight", {A, H});
+  m.output_ = matrix("output.weight", {H, A});
   if (c.output_scale != 1) m.output_ = scale(m.output_, c.output_scale);
   return m;
 }

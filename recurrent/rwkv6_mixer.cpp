@@ -11,6 +11,7 @@ namespace subq::recurrent {
 
 Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv6MixerConfig& c) {
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(prefix + name, shape); };
   const std::int64_t H = c.hidden, K = c.key_dim, V = c.value_dim, R = c.proj_rank, G = c.gate_rank;
   detail::check_wkv_heads_fit(prefix, ck.device(), K / c.heads, V / c.heads);
   Rwkv6TimeMix m;
@@ -19,17 +20,17 @@ Rwkv6TimeMix Rwkv6TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   m.lerp_down_ = take("x_proj.0.linear.weight", {5 * R, H});
   m.lerp_up_ = take("x_proj.2.weight", {H, 5 * R});
   m.x_bias_ = take("x_bias", {5, H});
-  m.r_ = take("r_proj.linear.weight", {K, H});
+  m.r_ = matrix("r_proj.linear.weight", {K, H});
   m.w_down_ = take("w_proj.linear.lora.0.weight", {G, H});
   m.w_up_ = take("w_proj.linear.lora.2.weight", {K, G});
   m.w_bias_ = take("w_proj.linear.lora.2.bias", {K});
-  m.k_ = take("k_proj.linear.weight", {K, H});
-  m.v_ = take("v_proj.linear.weight", {V, H});
-  m.g_ = take("g_proj.linear.weight", {V, H});
+  m.k_ = matrix("k_proj.linear.weight", {K, H});
+  m.v_ = matrix("v_proj.linear.weight", {V, H});
+  m.g_ = matrix("g_proj.linear.weight", {V, H});
   m.bonus_ = take("bonus", {c.heads, K / c.heads});
   m.g_norm_weight_ = ck.take_norm(prefix + "g_norm.weight", {V});
   m.g_norm_bias_ = take("g_norm.bias", {V});
-  m.o_ = take("o_proj.weight", {H, V});
+  m.o_ = matrix("o_proj.weight", {H, V});
   return m;
 }
 

@@ -78,6 +78,7 @@ Tensor Rwkv7TimeMix::LoRA::operator()(const Tensor& x, std::optional<Activation>
 
 Rwkv7TimeMix Rwkv7TimeMix::load(Checkpoint& ck, const std::string& prefix, const Rwkv7MixerConfig& c) {
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(prefix + name, shape); };
   auto lora = [&](const std::string& name, std::int64_t rank, std::int64_t out, bool bias) {
     const std::string p = name + ".lora.";
     const std::int64_t R = rank > 0 ? rank : ck.shape(prefix + p + "0.weight").at(0);
@@ -93,10 +94,10 @@ Rwkv7TimeMix Rwkv7TimeMix::load(Checkpoint& ck, const std::string& prefix, const
   m.k_k_ = take("k_k", {H});
   m.k_a_ = take("k_a", {H});
   m.r_k_ = take("r_k", {c.heads, c.head_dim});
-  m.r_ = take("r_proj.weight", {H, H});
-  m.k_ = take("k_proj.weight", {H, H});
-  m.v_ = take("v_proj.weight", {V, H});
-  m.o_ = take("o_proj.weight", {H, V});
+  m.r_ = matrix("r_proj.weight", {H, H});
+  m.k_ = matrix("k_proj.weight", {H, H});
+  m.v_ = matrix("v_proj.weight", {V, H});
+  m.o_ = matrix("o_proj.weight", {H, V});
   m.w_lora_ = lora("w_lora", c.w_rank, H, true);
   if (!c.first) m.v_lora_ = lora("v_lora", c.v_rank, V, true);
   m.a_lora_ = lora("a_lora", c.a_rank, H, true);

@@ -41,7 +41,8 @@ Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const M
   m.config_ = c;
   const std::int64_t H = c.hidden, I = c.intermediate, heads = c.heads, CD = m.conv_channels();
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
-  m.in_proj_ = take("in_proj.weight", {I + CD + heads, H});
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(prefix + name, shape); };
+  m.in_proj_ = matrix("in_proj.weight", {I + CD + heads, H});
   if (c.bias) m.in_proj_bias_ = take("in_proj.bias", {I + CD + heads});
   m.conv_ = take("conv1d.weight", {CD, 1, c.conv_kernel}).view({CD, c.conv_kernel});
   if (c.conv_bias) m.conv_bias_ = take("conv1d.bias", {CD});
@@ -51,7 +52,7 @@ Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const M
   m.A_ = A.to(ck.device());
   m.D_ = take("D", {heads});
   m.norm_ = ck.take_norm(prefix + "norm.weight", {I});
-  m.out_proj_ = take("out_proj.weight", {H, I});
+  m.out_proj_ = matrix("out_proj.weight", {H, I});
   if (c.bias) m.out_proj_bias_ = take("out_proj.bias", {H});
   return m;
 }

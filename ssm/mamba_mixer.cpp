@@ -12,21 +12,22 @@ namespace subq::ssm {
 MambaMixer MambaMixer::load(Checkpoint& ck, const std::string& prefix, const MambaMixerConfig& c) {
   const std::int64_t H = c.hidden, I = c.intermediate, N = c.state, R = c.dt_rank;
   auto take = [&](const std::string& name, const Shape& shape) { return ck.take(prefix + name, shape); };
+  auto matrix = [&](const std::string& name, const Shape& shape) { return ck.take_matrix(prefix + name, shape); };
   MambaMixer m;
   m.config_ = c;
-  m.in_proj_ = take("in_proj.weight", {2 * I, H});
+  m.in_proj_ = matrix("in_proj.weight", {2 * I, H});
   if (c.proj_bias) m.in_proj_bias_ = take("in_proj.bias", {2 * I});
   m.conv_ = take("conv1d.weight", {I, 1, c.conv_kernel}).view({I, c.conv_kernel});
   if (c.conv_bias) m.conv_bias_ = take("conv1d.bias", {I});
-  m.x_proj_ = take("x_proj.weight", {R + 2 * N, I});
-  m.dt_proj_ = take("dt_proj.weight", {I, R});
+  m.x_proj_ = matrix("x_proj.weight", {R + 2 * N, I});
+  m.dt_proj_ = matrix("dt_proj.weight", {I, R});
   m.dt_bias_ = take("dt_proj.bias", {I});
   // A = -exp(A_log), as the reference computes it before every scan.
   Tensor A = ck.take_on_cpu(prefix + "A_log", {I, N}).clone();
   for (std::int64_t i = 0; i < A.numel(); ++i) A.data<float>()[i] = -std::exp(A.data<float>()[i]);
   m.A_ = A.to(ck.device());
   m.D_ = take("D", {I});
-  m.out_proj_ = take("out_proj.weight", {H, I});
+  m.out_proj_ = matrix("out_proj.weight", {H, I});
   if (c.proj_bias) m.out_proj_bias_ = take("out_proj.bias", {H});
   if (c.inner_norm_eps > 0) {
     m.dt_norm_ = ck.take_norm(prefix + "dt_layernorm.weight", {R});

@@ -13,6 +13,14 @@
 #include "tools/generate/generate_command.hpp"
 #include "tools/init/init_command.hpp"
 #include "tools/ppl/ppl_command.hpp"
+#include "tools/quantize/quantize_command.hpp"
+
+namespace {
+
+constexpr const char* kDtypeHelp =
+    "The weight matrices' format in memory: f32, bf16, f16, q8_0, q4_0 or stored (as the checkpoint stores them)";
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"subq: state-space and sub-quadratic sequence models"};
@@ -37,6 +45,13 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--window", ppl.window, "Tokens per window (per call with --stream)")->capture_default_str();
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
   ppl_cmd->add_option("--device", ppl.device, "cpu, cuda or cuda:N")->capture_default_str();
+  ppl_cmd->add_option("--dtype", ppl.dtype, kDtypeHelp)->capture_default_str();
+  ppl_cmd->add_option("--save-logits", ppl.save_logits,
+                      "Write each scored position's distribution here (top --kl-top-k tokens)");
+  ppl_cmd->add_option("--kl-divergence", ppl.kl_divergence,
+                      "Score against the distributions a --save-logits run wrote");
+  ppl_cmd->add_option("--kl-top-k", ppl.kl_top_k, "Tokens --save-logits keeps per position (all when fewer)")
+      ->capture_default_str();
   ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
   ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file (and a PNG plot beside it)");
@@ -52,6 +67,7 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--top-p", gen.top_p, "Nucleus sampling threshold")->capture_default_str();
   gen_cmd->add_option("--seed", gen.seed, "Random seed")->capture_default_str();
   gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
+  gen_cmd->add_option("--dtype", gen.dtype, kDtypeHelp)->capture_default_str();
 
   subq::tools::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Long-context prefill and decoding runs of every mixer");
@@ -62,12 +78,23 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--model", bench.model,
                         "A checkpoint folder: its prefill (512 and 4096 tokens; 512 with --quick) "
                         "and decoding speed instead of the mixers'");
+  bench_cmd
+      ->add_option("--dtype", bench.dtype,
+                   "With --model: the weight formats to compare, comma-separated (f32,bf16,q8_0)")
+      ->capture_default_str();
 
   subq::tools::InitOptions init;
   CLI::App* init_cmd = app.add_subcommand("init", "A new checkpoint with random weights from a config.json");
   init_cmd->add_option("--config", init.config, "The config (e.g. model_type subq_hybrid with a layer_pattern)")->required();
   init_cmd->add_option("--out", init.out, "Checkpoint folder to write")->required();
   init_cmd->add_option("--seed", init.seed, "Random seed")->capture_default_str();
+
+  subq::tools::QuantizeOptions quantize;
+  CLI::App* quantize_cmd =
+      app.add_subcommand("quantize", "A copy of a checkpoint with its weight matrices in bf16, f16, q8_0 or q4_0");
+  quantize_cmd->add_option("--model", quantize.model, "Checkpoint folder to read")->required();
+  quantize_cmd->add_option("--out", quantize.out, "Checkpoint folder to write")->required();
+  quantize_cmd->add_option("--type", quantize.type, "bf16, f16, q8_0 or q4_0")->required();
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -77,6 +104,7 @@ int main(int argc, char** argv) {
     if (bench_cmd->parsed())
       return bench.model.empty() ? subq::tools::run_bench(bench) : subq::tools::run_model_bench(bench);
     if (init_cmd->parsed()) return subq::tools::run_init(init);
+    if (quantize_cmd->parsed()) return subq::tools::run_quantize(quantize);
   } catch (const subq::Error& e) {
     std::fprintf(stderr, "subq: %s\n", e.what());
     return 2;

@@ -13,6 +13,7 @@ struct BenchOptions {
   std::string out = "subq_bench"; // writes <out>.csv, <out>.json and <out>.png
   std::string device = "cpu";     // cpu, cuda or cuda:N
   std::string model;              // a checkpoint folder: that model's prefill and decoding instead of the mixers
+  std::string dtype = "f32";      // with model: the weight formats to run, comma-separated (f32,bf16,q8_0)
 };
 
 int run_bench(const BenchOptions& options);

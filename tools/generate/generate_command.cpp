@@ -7,11 +7,12 @@
 #include "core/check.hpp"
 #include "lm/generator.hpp"
 #include "lm/tokenizer.hpp"
+#include "tools/weights_option.hpp"
 
 namespace subq::tools {
 
 int run_generate(const GenerateOptions& o) {
-  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device));
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), {.weights = weight_format(o.dtype)});
   SUBQ_CHECK(!o.prompt.empty(), "generate: the prompt is empty");
   // The checkpoint's tokenizer.json when it has one, else bytes.
   const std::filesystem::path file = !o.tokenizer.empty() ? std::filesystem::path(o.tokenizer)

@@ -9,12 +9,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "core/check.hpp"
+#include "lm/divergence.hpp"
 #include "lm/scorer.hpp"
 #include "lm/tokenizer.hpp"
 #include "tools/plot/line_plot.hpp"
+#include "tools/weights_option.hpp"
 
 namespace subq::tools {
 
@@ -82,11 +85,30 @@ void progress_bar(std::int64_t done, std::int64_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
+void print_divergence(const DivergenceSummary& d, const std::string& reference) {
+  fmt::print("against {} ({} positions):\n", reference, d.tokens);
+  fmt::print("mean_kld {:.6g} +- {:.2g}\n", d.mean_kld, d.kld_error);
+  for (const auto& [p, v] : d.kld_percentiles) fmt::print("kld_p{:<4} {:.6g}\n", p, v);
+  fmt::print("mean_delta_p {:+.4f} %\nrms_delta_p {:.4f} %\nsame_top {:.3f} %\n", 100 * d.mean_delta_p,
+             100 * d.rms_delta_p, 100 * d.same_top);
+  fmt::print("ln_ppl_ratio {:.6g} +- {:.2g}\n", d.ln_ppl_ratio, d.ln_ppl_ratio_error);
+}
+
+nlohmann::json divergence_json(const DivergenceSummary& d, const std::string& reference) {
+  nlohmann::json percentiles;
+  for (const auto& [p, v] : d.kld_percentiles) percentiles[fmt::format("{}", p)] = v;
+  return {{"reference", reference},         {"tokens", d.tokens},
+          {"mean_kld", d.mean_kld},         {"kld_error", d.kld_error},
+          {"kld_percentiles", percentiles}, {"mean_delta_p", d.mean_delta_p},
+          {"rms_delta_p", d.rms_delta_p},   {"same_top", d.same_top},
+          {"ln_ppl_ratio", d.ln_ppl_ratio}, {"ln_ppl_ratio_error", d.ln_ppl_ratio_error}};
+}
+
 }  // namespace
 
 int run_ppl(const PplOptions& o) {
   SUBQ_CHECK(o.text.empty() != o.tokens.empty(), "ppl: give exactly one of --text or --tokens");
-  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device));
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), {.weights = weight_format(o.dtype)});
   std::vector<std::int64_t> tokens;
   std::int64_t text_size = 0;
   if (!o.text.empty()) {
@@ -111,17 +133,34 @@ int run_ppl(const PplOptions& o) {
   options.protocol = o.stream ? ScoreProtocol::Stream : o.stride > 0 ? ScoreProtocol::Sliding : ScoreProtocol::Windows;
   options.stride = o.stride;
   if (isatty(STDERR_FILENO)) options.progress = progress_bar;
+  std::optional<LogProbWriter> saved;
+  std::optional<DivergenceTally> divergence;
+  if (!o.save_logits.empty()) saved.emplace(o.save_logits, model.vocab_size(), o.kl_top_k);
+  if (!o.kl_divergence.empty()) divergence.emplace(o.kl_divergence);
+  if (saved || divergence)
+    options.each_position = [&](std::span<const double> log_probs, std::int64_t target) {
+      if (saved) saved->add(log_probs, target);
+      if (divergence) divergence->add(log_probs, target);
+    };
   const ScoreResult r = score(model, tokens, text_size, options);
+  if (saved) saved->finish();
   const char* protocol = o.stream ? "stream" : o.stride > 0 ? "sliding" : "windows";
   fmt::print("model {} ({}), {} protocol, window {}\n", o.model, model.architecture(), protocol, o.window);
-  fmt::print("tokens_scored {}\nmean_nll_nats {:.6f}\nperplexity {:.4f}\nbits_per_token {:.6f}\nbits_per_byte {:.6f}\n",
-             r.tokens_scored, r.mean_nll_nats, r.perplexity, r.bits_per_token, r.bits_per_byte);
+  fmt::print(
+      "tokens_scored {}\nmean_nll_nats {:.6f} +- {:.6f}\nperplexity {:.4f} +- {:.4f}\nbits_per_token {:.6f}\n"
+      "bits_per_byte {:.6f}\n",
+      r.tokens_scored, r.mean_nll_nats, r.mean_nll_error, r.perplexity, r.perplexity_error, r.bits_per_token,
+      r.bits_per_byte);
   fmt::print("tokens_per_second {:.0f}\n", r.tokens_per_second);
+  if (saved) fmt::print("saved the distributions of {} positions to {}\n", r.tokens_scored, o.save_logits);
+  if (divergence) print_divergence(divergence->summary(), o.kl_divergence);
   if (!o.json.empty()) {
     nlohmann::json j = {{"model", o.model},         {"architecture", model.architecture()}, {"protocol", protocol},
                         {"window", o.window},       {"tokens_scored", r.tokens_scored},     {"mean_nll_nats", r.mean_nll_nats},
                         {"perplexity", r.perplexity}, {"bits_per_byte", r.bits_per_byte},   {"bits_per_token", r.bits_per_token},
                         {"tokens_per_second", r.tokens_per_second}, {"seconds", r.seconds}};
+    j["mean_nll_error"] = r.mean_nll_error, j["perplexity_error"] = r.perplexity_error, j["weights"] = o.dtype;
+    if (divergence) j["kl_divergence"] = divergence_json(divergence->summary(), o.kl_divergence);
     std::ofstream(o.json) << j.dump(1) << "\n";
   }
   if (!o.per_position.empty()) {

@@ -7,6 +7,7 @@ namespace subq::tools {
 struct PplOptions {
   std::string model;           // checkpoint folder
   std::string device = "cpu";  // cpu, cuda or cuda:N
+  std::string dtype = "f32";   // the weight matrices' format: f32, bf16, f16, q8_0, q4_0 or stored
   std::string text;            // UTF-8 text
   std::string tokens;          // or pre-tokenised ids: .npy (int32/int64/uint16/uint32) or raw .bin int32
   std::string tokenizer;       // a tokenizer.json for --text (default: the model folder's, else bytes)
@@ -15,6 +16,9 @@ struct PplOptions {
   bool stream = false;         // one pass carrying the state
   std::string json;            // write the results as JSON here
   std::string per_position;    // write the mean loss by position as CSV here, and a PNG plot beside it
+  std::string save_logits;     // write each scored position's distribution here (lm/divergence.hpp)
+  std::string kl_divergence;   // score against the distributions of such a file
+  std::int64_t kl_top_k = 256;  // tokens kept per position by save_logits (all when the vocabulary is smaller)
 };
 
 /// Returns the process exit code; errors are subq::Error.
