@@ -14,14 +14,19 @@
 
 namespace subq::bench {
 
-/// Starts a new run: its peak counts from what is resident now. Returns whether the reset worked.
-/// Memory freed by earlier runs goes back to the system first (subq's block cache and glibc keep
-/// it resident otherwise, and a run reusing it would show no peak).
-inline bool reset_peak_memory() {
+/// Gives memory freed so far back to the system: subq's block cache and glibc keep it resident
+/// otherwise.
+inline void release_freed_memory() {
   release_cached_memory();
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
+}
+
+/// Starts a new run: its peak counts from what is resident now. Returns whether the reset worked.
+/// Memory freed by earlier runs goes back to the system first (a run reusing it would show no peak).
+inline bool reset_peak_memory() {
+  release_freed_memory();
   std::ofstream clear("/proc/self/clear_refs");
   return static_cast<bool>(clear << "5" << std::flush);
 }

@@ -49,6 +49,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
     c.shards_.push_back(SafetensorsFile::open(dir / file));
     for (const std::string& name : c.shards_.back().names()) c.shard_of_[name] = c.shards_.size() - 1;
   }
+  c.scheme_ = c.quantization_scheme();
   return c;
 }
 
@@ -164,6 +165,14 @@ std::optional<DType> Checkpoint::quantization_scheme() const {
   SUBQ_FAIL("{}: quantization_config.scheme '{}': unknown scheme, expected q8_0 or q4_0", config_.source(), scheme);
 }
 
+namespace {
+
+// Bytes of codes in a block of 32 and the shape of a (rows, n) matrix's codes in the files.
+std::size_t code_bytes(DType scheme) { return scheme == DType::Q8_0 ? 32 : 16; }
+Shape codes_shape(DType scheme, std::int64_t rows, std::int64_t n) { return {rows, scheme == DType::Q8_0 ? n : n / 2}; }
+
+}  // namespace
+
 Tensor read_quantized_matrix(const SafetensorsFile& file, const std::string& name, DType scheme, const Shape& shape) {
   const std::string scales_name = name + ".scales", where = file.source() + ": tensor '" + name + "'";
   SUBQ_CHECK(is_quantized(scheme) && shape.size() == 2, "{}: read as {} {}: expected a q scheme and a matrix", where,
@@ -175,34 +184,51 @@ Tensor read_quantized_matrix(const SafetensorsFile& file, const std::string& nam
              dtype_name(code_type), n);
   SUBQ_CHECK(code_type == (q8 ? DType::I8 : DType::U8), "{}: {} codes are {}, found {}", where, dtype_name(scheme),
              q8 ? "int8" : "uint8", dtype_name(code_type));
-  const Tensor codes = file.require(name, {rows, q8 ? n : n / 2});
+  const Tensor codes = file.require(name, codes_shape(scheme, rows, n));
   SUBQ_CHECK(file.contains(scales_name), "{}: its scales '{}' are missing", where, scales_name);
   SUBQ_CHECK(file.info(scales_name).dtype == DType::F16, "{}: scales '{}' are {}, expected float16", where, scales_name,
              dtype_name(file.info(scales_name).dtype));
   const Tensor scales = file.require(scales_name, {rows, blocks}).contiguous();
-  const std::size_t code_bytes = q8 ? 32 : 16;
+  const std::size_t codes_per_block = code_bytes(scheme);
   Tensor packed = held_tensor(shape, scheme);
   auto* out = static_cast<std::byte*>(packed.raw_data());
   const auto* in_codes = static_cast<const std::byte*>(codes.raw_data());
   const float16* in_scales = scales.data<float16>();
-  for (std::int64_t b = 0; b < rows * blocks; ++b, out += 2 + code_bytes) {
+  for (std::int64_t b = 0; b < rows * blocks; ++b, out += 2 + codes_per_block) {
     SUBQ_CHECK(std::isfinite(to_float(in_scales[b])), "{}: scale {} of '{}' is {}", where, b, scales_name,
                to_float(in_scales[b]));
     std::memcpy(out, &in_scales[b], 2);
-    std::memcpy(out + 2, in_codes + b * code_bytes, code_bytes);
+    std::memcpy(out + 2, in_codes + b * codes_per_block, codes_per_block);
   }
   return packed;
 }
 
+std::pair<Tensor, Tensor> quantized_codes_and_scales(const Tensor& blocks) {
+  const DType scheme = blocks.dtype();
+  SUBQ_CHECK(is_quantized(scheme) && blocks.dim() == 2 && blocks.is_contiguous(),
+             "quantized_codes_and_scales: expected a contiguous q8_0 or q4_0 matrix, found {} {}", dtype_name(scheme),
+             to_string(blocks.shape()));
+  const std::int64_t rows = blocks.size(0), n = blocks.size(1), count = rows * n / 32;
+  const std::size_t codes_per_block = code_bytes(scheme);
+  Tensor codes = Tensor::empty(codes_shape(scheme, rows, n), scheme == DType::Q8_0 ? DType::I8 : DType::U8);
+  Tensor scales = Tensor::empty({rows, n / 32}, DType::F16);
+  const auto* in = static_cast<const std::byte*>(blocks.raw_data());
+  auto* out_codes = static_cast<std::byte*>(codes.raw_data());
+  for (std::int64_t b = 0; b < count; ++b, in += 2 + codes_per_block) {
+    std::memcpy(scales.data<float16>() + b, in, 2);
+    std::memcpy(out_codes + std::size_t(b) * codes_per_block, in + 2, codes_per_block);
+  }
+  return {codes, scales};
+}
+
 Tensor Checkpoint::stored_matrix(const std::string& name, const Shape& shape) {
-  const std::optional<DType> scheme = quantization_scheme();
   const auto it = shard_of_.find(name);
   SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing (expected shape {})", dir_.string(), name,
              to_string(shape));
   const SafetensorsFile& file = shards_[it->second];
   const DType stored = file.info(name).dtype;
-  if (!scheme || (stored != DType::I8 && stored != DType::U8)) return take_as(name, shape, stored, {});
-  Tensor packed = read_quantized_matrix(file, name, *scheme, shape);
+  if (!scheme_ || (stored != DType::I8 && stored != DType::U8)) return take_as(name, shape, stored, {});
+  Tensor packed = read_quantized_matrix(file, name, *scheme_, shape);
   taken_.insert(name), taken_.insert(name + ".scales");
   taken_bytes_ += std::int64_t(storage_bytes(packed.dtype(), packed.numel()));
   return packed;
@@ -213,18 +239,12 @@ Tensor Checkpoint::take_matrix(const std::string& name, const Shape& shape) {
   std::optional<DType> format = matrix_format_;
   const bool fallback = format && is_quantized(*format) && shape[1] % dtype_block(*format) != 0;
   if (fallback) format = DType::F32;
-  Tensor m;
-  if (generate_) {
-    m = take_as(name, shape, DType::F32, TensorRole::Weight);
-    taken_bytes_ -= std::int64_t(storage_bytes(DType::F32, m.numel()));
-  } else {
-    m = stored_matrix(name, shape);
-    taken_bytes_ -= std::int64_t(storage_bytes(m.dtype(), m.numel()));  // counted again below, as held
-  }
+  Tensor m = generate_ ? take_as(name, shape, DType::F32, TensorRole::Weight) : stored_matrix(name, shape);
+  const std::int64_t stored_bytes = std::int64_t(storage_bytes(m.dtype(), m.numel()));  // counted as taken
   if (!format) format = m.dtype() == DType::F64 ? DType::F32 : m.dtype();
   // Where the other matrices are converted or packed, a small one left as stored would keep the
   // whole mapping (every page loading read) alive: it is copied off it.
-  const bool copy_off = !generate_ && (fallback || quantization_scheme()) && !is_quantized(m.dtype());
+  const bool copy_off = !generate_ && (fallback || scheme_) && !is_quantized(m.dtype());
   if (m.dtype() != *format || copy_off) {
     try {
       m = held_as(m, *format);
@@ -234,7 +254,7 @@ Tensor Checkpoint::take_matrix(const std::string& name, const Shape& shape) {
   }
   SUBQ_CHECK(!is_quantized(m.dtype()) || device_.is_cpu(), "{}: tensor '{}': {} weights run on the CPU only, not on {}",
              dir_.string(), name, dtype_name(m.dtype()), to_string(device_));
-  taken_bytes_ += std::int64_t(storage_bytes(m.dtype(), m.numel()));
+  taken_bytes_ += std::int64_t(storage_bytes(m.dtype(), m.numel())) - stored_bytes;  // as held instead
   if (device_.is_cpu()) matrices_[name] = m;
   return m.to(device_);
 }

@@ -28,6 +28,8 @@ enum class TensorRole {
 /// that do not match the scheme, the shape or each other, and a scale that is not finite, are
 /// errors naming the file and tensor.
 Tensor read_quantized_matrix(const SafetensorsFile& file, const std::string& name, DType scheme, const Shape& shape);
+/// The inverse: a contiguous q8_0 / q4_0 matrix as the files store it, its codes and its scales.
+std::pair<Tensor, Tensor> quantized_codes_and_scales(const Tensor& blocks);
 
 class Checkpoint {
  public:
@@ -54,10 +56,11 @@ class Checkpoint {
   void place_on(Device device) { device_ = device; }
   Device device() const { return device_; }
   /// The tensor, converted to dtype and put on device(), after checking its shape; the error
-  /// names file, tensor, expected and found shape.
+  /// names file, tensor, expected and found shape. A copy of its own, not a view of the file's
+  /// mapping: these small tensors then do not keep the mapping alive (see take_matrix).
   Tensor take(const std::string& name, const Shape& shape, DType dtype = DType::F32);
   /// As take(), but on the CPU whatever device() is: for a weight the loader transforms on the
-  /// host before placing it.
+  /// host before placing it. Like take()'s, the tensor is the caller's own, not a view of the file.
   Tensor take_on_cpu(const std::string& name, const Shape& shape, DType dtype = DType::F32);
   /// take() for the weight of a normalisation, float32 (a generated checkpoint makes it ones).
   Tensor take_norm(const std::string& name, const Shape& shape);
@@ -89,7 +92,7 @@ class Checkpoint {
   Tensor take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role);
   // The stored matrix, as stored (a quantised one packed into its block format).
   Tensor stored_matrix(const std::string& name, const Shape& shape);
-  std::optional<DType> quantization_scheme() const;
+  std::optional<DType> quantization_scheme() const;  // config.json's, read once by open()
 
   std::filesystem::path dir_;
   JsonConfig config_;
@@ -100,6 +103,7 @@ class Checkpoint {
   Generator generate_;
   Device device_;
   std::optional<DType> matrix_format_ = DType::F32;
+  std::optional<DType> scheme_;  // a quantised checkpoint's q format
   std::vector<std::pair<std::string, Tensor>> made_;
   std::map<std::string, Tensor> matrices_;
 };

@@ -224,8 +224,8 @@ void with_format(const char* op, DType format, Fn&& fn) {
 
 void check_finite(const float* x, std::int64_t n, DType format) {
   for (std::int64_t i = 0; i < n; ++i)
-    SUBQ_CHECK(std::isfinite(x[i]), "quantize to {}: element {} of a row is {}, which has no {} code",
-               dtype_name(format), i, x[i], dtype_name(format));
+    SUBQ_CHECK(std::isfinite(x[i]), "quantize to {}: element {} is {}, which has no {} code", dtype_name(format), i,
+               x[i], dtype_name(format));
 }
 
 void write_half(std::byte* p, float value) {

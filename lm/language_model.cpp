@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -32,22 +31,6 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
              "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid",
              config.source(), *type);
   return it->second;
-}
-
-// A q8_0 / q4_0 matrix (rows, n) as the files store it: its codes, (rows, n) int8 or (rows, n / 2)
-// uint8, and its float16 scales (rows, n / 32).
-std::pair<Tensor, Tensor> codes_and_scales(const Tensor& blocks) {
-  const bool q8 = blocks.dtype() == DType::Q8_0;
-  const std::int64_t rows = blocks.size(0), n = blocks.size(1), count = rows * n / 32;
-  const std::size_t code_bytes = q8 ? 32 : 16;
-  Tensor codes = Tensor::empty({rows, q8 ? n : n / 2}, q8 ? DType::I8 : DType::U8);
-  Tensor scales = Tensor::empty({rows, n / 32}, DType::F16);
-  const auto* in = static_cast<const std::byte*>(blocks.raw_data());
-  for (std::int64_t b = 0; b < count; ++b, in += 2 + code_bytes) {
-    std::memcpy(scales.data<float16>() + b, in, 2);
-    std::memcpy(static_cast<std::byte*>(codes.raw_data()) + std::size_t(b) * code_bytes, in + 2, code_bytes);
-  }
-  return {codes, scales};
 }
 
 // config.json of a checkpoint whose matrices are in `weights`: quantization_config names a q scheme.
@@ -83,7 +66,7 @@ std::int64_t convert_checkpoint(const std::filesystem::path& dir, const std::fil
       const bool scales = name.ends_with(".scales") && matrices.count(name.substr(0, name.size() - 7));
       if (!scales) add(name, ck.stored(name));  // a quantised source's scales are rewritten with their codes
     } else if (is_quantized(m->second.dtype())) {
-      const auto [codes, scales] = codes_and_scales(m->second);
+      const auto [codes, scales] = quantized_codes_and_scales(m->second);
       add(name, codes), add(name + ".scales", scales);
     } else {
       add(name, m->second);

@@ -47,7 +47,7 @@ Mamba2Mixer Mamba2Mixer::load(Checkpoint& ck, const std::string& prefix, const M
   m.conv_ = take("conv1d.weight", {CD, 1, c.conv_kernel}).view({CD, c.conv_kernel});
   if (c.conv_bias) m.conv_bias_ = take("conv1d.bias", {CD});
   m.dt_bias_ = take("dt_bias", {heads});
-  Tensor A = ck.take_on_cpu(prefix + "A_log", {heads}).clone();
+  Tensor A = ck.take_on_cpu(prefix + "A_log", {heads});
   for (std::int64_t h = 0; h < heads; ++h) A.data<float>()[h] = -std::exp(A.data<float>()[h]);
   m.A_ = A.to(ck.device());
   m.D_ = take("D", {heads});

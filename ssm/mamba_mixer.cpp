@@ -23,7 +23,7 @@ MambaMixer MambaMixer::load(Checkpoint& ck, const std::string& prefix, const Mam
   m.dt_proj_ = matrix("dt_proj.weight", {I, R});
   m.dt_bias_ = take("dt_proj.bias", {I});
   // A = -exp(A_log), as the reference computes it before every scan.
-  Tensor A = ck.take_on_cpu(prefix + "A_log", {I, N}).clone();
+  Tensor A = ck.take_on_cpu(prefix + "A_log", {I, N});
   for (std::int64_t i = 0; i < A.numel(); ++i) A.data<float>()[i] = -std::exp(A.data<float>()[i]);
   m.A_ = A.to(ck.device());
   m.D_ = take("D", {I});

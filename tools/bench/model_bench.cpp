@@ -1,14 +1,13 @@
 #include "tools/bench/model_bench.hpp"
 
 #include <fmt/format.h>
-#include <malloc.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "bench/copy_bandwidth.hpp"
+#include "bench/peak_memory.hpp"
 #include "bench/timing.hpp"
 #include "core/thread_pool.hpp"
 #include "lm/language_model.hpp"
@@ -32,19 +31,10 @@ Tensor random_ids(std::int64_t L, std::int64_t vocab) {
   return Tensor::from_vector(ids, {1, L});
 }
 
-// Resident memory of this process in bytes (Linux; 0 elsewhere).
-double resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  long long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return double(resident) * double(sysconf(_SC_PAGESIZE));
-}
-
 // One weight format's run: its memory, prefill and decoding speed, into json.
 nlohmann::json bench_format(const BenchOptions& o, Device device, std::optional<DType> format, double copy) {
-  release_cached_memory();  // what an earlier run freed, out of this one's count
-  malloc_trim(0);
-  const double before = resident_bytes();
+  bench::release_freed_memory();  // what an earlier run freed, out of this one's count
+  const double before = bench::process_memory_bytes("VmRSS");
   const LanguageModel model = LanguageModel::load(o.model, device, {.weights = format});
   const std::int64_t V = model.vocab_size();
   const double weights = double(model.decode_weight_bytes());
@@ -52,9 +42,8 @@ nlohmann::json bench_format(const BenchOptions& o, Device device, std::optional<
     ModelCache cache;
     model.prefill(random_ids(16, V), cache);
   }
-  release_cached_memory();  // loading's temporary buffers
-  malloc_trim(0);
-  const double resident = resident_bytes() - before;
+  bench::release_freed_memory();  // loading's temporary buffers
+  const double resident = bench::process_memory_bytes("VmRSS") - before;
   const std::string name = format ? std::string(dtype_name(*format)) : "stored";
   fmt::print(
       "\n{} model, vocabulary {}; weights {}: {:.1f} MiB held, {:.1f} MiB resident after loading, {:.1f} MiB read per "
