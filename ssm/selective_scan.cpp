@@ -287,9 +287,64 @@ void scan_blocks(const Operands<R, R>& o, std::int64_t begin, std::int64_t end) 
         o.final_state[(i * kBlock + w) * o.N + n] = states[std::size_t(i - begin)].x[std::size_t(n)](w);
 }
 
+// Up to kBlock elements p[0], p[stride], ... of a channel's states as lanes, the rest zero.
+template <class R>
+BlockLanes<R> state_lanes(const R* p, std::int64_t stride, std::int64_t count) {
+  if (stride == 1 && count == kBlock) return Eigen::Map<const BlockLanes<R>>(p);
+  BlockLanes<R> v = BlockLanes<R>::Zero();
+  for (std::int64_t w = 0; w < count; ++w) v(w) = p[w * stride];
+  return v;
+}
+
+// One step (L = 1) of real states, channels [begin, end) of (batch, dim): a decoding step. A
+// channel's N states are its lanes here (its states are contiguous in the cache), so exp(dt A) is
+// one vector exp per kBlock states; the chunked path would spend more on its per-block buffers and
+// time-major copies than on the step. softplus and the gate are vectors across the channels first.
+// The states come out with the bits scan_chunk gives them (the same exp and products); y sums
+// them as a tree (a chain of N dependent additions per channel would cost more than its exp), so
+// it may differ from a longer scan's in the last bits.
+template <class R>
+void step_channels(const Operands<R, R>& o, std::int64_t begin, std::int64_t end) {
+  const std::int64_t rows = end - begin;
+  std::vector<R> dt(static_cast<std::size_t>(rows)), gate(static_cast<std::size_t>(rows), R(1));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t b = (begin + r) / o.dim, d = (begin + r) % o.dim;
+    dt[std::size_t(r)] = o.delta(b, d) + (o.delta_bias.p ? o.delta_bias(d) : R(0));
+    if (o.z.p) gate[std::size_t(r)] = o.z(b, d);
+  }
+  if (o.delta_softplus) softplus_span(dt.data(), rows);
+  if (o.z.p) activate_span(gate.data(), rows, Activation::Silu);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t b = (begin + r) / o.dim, d = (begin + r) % o.dim;
+    const std::int64_t gb = d / o.B.channels_per_group, gc = d / o.C.channels_per_group;
+    const R dt_r = dt[std::size_t(r)], u = o.u(b, d), dt_u = dt_r * u;
+    R* state = o.final_state + (b * o.dim + d) * o.N;
+    R y = 0;
+    for (std::int64_t n0 = 0; n0 < o.N; n0 += kBlock) {
+      const std::int64_t count = std::min(kBlock, o.N - n0);
+      const BlockLanes<R> rate = state_lanes(&o.A(d, n0), o.A.s1, count),
+                          B = state_lanes(&o.B.v(b, gb, n0), o.B.v.s2, count),
+                          C = state_lanes(&o.C.v(b, gc, n0), o.C.v.s2, count);
+      BlockLanes<R> x = o.initial_state.p ? state_lanes(&o.initial_state(b, d, n0), o.initial_state.s2, count)
+                                          : BlockLanes<R>::Zero();
+      x = scan::Affine<BlockLanes<R>>{(dt_r * rate).exp(), dt_u * B}.apply(x);
+      y += (C * x).sum();  // unused lanes add C = 0 times x = 0
+      if (count == kBlock)
+        Eigen::Map<BlockLanes<R>>(state + n0) = x;
+      else
+        for (std::int64_t w = 0; w < count; ++w) state[n0 + w] = x(w);
+    }
+    const R skip = o.D.p ? o.D(d) : R(0);
+    o.out[begin + r] = (y + skip * u) * gate[std::size_t(r)];
+  }
+}
+
 template <class R, class S>
 void run_cpu(const Operands<R, S>& o, ThreadPool& pool) {
   if constexpr (std::is_same_v<R, S>) {
+    if (o.L == 1)
+      return pool.parallel_for(o.batch * o.dim,
+                               [&](std::int64_t begin, std::int64_t end) { step_channels(o, begin, end); });
     // Blocks stay within a group of B and C: groups are runs of channels_per_group channels (which
     // divides dim), so blocks of kBlock never straddle two when it is a multiple of kBlock.
     if (std::min(o.B.channels_per_group, o.C.channels_per_group) % kBlock == 0)

@@ -122,7 +122,8 @@ StepProblem random_step(std::int64_t batch, std::int64_t heads, std::int64_t dim
 
 }  // namespace
 
-// 4 channels go one at a time; 64 (32 per group) in the CPU's blocks of 16 across channels.
+// 4 channels go one at a time; 64 (32 per group) in the CPU's blocks of 16 across channels. A
+// single step takes a channel's states as lanes instead: N = 20 there is a full vector and a part.
 TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") {
   std::uint32_t seed = 1;
   for (const std::int64_t dim : {4, 64})
@@ -130,7 +131,7 @@ TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") 
       for (const Layout layout : {Layout::Shared, Layout::Grouped, Layout::TimeInvariant})
         for (const bool complex : {false, true})
           for (const bool extras : {false, true}) {
-            const std::int64_t N = L == 2049 ? 5 : 16;
+            const std::int64_t N = L == 2049 ? 5 : L == 1 && dim == 64 ? 20 : 16;
             const Problem p = random_problem(2, dim, N, L, layout, complex, extras, seed++);
             INFO("dim " << dim << " L " << L << " layout " << int(layout) << " complex " << complex << " extras "
                         << extras);
@@ -145,14 +146,16 @@ TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") 
 }
 
 TEST_CASE("selective scan: strided inputs read in place", "[ssm][selective_scan]") {
-  // u and z as transposed (batch, length, dim) projections, as a Mamba layer hands them over.
-  const std::int64_t dim = GENERATE(6, 32);
-  const Problem p = random_problem(2, dim, 8, 33, Layout::Shared, false, true, 7);
+  // u and z as transposed (batch, length, dim) projections, as a Mamba layer hands them over, and
+  // the state as a transposed (batch, N, dim); L = 1 is a decoding step's path.
+  const std::int64_t dim = GENERATE(6, 32), L = GENERATE(33, 1);
+  const Problem p = random_problem(2, dim, 8, L, Layout::Shared, false, true, 7);
   Problem q = p;
   q.u = p.u.transpose(1, 2).contiguous().transpose(1, 2);
   q.options.z = p.options.z.transpose(1, 2).contiguous().transpose(1, 2);
   q.B = p.B.transpose(1, 2).contiguous().transpose(1, 2);
-  REQUIRE_FALSE(q.u.is_contiguous());
+  q.options.initial_state = p.options.initial_state.transpose(1, 2).contiguous().transpose(1, 2);
+  REQUIRE_FALSE(q.options.initial_state.is_contiguous());
   CHECK(max_rel_diff(run(q).out, run(p).out) == 0);
 }
 
