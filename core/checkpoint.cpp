@@ -252,8 +252,6 @@ Tensor Checkpoint::take_matrix(const std::string& name, const Shape& shape) {
       SUBQ_FAIL("{}: tensor '{}' to {}: {}", dir_.string(), name, dtype_name(*format), e.what());
     }
   }
-  SUBQ_CHECK(!is_quantized(m.dtype()) || device_.is_cpu(), "{}: tensor '{}': {} weights run on the CPU only, not on {}",
-             dir_.string(), name, dtype_name(m.dtype()), to_string(device_));
   taken_bytes_ += std::int64_t(storage_bytes(m.dtype(), m.numel())) - stored_bytes;  // as held instead
   if (device_.is_cpu()) matrices_[name] = m;
   return m.to(device_);

@@ -8,6 +8,7 @@
 #include "core/block_cache.hpp"
 #include "core/check.hpp"
 #include "core/strided_copy_cuda.hpp"
+#include "core/weight_rows_cuda.hpp"
 
 namespace subq::detail {
 
@@ -133,6 +134,12 @@ void convert_strided(void* dst, DType to, const void* src, DType from, const std
   const FloatFormat to_format = float_format(to), from_format = float_format(from);
   const StridedLayout layout = strided_layout(shape, strides, device);
   check_launch("dtype conversion", device, launch_convert_strided(dst, to_format, src, from_format, layout));
+}
+
+void widen_quantized(float* dst, const void* src, DType format, std::int64_t n, std::int64_t count, Device device) {
+  SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "cudaSetDevice({}) failed", device.index);
+  check_launch("dtype conversion", device,
+               launch_widen_rows(format, src, n, storage_bytes(format, n), nullptr, count, dst));
 }
 
 }  // namespace subq::detail

@@ -35,5 +35,7 @@ void copy_strided(void* dst, const void* src, const std::vector<std::int64_t>& s
 /// The same gather, converting between floating dtypes (float32, float64, bfloat16, float16).
 void convert_strided(void* dst, DType to, const void* src, DType from, const std::vector<std::int64_t>& shape,
                      const std::vector<std::int64_t>& strides, Device device);
+/// Contiguous rows (count, n) of a q format (q8_0, q4_0) on a CUDA device widened to float32.
+void widen_quantized(float* dst, const void* src, DType format, std::int64_t n, std::int64_t count, Device device);
 
 }  // namespace subq::detail

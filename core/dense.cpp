@@ -178,13 +178,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadP
   SUBQ_CHECK(!compact || x.dtype() == DType::F32, "linear: a {} weight multiplies float32 x, found {}",
              dtype_name(weight.dtype()), dtype_name(x.dtype()));
   if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
-  if (x.device().is_cuda()) {
-    SUBQ_CHECK(!is_quantized(weight.dtype()), "linear on {}: {} weights run on the CPU only", to_string(x.device()),
-               dtype_name(weight.dtype()));
-    // Widened for cuBLAS's float32 GEMM for now; bfloat16 tensor-core GEMMs are issue 16's.
-    const Tensor w = compact ? weight.to(DType::F32) : weight;
-    return on_cuda("linear", x.device(), [&] { return detail::linear_cuda(x, w, bias); });
-  }
+  if (x.device()
+          .is_cuda())  // a prompt's compact weights are widened for cuBLAS's float32 GEMM (issue 16: tensor cores)
+    return on_cuda("linear", x.device(), [&] {
+      return compact ? detail::linear_compact_cuda(x, weight, bias) : detail::linear_cuda(x, weight, bias);
+    });
   for (const auto& [name, t] : {std::pair{"x", &x}, std::pair{"weight", &weight}, std::pair{"bias", &bias}})
     check_cpu("linear", name, *t);
   ThreadPool& p = pool ? *pool : ThreadPool::global();
@@ -288,21 +286,10 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
     const std::int64_t id = i.data<std::int64_t>()[k];
     SUBQ_CHECK(id >= 0 && id < vocab, "embedding: id {} at position {} is outside the vocabulary [0, {})", id, k, vocab);
   }
-  if (table.device().is_cuda()) {
-    SUBQ_CHECK(!is_quantized(table.dtype()) && (!compact || dim % 2 == 0),
-               "embedding on {}: a {} table of {} columns runs on the CPU only", to_string(table.device()),
-               dtype_name(table.dtype()), dim);
-    if (compact) {  // a row lookup moves bytes: 16-bit rows are gathered as float32 pairs, then widened
-      const Tensor t = table.contiguous();
-      const Tensor pairs =
-          Tensor::from_storage(t.storage(), storage_bytes(t.dtype(), t.offset()), {vocab, dim / 2}, DType::F32);
-      const Tensor rows = on_cuda("embedding", t.device(), [&] { return detail::embedding_cuda(pairs, i); });
-      Shape shape = ids.shape();
-      shape.push_back(dim);
-      return Tensor::from_storage(rows.storage(), 0, shape, t.dtype()).to(DType::F32);
-    }
-    return on_cuda("embedding", table.device(), [&] { return detail::embedding_cuda(table, i); });
-  }
+  if (table.device().is_cuda())
+    return on_cuda("embedding", table.device(), [&] {
+      return compact ? detail::embedding_compact_cuda(table, i) : detail::embedding_cuda(table, i);
+    });
   const Tensor t = table.contiguous();
   Shape shape = ids.shape();
   shape.push_back(dim);

@@ -11,7 +11,8 @@ namespace subq {
 /// y (..., out) = x (..., in) W^T + bias, with W (out, in) as torch.nn.Linear stores it and bias
 /// (out) or undefined. Rows are split over the pool's threads. W may also be a compact weight
 /// (bfloat16, float16, q8_0, q4_0) with x float32: it is read in its stored form and the products
-/// accumulate in float32 (on a GPU, bfloat16 and float16 only, widened for the GEMM).
+/// accumulate in float32 (on a GPU, up to 4 rows of x by dot products over the stored rows, more
+/// through the widened matrix and cuBLAS).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, ThreadPool* pool = nullptr);
 
 /// x / sqrt(mean(x^2) + eps) * weight over the last dimension; weight (dim). With a gate (the
@@ -31,8 +32,8 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
 Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0);
 
 /// x * factor as a new contiguous tensor of x's dtype (float32 or float64), each element
-/// computed in float64 and rounded once. A compact weight (bfloat16, float16, q8_0, q4_0; on the
-/// CPU) is widened, scaled and stored back in its format: exact for a power of two.
+/// computed in float64 and rounded once. A compact weight (bfloat16, float16, q8_0, q4_0) is
+/// widened, scaled and stored back in its format: exact for a power of two.
 Tensor scale(const Tensor& x, double factor);
 
 /// h += update element-wise, in place (the residual stream); same shape and dtype, h contiguous.
@@ -47,7 +48,7 @@ struct SwiGlu {
 Tensor swiglu(const Tensor& x, const SwiGlu& mlp);
 
 /// Rows of table (vocab, dim) at the int64 ids (any shape) -> (..., dim) of the table's dtype, or
-/// float32 for a compact table (bfloat16, float16, q8_0, q4_0; on a GPU the 16-bit ones); an id outside
+/// float32 for a compact table (bfloat16, float16, q8_0, q4_0); an id outside
 /// [0, vocab) is an error naming it.
 Tensor embedding(const Tensor& table, const Tensor& ids);
 

@@ -11,6 +11,7 @@
 
 #include "core/check.hpp"
 #include "core/dense_kernels.hpp"
+#include "core/weight_rows_cuda.hpp"
 
 namespace subq::detail {
 
@@ -133,6 +134,42 @@ Tensor embedding_cuda(const Tensor& table, const Tensor& ids) {
   Tensor y = Tensor::empty(shape, DType::F32, device);
   check_launch("embedding", device, launch_embedding(t.data<float>(), on_device.data<std::int64_t>(), y.data<float>(),
                                                      ids.numel(), table.size(1)));
+  return y;
+}
+
+Tensor linear_compact_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const Device device = x.device();
+  SUBQ_CHECK(x.dtype() == DType::F32, "linear on {}: x: expected float32, found {}", to_string(device),
+             dtype_name(x.dtype()));
+  check_cuda_dtype("linear", device, weight.dtype(), {{"weight", &weight}});
+  check_cuda_float32("linear", device, {{"bias", &bias}});
+  const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
+  if (rows > kMaxDotVectorsCuda) return linear_cuda(x, weight.to(DType::F32), bias);
+  Shape shape = x.shape();
+  shape.back() = out;
+  Tensor y = Tensor::empty(shape, DType::F32, device);
+  if (rows == 0 || out == 0) return y;
+  SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "linear: cudaSetDevice({}) failed", device.index);
+  const Tensor xc = x.contiguous(), w = weight.contiguous();
+  check_launch("linear", device,
+               launch_dot_rows(w.dtype(), w.raw_data(), in, storage_bytes(w.dtype(), in), out, xc.data<float>(),
+                               int(rows), y.data<float>()));
+  if (bias.defined())
+    check_launch("linear", device, launch_add_bias(y.data<float>(), bias.contiguous().data<float>(), rows, out));
+  return y;
+}
+
+Tensor embedding_compact_cuda(const Tensor& table, const Tensor& ids) {
+  const Device device = table.device();
+  const Tensor on_device = ids.to(device), t = table.contiguous();
+  const std::int64_t dim = t.size(1);
+  Shape shape = ids.shape();
+  shape.push_back(dim);
+  Tensor y = Tensor::empty(shape, DType::F32, device);
+  SUBQ_CHECK(cudaSetDevice(device.index) == cudaSuccess, "embedding: cudaSetDevice({}) failed", device.index);
+  check_launch("embedding", device,
+               launch_widen_rows(t.dtype(), t.raw_data(), dim, storage_bytes(t.dtype(), dim),
+                                 on_device.data<std::int64_t>(), ids.numel(), y.data<float>()));
   return y;
 }
 

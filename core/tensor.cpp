@@ -89,6 +89,12 @@ std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
   return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size] { host_block_cache().give(ptr, size, 0); });
 }
 
+// A tensor converted to or from a block format is read as contiguous rows of whole blocks.
+void check_block_rows(const Tensor& t, DType to) {
+  SUBQ_CHECK(t.is_contiguous() && t.dim() >= 1, "Tensor::to({}): a {} tensor {} must be contiguous rows",
+             dtype_name(to), dtype_name(t.dtype()), to_string(t.shape()));
+}
+
 }  // namespace
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
@@ -198,8 +204,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::requantized_copy(DType dtype) const {
-  SUBQ_CHECK(is_contiguous() && dim() >= 1, "Tensor::to({}): a {} tensor {} must be contiguous rows", dtype_name(dtype),
-             dtype_name(dtype_), to_string(shape_));
+  check_block_rows(*this, dtype);
   if (dtype == dtype_) {
     Tensor out = empty(shape_, dtype);
     std::memcpy(out.raw_data(), raw_data(), storage_bytes(dtype, numel()));
@@ -428,6 +433,17 @@ Tensor Tensor::to(DType dtype) const {
   SUBQ_CHECK(defined(), "Tensor::to: the tensor is undefined");
   if (dtype == dtype_) return *this;
   if (device().is_cpu()) return converted_copy(dtype);
+  // Blocks are quantised on the CPU (loading is what makes them) and widened on the device.
+  if (is_quantized(dtype)) return to(Device::cpu()).to(dtype).to(device());
+  if (is_quantized(dtype_)) {
+    check_block_rows(*this, dtype);
+    Tensor wide = empty(shape_, DType::F32, device());
+    const std::int64_t n = shape_.back();
+    on_cuda("Tensor::to", device(), [&] {
+      detail::widen_quantized(wide.data<float>(), raw_data(), dtype_, n, n == 0 ? 0 : numel() / n, device());
+    });
+    return wide.to(dtype);
+  }
   Tensor out = empty(shape_, dtype, device());
   on_cuda("Tensor::to", device(),
           [&] { detail::convert_strided(out.raw_data(), dtype, raw_data(), dtype_, shape_, strides_, device()); });

@@ -120,3 +120,33 @@ TEST_CASE("linear and embedding read compact weights as their widened float32", 
   CHECK_THROWS_WITH(linear(random_tensor({1, in}, DType::F64, rng, -1, 1), w32.to(DType::BF16)),
                     Catch::Contains("multiplies float32 x"));
 }
+
+TEST_CASE("compact weights on CUDA: widened, looked up and multiplied as on the CPU", "[core][weights][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  // 1 and 4 rows take the dot-product kernel, 5 the widened matrix and cuBLAS; 96 inputs are
+  // three q blocks, fewer than the kernel's threads per row, 320 more.
+  std::mt19937 rng(14);
+  const Device gpu = Device::cuda();
+  for (const std::int64_t in : {96, 320})
+    for (const DType format : {DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
+      const std::int64_t out = 37;
+      const Tensor w = random_tensor({out, in}, DType::F32, rng, -1, 1).to(format), widened = w.to(DType::F32);
+      const Tensor bias = random_tensor({out}, DType::F32, rng, -1, 1);
+      const Tensor w_gpu = w.to(gpu);
+      INFO(dtype_name(format) << " in " << in);
+      CHECK(max_rel_diff(w_gpu.to(DType::F32).to(Device::cpu()), widened) == 0);
+      CHECK(max_rel_diff(w_gpu.slice(0, 3, 9).to(DType::F32).to(Device::cpu()), widened.slice(0, 3, 9)) == 0);
+      for (const std::int64_t rows : {1, 4, 5}) {
+        INFO("rows " << rows);
+        const Tensor x = random_tensor({rows, in}, DType::F32, rng, -1, 1);
+        const Tensor got = linear(x.to(gpu), w_gpu, bias.to(gpu)).to(Device::cpu());
+        CHECK(max_rel_diff(got, linear(x.to(DType::F64), widened.to(DType::F64), bias.to(DType::F64))) < 1e-5);
+      }
+      const Tensor ids = Tensor::from_vector(std::vector<std::int64_t>{4, 0, 36, 4}, {2, 2});
+      CHECK(max_rel_diff(embedding(w_gpu, ids).to(Device::cpu()), embedding(widened, ids)) == 0);
+    }
+  // Quantising is the CPU's, whichever device holds the float32 rows.
+  const Tensor x = random_tensor({3, 64}, DType::F32, rng, -1, 1);
+  const Tensor on_gpu = x.to(gpu).to(DType::Q4_0).to(Device::cpu()), on_cpu = x.to(DType::Q4_0);
+  CHECK(std::memcmp(on_gpu.raw_data(), on_cpu.raw_data(), storage_bytes(DType::Q4_0, x.numel())) == 0);
+}

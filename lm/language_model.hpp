@@ -40,9 +40,9 @@ struct ModelCache {
 
 /// How load() holds the weights.
 struct LoadOptions {
-  /// The weight matrices' format in memory: float32, bfloat16, float16, q8_0 or q4_0 (the q
-  /// formats on the CPU only); std::nullopt keeps each as the checkpoint stores it, zero-copy from
-  /// the file's mapping. The matrices are the projections, MLPs, experts, embeddings and head;
+  /// The weight matrices' format in memory: float32, bfloat16, float16, q8_0 or q4_0, on the CPU
+  /// or CUDA; std::nullopt keeps each as the checkpoint stores it, zero-copy from the file's
+  /// mapping on the CPU. The matrices are the projections, MLPs, experts, embeddings and head;
   /// everything else (A_log, D, dt_bias, convolution weights, norms, decays, routers, LoRAs and
   /// RWKV's time-mix vectors) stays float32 whatever this says: those tensors are small, and the
   /// recurrences that read them compound their rounding at every step, as llama.cpp's quantiser

@@ -158,7 +158,7 @@ TEST_CASE("quantize: codes, scales and schemes that do not hold together are nam
                     Catch::Contains("scale 3 of '" + matrix + ".scales' is nan"));
 }
 
-TEST_CASE("weight formats: a format the device cannot run, or no format at all, is refused", "[lm][weights]") {
+TEST_CASE("weight formats: what is not a weight format is refused; short rows stay float32", "[lm][weights]") {
   Checkpoint ck = Checkpoint::generated(
       JsonConfig::parse("{}", "test config"),
       [](const std::string&, const Shape& shape, TensorRole) { return Tensor::zeros(shape, DType::F32); });
@@ -166,17 +166,20 @@ TEST_CASE("weight formats: a format the device cannot run, or no format at all, 
   ck.hold_matrices_as(DType::Q8_0);
   CHECK(ck.take_matrix("rows of 48", {4, 48}).dtype() == DType::F32);  // not whole blocks: kept in float32
   CHECK(ck.take_matrix("rows of 64", {4, 64}).dtype() == DType::Q8_0);
-  ck.place_on(Device::cuda());
-  CHECK_THROWS_WITH(ck.take_matrix("w", {4, 64}), Catch::Contains("tensor 'w': q8_0 weights run on the CPU only"));
 }
 
-TEST_CASE("weight formats: bfloat16 and float16 models on CUDA give the CPU's logits", "[lm][weights][cuda]") {
+TEST_CASE("weight formats: every format on CUDA gives the CPU's logits, prompt and steps", "[lm][weights][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   const Tensor ids = byte_ids("Call me Ishmael.");
-  for (const DType format : {DType::BF16, DType::F16}) {
+  for (const DType format : {DType::BF16, DType::F16, DType::Q8_0, DType::Q4_0}) {
     INFO(dtype_name(format));
     const LanguageModel cpu = LanguageModel::load(kTinyJamba, Device::cpu(), {.weights = format});
     const LanguageModel gpu = LanguageModel::load(kTinyJamba, Device::cuda(), {.weights = format});
+    CHECK(gpu.weight_bytes() == cpu.weight_bytes());
     CHECK(max_rel_diff(gpu.forward(ids), cpu.forward(ids)) < 1e-4);  // the same weights, sums in another order
+    ModelCache on_cpu, on_gpu;
+    cpu.prefill(ids, on_cpu), gpu.prefill(ids, on_gpu);
+    const Tensor next = Tensor::from_vector(std::vector<std::int64_t>{'A'}, {1});
+    CHECK(max_rel_diff(gpu.step(next, on_gpu), cpu.step(next, on_cpu)) < 1e-4);  // the dot-product kernel
   }
 }

@@ -9,7 +9,8 @@
 #   scripts/gpu_check.sh run       there, from the repository root, with build-gpu/carry carried:
 #                                  every [cuda] test, --device cuda conformance, compute-sanitizer
 #                                  memcheck and racecheck over the conformance cases, subq bench
-#                                  --device cuda --quick and the kernel benchmarks' CUDA rows, with
+#                                  --device cuda --quick, a 130M Mamba-1's decoding in each weight
+#                                  format, and the kernel benchmarks' CUDA rows, with
 #                                  the GPU's peak memory; summary.txt and logs go to $OUT (at most
 #                                  7 files, as the device tool brings back 8)
 #
@@ -108,6 +109,10 @@ run() {
 
   step "subq bench --device cuda --quick" 90 "$out/bench.log" "$bin/subq" bench --device cuda --quick --out /tmp/subq_bench
   cp /tmp/subq_bench.csv /tmp/subq_bench.png "$out/" 2>/dev/null
+  # A 130M-class Mamba-1's decoding in each weight format (the dot-product kernels over stored rows).
+  step "subq bench --model mamba_130m --dtype (cuda)" 75 "$out/bench.log" bash -c \
+    "'$bin/subq' init --config examples/mamba_130m.json --out /tmp/mamba_130m --seed 1 >/dev/null &&
+     '$bin/subq' bench --model /tmp/mamba_130m --device cuda --quick --dtype f32,bf16,q8_0,q4_0 --out /tmp/subq_model"
   local gb=(--benchmark_min_time=0.05 --benchmark_counters_tabular=true)
   step "bench_ssm (cuda)" 60 "$out/bench.log" "$bin/bench_ssm" --benchmark_filter=cuda "${gb[@]}"
   step "bench_mixers (cuda)" 40 "$out/bench.log" "$bin/bench_mixers" --benchmark_filter=cuda "${gb[@]}"
