@@ -22,7 +22,17 @@ struct Case {
   JsonConfig meta;
   SafetensorsFile io;
   double rtol, atol;
+  /// The format a model case's weight matrices are held in (subq check --dtype; LoadOptions):
+  /// float32, or a compact format compared at weight_format_tolerance's wider tolerance.
+  DType weights = DType::F32;
 };
+
+/// The allclose tolerance (rtol = atol) that a model case's logits are held to, at least, with
+/// its weight matrices in `weights`: 32 times the format's relative rounding (2^-9 for bfloat16,
+/// 2^-12 for float16, half a step, 1/254 and 1/16 of a block's largest, for q8_0 and q4_0), for
+/// errors measured at 12 to 20 of them on every model case (README, "Weight formats"). 0 for
+/// float32. q4_0's is wide (2): on the fixtures' random weights 4 bits move logits by up to 1.5.
+double weight_format_tolerance(DType weights);
 
 /// Reads meta.json and io.safetensors of a case folder.
 Case load_case(const std::filesystem::path& dir);

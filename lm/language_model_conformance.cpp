@@ -6,7 +6,7 @@
 namespace subq::lm {
 
 check::Outputs run_language_model_case(const check::Case& c, Device device) {
-  const LanguageModel model = LanguageModel::load(c.dir, device);
+  const LanguageModel model = LanguageModel::load(c.dir, device, {.weights = c.weights});
   SUBQ_CHECK(model.architecture() == c.key, "{}: meta.json says {} but config.json says {}", c.name, c.key,
              model.architecture());
   return {{"logits", model.forward(c.io.get("input_ids"))}};

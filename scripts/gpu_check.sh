@@ -91,6 +91,11 @@ run() {
   echo "  of them skipped (no usable GPU): $(grep -c 'SKIPPED:' "$out/tests.log")" >>"$SUMMARY"
   step "conformance --device cuda" 60 "$out/conformance.log" "$bin/subq" check tests/conformance --device cuda
   tail -1 "$out/conformance.log" | sed 's/^/  /' >>"$SUMMARY"
+  for format in bf16 q8_0; do  # the model cases with compact weights: the dot-product and widening kernels
+    step "conformance --device cuda --dtype $format" 30 "$out/conformance.log" "$bin/subq" check tests/conformance \
+      --device cuda --dtype "$format" --only hf
+    tail -1 "$out/conformance.log" | sed 's/^/  /' >>"$SUMMARY"
+  done
 
   # compute-sanitizer over the conformance cases: every family's kernels on small shapes.
   # racecheck on the families whose kernels share memory within a block (attention, the norms,

@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--device", check.device, "cpu, cuda or cuda:N")->capture_default_str();
   check_cmd->add_option("--only", check.only, "Only this family, case or op/arch");
   check_cmd->add_flag("--json", check.json, "Print the results as JSON");
+  check_cmd
+      ->add_option("--dtype", check.dtype,
+                   "Model cases' weight matrices in f32, bf16, f16, q8_0 or q4_0, held to that format's tolerance")
+      ->capture_default_str();
 
   subq::tools::PplOptions ppl;
   CLI::App* ppl_cmd = app.add_subcommand("ppl", "Perplexity of a checkpoint on a text or token file");

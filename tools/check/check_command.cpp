@@ -7,6 +7,7 @@
 
 #include "tools/check/runners.hpp"
 #include "tools/device_option.hpp"
+#include "tools/weights_option.hpp"
 
 namespace subq::check {
 
@@ -25,10 +26,12 @@ bool selected(const Case& c, const std::string& only) {
   return family == only || c.key == only || c.name == only || c.name.rfind(only + "/", 0) == 0;
 }
 
-Line run_case(const std::filesystem::path& dir, Device device, const std::string& only, bool* filtered_out) {
+Line run_case(const std::filesystem::path& dir, Device device, const std::string& only, DType weights,
+              bool* filtered_out) {
   Line line{"FAIL", dir.filename().string(), {}, {}};
   try {
-    const Case c = load_case(dir);
+    Case c = load_case(dir);
+    if (c.kind == "model") c.weights = weights;
     line.name = c.name;
     *filtered_out = !selected(c, only);
     if (*filtered_out) return line;
@@ -73,6 +76,7 @@ nlohmann::json to_json(const Line& line) {
 
 int run_check(const CheckOptions& options) {
   const Device device = tools::usable_device(options.device);
+  const DType weights = tools::weight_format(options.dtype).value_or(DType::F32);  // the fixtures store float32
   std::vector<std::filesystem::path> dirs;
   for (const auto& path : options.paths)
     for (auto& dir : find_cases(path)) dirs.push_back(std::move(dir));
@@ -81,7 +85,7 @@ int run_check(const CheckOptions& options) {
   nlohmann::json cases = nlohmann::json::array();
   for (const auto& dir : dirs) {
     bool filtered_out = false;
-    const Line line = run_case(dir, device, options.only, &filtered_out);
+    const Line line = run_case(dir, device, options.only, weights, &filtered_out);
     if (filtered_out) continue;
     (line.status == "PASS" ? passed : line.status == "SKIP" ? skipped : failed)++;
     if (options.json)

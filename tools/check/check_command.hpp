@@ -9,6 +9,7 @@ struct CheckOptions {
   std::string device = "cpu";
   std::string only;  // a family (parent folder), a case name prefix, or an op/arch
   bool json = false;
+  std::string dtype = "f32";  // the weight matrices' format for model cases (--dtype)
 };
 
 /// `subq check`: runs every case under the paths, prints a line per case and the totals (or JSON).
