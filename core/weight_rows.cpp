@@ -211,15 +211,9 @@ void dot_typed(const std::byte* w, std::int64_t n, std::int64_t count, const flo
 
 template <class Fn>
 void with_format(const char* op, DType format, Fn&& fn) {
-  switch (format) {
-    case DType::F32: return fn(std::integral_constant<DType, DType::F32>{});
-    case DType::BF16: return fn(std::integral_constant<DType, DType::BF16>{});
-    case DType::F16: return fn(std::integral_constant<DType, DType::F16>{});
-    case DType::Q8_0: return fn(std::integral_constant<DType, DType::Q8_0>{});
-    case DType::Q4_0: return fn(std::integral_constant<DType, DType::Q4_0>{});
-    default:
-      SUBQ_FAIL("{}: {} is not a weight format (float32, bfloat16, float16, q8_0, q4_0)", op, dtype_name(format));
-  }
+  visit_weight_format(format, fn, [&] {
+    SUBQ_FAIL("{}: {} is not a weight format (float32, bfloat16, float16, q8_0, q4_0)", op, dtype_name(format));
+  });
 }
 
 void check_finite(const float* x, std::int64_t n, DType format) {

@@ -8,6 +8,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "core/cuda_launch.cuh"
+#include "core/weight_rows.hpp"
 #include "core/weight_rows_cuda.hpp"
 
 namespace subq::detail {
@@ -82,14 +83,7 @@ __global__ void __launch_bounds__(kDotThreads) dot_kernel(const unsigned char* w
 
 template <class Fn>
 std::string with_format(DType format, Fn&& fn) {
-  switch (format) {
-    case DType::F32: return fn(std::integral_constant<DType, DType::F32>{});
-    case DType::BF16: return fn(std::integral_constant<DType, DType::BF16>{});
-    case DType::F16: return fn(std::integral_constant<DType, DType::F16>{});
-    case DType::Q8_0: return fn(std::integral_constant<DType, DType::Q8_0>{});
-    case DType::Q4_0: return fn(std::integral_constant<DType, DType::Q4_0>{});
-    default: return std::string("not a weight format: ") + std::string(dtype_name(format));
-  }
+  return visit_weight_format(format, fn, [&] { return "not a weight format: " + std::string(dtype_name(format)); });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // reads each weight once at its stored size. A matrix is contiguous: row r of a (rows, n) matrix
 // starts storage_bytes(format, r * n) bytes in, and a block format's n is a multiple of 32.
 #include <cstdint>
+#include <type_traits>
 
 #include "core/dtype.hpp"
 
@@ -12,6 +13,20 @@ namespace subq::detail {
 
 /// The formats below read and write: float32, bfloat16, float16, q8_0 and q4_0.
 bool is_weight_format(DType format);
+
+/// fn(std::integral_constant<DType, F>{}) for the weight format F that `format` is, else
+/// otherwise(): the one list of formats that the kernels here and in weight_rows.cu are made for.
+template <class Fn, class Otherwise>
+decltype(auto) visit_weight_format(DType format, Fn&& fn, Otherwise&& otherwise) {
+  switch (format) {
+    case DType::F32: return fn(std::integral_constant<DType, DType::F32>{});
+    case DType::BF16: return fn(std::integral_constant<DType, DType::BF16>{});
+    case DType::F16: return fn(std::integral_constant<DType, DType::F16>{});
+    case DType::Q8_0: return fn(std::integral_constant<DType, DType::Q8_0>{});
+    case DType::Q4_0: return fn(std::integral_constant<DType, DType::Q4_0>{});
+    default: return otherwise();
+  }
+}
 
 /// Rows (count, n) of `format` at w -> out (count, n) float32.
 void widen_rows(DType format, const void* w, std::int64_t n, std::int64_t count, float* out);
