@@ -52,8 +52,8 @@ void compare_one(const Case& c, const std::string& name, const Tensor& out, Comp
   const Tensor want = ref.contiguous();
   const double* r = want.data<double>();
   const double* o = got.data<double>();
-  const double rtol = std::max(c.rtol, weight_format_tolerance(c.weights)),
-               atol = std::max(c.atol, weight_format_tolerance(c.weights));
+  const double format_tolerance = weight_format_tolerance(c.weights);
+  const double rtol = std::max(c.rtol, format_tolerance), atol = std::max(c.atol, format_tolerance);
   for (std::int64_t i = 0; i < ref.numel(); ++i) {
     const double err = std::abs(o[i] - r[i]);
     const double ratio = std::isnan(o[i]) ? INFINITY : err / (atol + rtol * std::abs(r[i]));

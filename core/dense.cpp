@@ -178,8 +178,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadP
   SUBQ_CHECK(!compact || x.dtype() == DType::F32, "linear: a {} weight multiplies float32 x, found {}",
              dtype_name(weight.dtype()), dtype_name(x.dtype()));
   if (bias.defined()) check_shape("linear", "bias", bias, {weight.size(0)});
-  if (x.device()
-          .is_cuda())  // a prompt's compact weights are widened for cuBLAS's float32 GEMM (issue 16: tensor cores)
+  // On a GPU a prompt's compact weights are widened for cuBLAS's float32 GEMM (issue 16: tensor cores).
+  if (x.device().is_cuda())
     return on_cuda("linear", x.device(), [&] {
       return compact ? detail::linear_compact_cuda(x, weight, bias) : detail::linear_cuda(x, weight, bias);
     });

@@ -138,13 +138,11 @@ Tensor embedding_cuda(const Tensor& table, const Tensor& ids) {
 }
 
 Tensor linear_compact_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  const Device device = x.device();
-  SUBQ_CHECK(x.dtype() == DType::F32, "linear on {}: x: expected float32, found {}", to_string(device),
-             dtype_name(x.dtype()));
+  const Device device = x.device();  // x float32, as linear() checked
   check_cuda_dtype("linear", device, weight.dtype(), {{"weight", &weight}});
   check_cuda_float32("linear", device, {{"bias", &bias}});
   const std::int64_t in = x.size(-1), out = weight.size(0), rows = in == 0 ? 0 : x.numel() / in;
-  if (rows > kMaxDotVectorsCuda) return linear_cuda(x, weight.to(DType::F32), bias);
+  if (rows > kMaxDotVectors) return linear_cuda(x, weight.to(DType::F32), bias);
   Shape shape = x.shape();
   shape.back() = out;
   Tensor y = Tensor::empty(shape, DType::F32, device);

@@ -14,7 +14,7 @@ void add_into_cuda(const Tensor& h, const Tensor& update);
 /// table on the GPU; ids contiguous on the CPU, already checked against the vocabulary.
 Tensor embedding_cuda(const Tensor& table, const Tensor& ids);
 /// x (..., in) float32 times a compact weight (out, in) on the GPU (bfloat16, float16, q8_0 or
-/// q4_0): up to kMaxDotVectorsCuda rows of x (a decoding step) in one dot-product launch that
+/// q4_0): up to kMaxDotVectors rows of x (a decoding step) in one dot-product launch that
 /// reads each weight once at its stored size, more through the widened matrix and cuBLAS.
 Tensor linear_compact_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias);
 /// The rows ids (as for embedding_cuda) of a compact table on the GPU, widened to float32.

@@ -89,12 +89,6 @@ std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
   return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size] { host_block_cache().give(ptr, size, 0); });
 }
 
-// A tensor converted to or from a block format is read as contiguous rows of whole blocks.
-void check_block_rows(const Tensor& t, DType to) {
-  SUBQ_CHECK(t.is_contiguous() && t.dim() >= 1, "Tensor::to({}): a {} tensor {} must be contiguous rows",
-             dtype_name(to), dtype_name(t.dtype()), to_string(t.shape()));
-}
-
 }  // namespace
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
@@ -119,6 +113,12 @@ void check_whole_blocks(const char* op, const Shape& shape, DType dtype) {
   SUBQ_CHECK(!shape.empty() && shape.back() % dtype_block(dtype) == 0,
              "{}: a {} tensor's last extent must be a multiple of {}, found shape {}", op, dtype_name(dtype),
              dtype_block(dtype), to_string(shape));
+}
+
+// A tensor converted to or from a block format is read as contiguous rows of whole blocks.
+void check_block_rows(const Tensor& t, DType to) {
+  SUBQ_CHECK(t.is_contiguous() && t.dim() >= 1, "Tensor::to({}): a {} tensor {} must be contiguous rows",
+             dtype_name(to), dtype_name(t.dtype()), to_string(t.shape()));
 }
 
 Shape contiguous_strides(const Shape& shape) {

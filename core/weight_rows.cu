@@ -8,7 +8,6 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "core/cuda_launch.cuh"
-#include "core/weight_rows.hpp"
 #include "core/weight_rows_cuda.hpp"
 
 namespace subq::detail {
@@ -98,7 +97,7 @@ std::string launch_widen_rows(DType format, const void* w, std::int64_t n, std::
 
 std::string launch_dot_rows(DType format, const void* w, std::int64_t n, std::size_t row_bytes, std::int64_t rows,
                             const float* x, int vectors, float* y) {
-  if (vectors < 1 || vectors > kMaxDotVectorsCuda) return "dot_rows: " + std::to_string(vectors) + " vectors";
+  if (vectors < 1 || vectors > kMaxDotVectors) return "dot_rows: " + std::to_string(vectors) + " vectors";
   if (rows == 0) return {};
   if (rows > 0x7fffffff) return "dot_rows: " + std::to_string(rows) + " rows exceed the grid";
   const auto* bytes = static_cast<const unsigned char*>(w);

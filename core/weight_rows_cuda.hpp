@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/dtype.hpp"
+#include "core/weight_rows.hpp"
 
 namespace subq::detail {
 
@@ -15,11 +16,8 @@ namespace subq::detail {
 std::string launch_widen_rows(DType format, const void* w, std::int64_t n, std::size_t row_bytes,
                               const std::int64_t* ids, std::int64_t count, float* out);
 
-/// The most vectors one launch_dot_rows multiplies with each row, as on the CPU.
-inline constexpr int kMaxDotVectorsCuda = 4;
-
 /// y[v * rows + r] = sum_i x[v * n + i] * w[r][i] for rows r < rows and vectors v < vectors
-/// (1 to kMaxDotVectorsCuda), each weight read once and converted in registers.
+/// (1 to kMaxDotVectors, as on the CPU), each weight read once and converted in registers.
 std::string launch_dot_rows(DType format, const void* w, std::int64_t n, std::size_t row_bytes, std::int64_t rows,
                             const float* x, int vectors, float* y);
 
