@@ -73,15 +73,65 @@ void parallel_exp(T* p, std::int64_t n, ThreadPool& pool = ThreadPool::global())
   });
 }
 
+// Eigen's packet types are SIMD types with attributes, which GCC drops (and says so) when they are
+// template arguments; Eigen's own code does the same.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
+namespace detail {
+
+/// x > threshold ? x : otherwise, lane by lane, in Eigen's packets of the library's ISA: Eigen
+/// 3.4's select() is a scalar loop, which cost softplus_span more than its exp and log1p.
+template <class T>
+SpanBlock<T> keep_above(const SpanBlock<T>& x, T threshold, const SpanBlock<T>& otherwise) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<T>::type;
+  constexpr std::int64_t kSize = ei::unpacket_traits<Packet>::size;
+  static_assert(kSpanBlock % kSize == 0);
+  const Packet limit = ei::pset1<Packet>(threshold);
+  SpanBlock<T> out;
+  for (std::int64_t i = 0; i < kSpanBlock; i += kSize) {
+    const Packet v = ei::ploadu<Packet>(x.data() + i);
+    ei::pstoreu(out.data() + i, ei::pselect(ei::pcmp_lt(limit, v), v, ei::ploadu<Packet>(otherwise.data() + i)));
+  }
+  return out;
+}
+
+}  // namespace detail
+
 /// p[i] = softplus(p[i]) for i < n: log1p(exp(x)), and x itself above the threshold of 20.
 template <class T>
 void softplus_span(T* p, std::int64_t n) {
   using Block = detail::SpanBlock<T>;
-  detail::transform_blocks(p, n, [](const Block& x) -> Block {
-    Block soft = x.exp().log1p();
-    for (std::int64_t i = 0; i < detail::kSpanBlock; ++i) soft(i) = x(i) > T(20) ? x(i) : soft(i);
-    return soft;
-  });
+  detail::transform_blocks(
+      p, n, [](const Block& x) -> Block { return detail::keep_above(x, T(20), Block(x.exp().log1p())); });
 }
+
+/// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: square tiles of the
+/// ISA's packet width through Eigen's register transposes, the edges one value at a time. A
+/// scalar transpose costs two memory operations per value, as much as the scan steps it feeds.
+template <class T>
+void transpose(const T* src, std::int64_t src_stride, T* dst, std::int64_t dst_stride, std::int64_t rows,
+               std::int64_t cols) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<T>::type;
+  constexpr std::int64_t kSize = ei::unpacket_traits<Packet>::size;
+  const std::int64_t whole_rows = rows / kSize * kSize, whole_cols = cols / kSize * kSize;
+  for (std::int64_t r0 = 0; r0 < whole_rows; r0 += kSize)
+    for (std::int64_t c0 = 0; c0 < whole_cols; c0 += kSize) {
+      ei::PacketBlock<Packet, int(kSize)> tile;
+      for (std::int64_t i = 0; i < kSize; ++i) tile.packet[i] = ei::ploadu<Packet>(src + (r0 + i) * src_stride + c0);
+      ei::ptranspose(tile);
+      for (std::int64_t i = 0; i < kSize; ++i) ei::pstoreu(dst + (c0 + i) * dst_stride + r0, tile.packet[i]);
+    }
+  auto one_by_one = [&](std::int64_t r_begin, std::int64_t r_end, std::int64_t c_begin, std::int64_t c_end) {
+    for (std::int64_t r = r_begin; r < r_end; ++r)
+      for (std::int64_t c = c_begin; c < c_end; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+  };
+  one_by_one(0, whole_rows, whole_cols, cols);
+  one_by_one(whole_rows, rows, 0, cols);
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace subq

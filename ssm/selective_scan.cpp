@@ -70,8 +70,8 @@ void check_grouped(const char* name, const Tensor& t, std::int64_t batch, std::i
   SUBQ_CHECK(t.defined(), "{}: {} is missing", kOp, name);
   if (t.dim() == 2) return check_shape(kOp, name, t, {dim, N});
   if (t.dim() == 3) return check_shape(kOp, name, t, {batch, N, L});
-  SUBQ_CHECK(t.dim() == 4, "{}: {}: expected (dim, N), (batch, N, length) or (batch, groups, N, length), found {}",
-             kOp, name, to_string(t.shape()));
+  SUBQ_CHECK(t.dim() == 4, "{}: {}: expected (dim, N), (batch, N, length) or (batch, groups, N, length), found {}", kOp,
+             name, to_string(t.shape()));
   const std::int64_t groups = t.size(1);
   SUBQ_CHECK(groups >= 1 && dim % groups == 0, "{}: {}: {} groups do not divide {} channels", kOp, name, groups, dim);
   check_shape(kOp, name, t, {batch, groups, N, L});
@@ -85,7 +85,7 @@ struct Operands {
   GroupedInput<S> B, C;
   bool delta_softplus;
   std::int64_t batch, dim, N, L;
-  R* out;         // (batch, dim, L) contiguous
+  R* out;          // (batch, dim, L) contiguous
   S* final_state;  // (batch, dim, N) contiguous
 };
 
@@ -156,36 +156,46 @@ void scan_row(const Operands<R, S>& o, std::int64_t b, std::int64_t d, RowBuffer
 
 // Real states where B and C are shared by blocks of channels (every layout but one group per
 // channel): kBlock channels are stepped at once, each state a vector across them, so that
-// exp(delta A) is one vector exp per state and step. A thread takes its blocks one chunk of
-// kChunkSteps steps at a time, all its blocks per chunk, so that the chunk's B and C are read
-// once per thread rather than once per block. A chunk's inputs are first copied time-major
-// ([step][lane], [step][state]) and their softplus taken as vectors, and its outputs are
-// written back a channel row at a time: rows of a power-of-two length lie in the same L1 sets,
-// so stepping across 16 of them at once would evict them.
-constexpr std::int64_t kBlock = 16;       // one AVX-512 register of float32 per state
-constexpr std::int64_t kChunkSteps = 64;  // 64 steps x 16 lanes x 5 buffers (+ B, C): 20 KiB + 8 KiB at N = 16
+// exp(delta A) is one vector exp per state and step. A thread takes its blocks one span of steps
+// at a time, all its blocks per span, so that the span's B and C are gathered once per thread
+// rather than once per block. A block's inputs for the span are gathered time-major
+// ([step][lane]) and their softplus taken as vectors, and its outputs go back to channel rows in
+// register transposes.
+constexpr std::int64_t kBlock = 16;  // one AVX-512 register of float32 per state
+// A span's buffers live in L2: B and C in 2 x span x N values of at most 128 KiB, a block's five
+// lane buffers in 5 x span x kBlock values (320 KiB at 1024 steps of float32). Spans of whole
+// pages of each channel row are what the prefetchers stream: gathering 64 steps at a time (256
+// bytes of each of 48 rows) waited on memory once the inputs outgrew the last-level cache, and
+// made 16K steps 40% slower per step than 1K.
+constexpr std::int64_t kSpanBytes = std::int64_t(128) << 10;
+constexpr std::int64_t kMinSpan = 64, kMaxSpan = 1024;
+
+std::int64_t span_steps(std::int64_t N, std::int64_t bytes_per_value) {
+  const std::int64_t fit = kSpanBytes / (2 * N * bytes_per_value) / kMinSpan * kMinSpan;
+  return std::clamp(fit, kMinSpan, kMaxSpan);
+}
 
 template <class R>
 using BlockLanes = Eigen::Array<R, kBlock, 1>;
 
-// One block's carried values: its states and A, per state, and its D.
+// One block's carried values: its states and A, per state, and its D and delta_bias.
 template <class R>
 struct BlockState {
   std::vector<BlockLanes<R>> x, rate;
-  BlockLanes<R> skip;
+  BlockLanes<R> skip, delta_bias;
 };
 
 template <class R>
-struct ChunkBuffers {
-  std::vector<R> dt, dt_u, u, z, y;  // [step][lane], kChunkSteps x kBlock each
-  std::vector<R> B, C;               // [step][state], kChunkSteps x N each
-  explicit ChunkBuffers(std::int64_t N)
-      : dt(kChunkSteps * kBlock),
+struct SpanBuffers {
+  std::vector<R> dt, dt_u, u, z, y;  // [step][lane], span x kBlock each
+  std::vector<R> B, C;               // [step][state], span x N each
+  SpanBuffers(std::int64_t N, std::int64_t span)
+      : dt(span * kBlock),
         dt_u(dt.size()),
         u(dt.size()),
         z(dt.size()),
         y(dt.size()),
-        B(std::size_t(kChunkSteps * N)),
+        B(std::size_t(span * N)),
         C(B.size()) {}
 };
 
@@ -197,53 +207,68 @@ BlockLanes<R> lanes(const std::vector<R>& buffer, std::int64_t t) {
 template <class R>
 BlockState<R> start_block(const Operands<R, R>& o, std::int64_t b, std::int64_t d0) {
   BlockState<R> s{std::vector<BlockLanes<R>>(std::size_t(o.N)), std::vector<BlockLanes<R>>(std::size_t(o.N)),
-                  BlockLanes<R>::Zero()};
+                  BlockLanes<R>::Zero(), BlockLanes<R>::Zero()};
   for (std::int64_t w = 0; w < kBlock; ++w) {
     for (std::int64_t n = 0; n < o.N; ++n) {
       s.x[std::size_t(n)](w) = o.initial_state.p ? o.initial_state(b, d0 + w, n) : R(0);
       s.rate[std::size_t(n)](w) = o.A(d0 + w, n);
     }
     if (o.D.p) s.skip(w) = o.D(d0 + w);
+    if (o.delta_bias.p) s.delta_bias(w) = o.delta_bias(d0 + w);
   }
   return s;
 }
 
-// B and C of channel d0's groups for steps [t0, t0 + n).
+// p[w * row_stride + t * step_stride] for w < rows, t < n, time-major into dst[t * rows + w]: a
+// tile transpose where rows are contiguous in time (channel rows, as the benchmarks give them),
+// runs of `rows` values where steps are (the models' projections, time-major).
 template <class R>
-void load_shared(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
-                 ChunkBuffers<R>& buf) {
-  const std::int64_t gb = d0 / o.B.channels_per_group, gc = d0 / o.C.channels_per_group;
-  for (std::int64_t s = 0; s < o.N; ++s)
-    for (std::int64_t t = 0; t < n; ++t) {
-      buf.B[std::size_t(t * o.N + s)] = o.B.v(b, gb, s, t0 + t);
-      buf.C[std::size_t(t * o.N + s)] = o.C.v(b, gc, s, t0 + t);
-    }
+void gather_time_major(const R* p, std::int64_t row_stride, std::int64_t step_stride, std::int64_t rows, std::int64_t n,
+                       R* dst) {
+  if (step_stride == 1) return transpose(p, row_stride, dst, rows, rows, n);
+  for (std::int64_t t = 0; t < n; ++t) {
+    const R* step = p + t * step_stride;
+    R* to = dst + t * rows;
+    if (row_stride == 1)
+      std::copy_n(step, rows, to);
+    else
+      for (std::int64_t w = 0; w < rows; ++w) to[w] = step[w * row_stride];
+  }
 }
 
-// delta + bias (softplus'd), delta u, u and silu(z) of channels [d0, d0 + kBlock) for steps [t0, t0 + n).
+// B and C of channel d0's groups for steps [t0, t0 + n), time-major.
+template <class R>
+void load_shared(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
+                 SpanBuffers<R>& buf) {
+  const std::int64_t gb = d0 / o.B.channels_per_group, gc = d0 / o.C.channels_per_group;
+  gather_time_major(&o.B.v(b, gb, 0, t0), o.B.v.s2, o.B.v.s3, o.N, n, buf.B.data());
+  gather_time_major(&o.C.v(b, gc, 0, t0), o.C.v.s2, o.C.v.s3, o.N, n, buf.C.data());
+}
+
+// delta + bias (softplus'd), delta u, u and silu(z) of block (b, d0) for steps [t0, t0 + n).
 template <class R>
 void load_lanes(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
-                ChunkBuffers<R>& buf) {
-  for (std::int64_t w = 0; w < kBlock; ++w) {
-    const std::int64_t d = d0 + w;
-    const R bias = o.delta_bias.p ? o.delta_bias(d) : R(0);
-    for (std::int64_t t = 0; t < n; ++t) {
-      const std::int64_t i = t * kBlock + w;
-      buf.dt[std::size_t(i)] = o.delta(b, d, t0 + t) + bias;
-      buf.u[std::size_t(i)] = o.u(b, d, t0 + t);
-      buf.z[std::size_t(i)] = o.z.p ? o.z(b, d, t0 + t) : R(0);
-    }
-  }
+                const BlockState<R>& s, SpanBuffers<R>& buf) {
+  auto gather = [&](const Strided<R>& v, std::vector<R>& to) {
+    gather_time_major(&v(b, d0, t0), v.s1, v.s2, kBlock, n, to.data());
+  };
+  using Steps = Eigen::Map<Eigen::Array<R, kBlock, Eigen::Dynamic>>;
+  gather(o.delta, buf.dt);
+  gather(o.u, buf.u);
+  Steps dt(buf.dt.data(), kBlock, n);
+  if (o.delta_bias.p) dt.colwise() += s.delta_bias;
   if (o.delta_softplus) softplus_span(buf.dt.data(), n * kBlock);
-  if (o.z.p) activate_span(buf.z.data(), n * kBlock, Activation::Silu);  // the gate
-  for (std::int64_t i = 0; i < n * kBlock; ++i)
-    buf.dt_u[std::size_t(i)] = buf.dt[std::size_t(i)] * buf.u[std::size_t(i)];
+  Steps(buf.dt_u.data(), kBlock, n) = dt * Steps(buf.u.data(), kBlock, n);
+  if (o.z.p) {
+    gather(o.z, buf.z);
+    activate_span(buf.z.data(), n * kBlock, Activation::Silu);  // the gate
+  }
 }
 
 // Steps [t0, t0 + n) of block (b, d0), its inputs and B, C loaded.
 template <class R>
-void scan_chunk(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
-                BlockState<R>& s, ChunkBuffers<R>& buf) {
+void scan_span(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::int64_t t0, std::int64_t n,
+               BlockState<R>& s, SpanBuffers<R>& buf) {
   for (std::int64_t t = 0; t < n; ++t) {
     const BlockLanes<R> dt = lanes(buf.dt, t), dt_u = lanes(buf.dt_u, t);
     const R *Bt = buf.B.data() + t * o.N, *Ct = buf.C.data() + t * o.N;
@@ -258,10 +283,7 @@ void scan_chunk(const Operands<R, R>& o, std::int64_t b, std::int64_t d0, std::i
     if (o.z.p) v *= lanes(buf.z, t);
     Eigen::Map<BlockLanes<R>>(buf.y.data() + t * kBlock) = v;
   }
-  for (std::int64_t w = 0; w < kBlock; ++w) {
-    R* out = o.out + (b * o.dim + d0 + w) * o.L + t0;
-    for (std::int64_t t = 0; t < n; ++t) out[t] = buf.y[std::size_t(t * kBlock + w)];
-  }
+  transpose(buf.y.data(), kBlock, o.out + (b * o.dim + d0) * o.L + t0, o.L, n, kBlock);
 }
 
 // Blocks [begin, end) of (batch, dim / kBlock), on one thread.
@@ -270,15 +292,17 @@ void scan_blocks(const Operands<R, R>& o, std::int64_t begin, std::int64_t end) 
   const std::int64_t per_batch = o.dim / kBlock;
   std::vector<BlockState<R>> states;
   for (std::int64_t i = begin; i < end; ++i) states.push_back(start_block(o, i / per_batch, i % per_batch * kBlock));
-  ChunkBuffers<R> buf(o.N);
+  const std::int64_t span = span_steps(o.N, sizeof(R));
+  SpanBuffers<R> buf(o.N, span);
   const std::int64_t shared = std::min(o.B.channels_per_group, o.C.channels_per_group) / kBlock;  // blocks per B, C
-  for (std::int64_t t0 = 0; t0 < o.L; t0 += kChunkSteps) {
-    const std::int64_t n = std::min(kChunkSteps, o.L - t0);
+  for (std::int64_t s0 = 0; s0 < o.L; s0 += span) {
+    const std::int64_t n = std::min(span, o.L - s0);
     for (std::int64_t i = begin; i < end; ++i) {
       const std::int64_t b = i / per_batch, d0 = i % per_batch * kBlock;
-      if (i == begin || (i % per_batch) % shared == 0) load_shared(o, b, d0, t0, n, buf);
-      load_lanes(o, b, d0, t0, n, buf);
-      scan_chunk(o, b, d0, t0, n, states[std::size_t(i - begin)], buf);
+      BlockState<R>& state = states[std::size_t(i - begin)];
+      if (i == begin || (i % per_batch) % shared == 0) load_shared(o, b, d0, s0, n, buf);
+      load_lanes(o, b, d0, s0, n, state, buf);
+      scan_span(o, b, d0, s0, n, state, buf);
     }
   }
   for (std::int64_t i = begin; i < end; ++i)
@@ -298,9 +322,9 @@ BlockLanes<R> state_lanes(const R* p, std::int64_t stride, std::int64_t count) {
 
 // One step (L = 1) of real states, channels [begin, end) of (batch, dim): a decoding step. A
 // channel's N states are its lanes here (its states are contiguous in the cache), so exp(dt A) is
-// one vector exp per kBlock states; the chunked path would spend more on its per-block buffers and
+// one vector exp per kBlock states; the spanned path would spend more on its per-block buffers and
 // time-major copies than on the step. softplus and the gate are vectors across the channels first.
-// The states come out with the bits scan_chunk gives them (the same exp and products); y sums
+// The states come out with the bits scan_span gives them (the same exp and products); y sums
 // them as a tree (a chain of N dependent additions per channel would cost more than its exp), so
 // it may differ from a longer scan's in the last bits.
 template <class R>
@@ -510,8 +534,8 @@ SelectiveScanResult selective_scan(const Tensor& u, const Tensor& delta, const T
   });
 }
 
-Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor& dt, const Tensor& A,
-                              const Tensor& B, const Tensor& C, const SelectiveScanOptions& options) {
+Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor& dt, const Tensor& A, const Tensor& B,
+                              const Tensor& C, const SelectiveScanOptions& options) {
   constexpr const char* op = "selective_state_update";
   SUBQ_CHECK(state.defined() && state.dim() == 4, "{}: state: expected (batch, heads, dim, N), found {}", op,
              state.defined() ? to_string(state.shape()) : "nothing");
@@ -531,15 +555,17 @@ Tensor selective_state_update(const Tensor& state, const Tensor& x, const Tensor
   if (options.delta_bias.defined()) check_shape(op, "delta_bias", options.delta_bias, {heads, dim});
   // A step is a scan of length 1 over channels (head, dim) with groups of heads / groups heads.
   const std::int64_t channels = heads * dim;
-  auto channels_view = [&](const Tensor& t, const Shape& shape) { return t.defined() ? t.contiguous().view(shape) : t; };
+  auto channels_view = [&](const Tensor& t, const Shape& shape) {
+    return t.defined() ? t.contiguous().view(shape) : t;
+  };
   SelectiveScanOptions step = options;
   step.initial_state = state.view({batch, channels, N});
   step.z = channels_view(options.z, {batch, channels, 1});
   step.D = channels_view(options.D, {channels});
   step.delta_bias = channels_view(options.delta_bias, {channels});
-  SelectiveScanResult r = selective_scan(channels_view(x, {batch, channels, 1}), channels_view(dt, {batch, channels, 1}),
-                                         channels_view(A, {channels, N}), channels_view(B, {batch, groups, N, 1}),
-                                         channels_view(C, {batch, groups, N, 1}), step);
+  SelectiveScanResult r = selective_scan(
+      channels_view(x, {batch, channels, 1}), channels_view(dt, {batch, channels, 1}), channels_view(A, {channels, N}),
+      channels_view(B, {batch, groups, N, 1}), channels_view(C, {batch, groups, N, 1}), step);
   state.view({batch, channels, N}).copy_from(r.final_state.to(state.dtype()));
   return r.out.view({batch, heads, dim});
 }

@@ -147,8 +147,9 @@ TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") 
 
 TEST_CASE("selective scan: strided inputs read in place", "[ssm][selective_scan]") {
   // u and z as transposed (batch, length, dim) projections, as a Mamba layer hands them over, and
-  // the state as a transposed (batch, N, dim); L = 1 is a decoding step's path.
-  const std::int64_t dim = GENERATE(6, 32), L = GENERATE(33, 1);
+  // the state as a transposed (batch, N, dim); L = 1 is a decoding step's path, L = 1100 crosses
+  // the CPU's spans of 1024 steps.
+  const std::int64_t dim = GENERATE(6, 32), L = GENERATE(33, 1100, 1);
   const Problem p = random_problem(2, dim, 8, L, Layout::Shared, false, true, 7);
   Problem q = p;
   q.u = p.u.transpose(1, 2).contiguous().transpose(1, 2);
