@@ -162,11 +162,11 @@ void scan_row(const Operands<R, S>& o, std::int64_t b, std::int64_t d, RowBuffer
 // ([step][lane]) and their softplus taken as vectors, and its outputs go back to channel rows in
 // register transposes.
 constexpr std::int64_t kBlock = 16;  // one AVX-512 register of float32 per state
-// A span's buffers live in L2: B and C in 2 x span x N values of at most 128 KiB, a block's five
-// lane buffers in 5 x span x kBlock values (320 KiB at 1024 steps of float32). Spans of whole
-// pages of each channel row are what the prefetchers stream: gathering 64 steps at a time (256
-// bytes of each of 48 rows) waited on memory once the inputs outgrew the last-level cache, and
-// made 16K steps 40% slower per step than 1K.
+// A span's buffers live in L2: B and C in 2 x span x N values of at most 128 KiB (but for N above
+// 256 float32 states, at the least span), a block's five lane buffers in 5 x span x kBlock values
+// (320 KiB at 1024 steps of float32). Spans of whole pages of each channel row are what the
+// prefetchers stream: gathering 64 steps at a time (256 bytes of each of 48 rows) waited on memory
+// once the inputs outgrew the last-level cache, and made 16K steps 40% slower per step than 1K.
 constexpr std::int64_t kSpanBytes = std::int64_t(128) << 10;
 constexpr std::int64_t kMinSpan = 64, kMaxSpan = 1024;
 

@@ -145,6 +145,18 @@ TEST_CASE("selective scan: equals the reference loop", "[ssm][selective_scan]") 
           }
 }
 
+// Every other test's deltas lie well below softplus's threshold, where dt is log1p(exp(x)); above
+// it dt is x itself, which the CPU selects as vectors. In float64 the two differ by about 1e-10
+// relative, so a wrong choice on either side fails the 1e-12 bound.
+TEST_CASE("selective scan: deltas above softplus's threshold of 20 are taken as they are", "[ssm][selective_scan]") {
+  Problem p = random_problem(1, 64, 16, 100, Layout::Shared, false, true, 21);
+  p.delta = p.delta.contiguous();
+  for (std::int64_t i = 0; i < p.delta.numel(); ++i) p.delta.data<double>()[i] += 20;  // with the bias: 16 to 22
+  const SelectiveScanResult want = reference(p), got = run(p);
+  CHECK(max_rel_diff(got.out, want.out) < 1e-12);
+  CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
+}
+
 TEST_CASE("selective scan: strided inputs read in place", "[ssm][selective_scan]") {
   // u and z as transposed (batch, length, dim) projections, as a Mamba layer hands them over, and
   // the state as a transposed (batch, N, dim); L = 1 is a decoding step's path, L = 1100 crosses
