@@ -43,43 +43,60 @@ TEST_CASE("wkv6: the chunked form equals the recurrent form", "[recurrent][rwkv6
     }
 }
 
-TEST_CASE("wkv6: both chunked paths equal the recurrent form: one head, and more heads than threads",
-          "[recurrent][rwkv6]") {
-  // One head leaves threads idle: its chunks run in parallel and the scan core passes their
-  // states along. 64 heads fill every thread: each head's chunks run in order, streamed.
-  std::mt19937 rng(12);
-  for (const std::int64_t heads : {1, 64}) {
-    INFO(heads << " heads");
-    const std::int64_t L = 70;
-    auto input = [&](std::int64_t d, double lo, double hi) {
-      return random_tensor({1, L, heads, d}, DType::F64, rng, lo, hi);
-    };
-    const Tensor r = input(4, -1, 1), k = input(4, -1, 1), v = input(3, -1, 1), w = input(4, -2, 0);
-    const Tensor u = random_tensor({heads, 4}, DType::F64, rng, -1, 1),
-                 h0 = random_tensor({1, heads, 4, 3}, DType::F64, rng, -1, 1);
-    const Wkv6Result want = wkv6_recurrent(r, k, v, w, u, h0), got = wkv6(r, k, v, w, u, {h0, 16});
-    CHECK(max_rel_diff(got.o, want.o) < 1e-12);
-    CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-12);
-  }
+namespace {
+
+// RWKV-6's WKV as its definition reads, in float64: o = r (S + diag(u) k^T v), S = diag(exp(w)) S + k^T v.
+Wkv6Result wkv6_by_definition(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u,
+                              const Tensor& h0) {
+  const std::int64_t B = r.size(0), L = r.size(1), H = r.size(2), dk = r.size(3), dv = v.size(3);
+  Wkv6Result res{Tensor::zeros({B, L, H, dv}, DType::F64), h0.to(DType::F64).contiguous().clone()};
+  auto at = [](const Tensor& t, std::int64_t i) { return t.data<double>()[i]; };
+  for (std::int64_t bi = 0; bi < B; ++bi)
+    for (std::int64_t h = 0; h < H; ++h) {
+      double* S = res.final_state.data<double>() + (bi * H + h) * dk * dv;
+      for (std::int64_t t = 0; t < L; ++t) {
+        const std::int64_t kr = ((bi * L + t) * H + h) * dk, vr = ((bi * L + t) * H + h) * dv;
+        for (std::int64_t i = 0; i < dk; ++i)
+          for (std::int64_t j = 0; j < dv; ++j) {
+            const double kv = at(k, kr + i) * at(v, vr + j);
+            res.o.data<double>()[vr + j] += at(r, kr + i) * (S[i * dv + j] + at(u, h * dk + i) * kv);
+            S[i * dv + j] = std::exp(at(w, kr + i)) * S[i * dv + j] + kv;
+          }
+      }
+    }
+  return res;
 }
 
-TEST_CASE("wkv6: the recurrent form equals its definition", "[recurrent][rwkv6]") {
-  const Problem p = random_problem(3, -2, 1, 9);
-  const Wkv6Result r = wkv6_recurrent(p.r, p.k, p.v, p.w, p.u, p.h0);
-  // Batch 1, head 2, value 3, by hand: S0 from h0, o[t] = sum_i r_i (S_ij + u_i k_i v_j).
-  auto at = [](const Tensor& t, std::int64_t i) { return t.data<double>()[i]; };
-  double S[4];
-  for (int i = 0; i < 4; ++i) S[i] = at(p.h0, ((1 * 3 + 2) * 4 + i) * 5 + 3);
-  for (std::int64_t t = 0; t < 3; ++t) {
-    double o = 0;
-    for (int i = 0; i < 4; ++i) {
-      const std::int64_t ki = ((1 * 3 + t) * 3 + 2) * 4 + i, vi = ((1 * 3 + t) * 3 + 2) * 5 + 3;
-      const double kv = at(p.k, ki) * at(p.v, vi);
-      o += at(p.r, ki) * (S[i] + at(p.u, 2 * 4 + i) * kv);
-      S[i] = std::exp(at(p.w, ki)) * S[i] + kv;
-    }
-    CHECK(at(r.o, ((1 * 3 + t) * 3 + 2) * 5 + 3) == Approx(o).epsilon(1e-12));
-  }
+}  // namespace
+
+TEST_CASE("wkv6: the stepped form and the default equal the definition", "[recurrent][rwkv6]") {
+  // The stepped form pads d_k to whole tiles of rows and d_v to whole lanes (d_k 4 and 20, d_v 5
+  // and 24), steps in place where nothing needs padding (64 x 64), goes through spans of 16 steps
+  // (L 40) and takes a thread's heads in groups of at most 16 (40 heads). The default runs it where
+  // batch x heads fill the threads (40 heads), else chunks in parallel (1 head).
+  struct Case {
+    std::int64_t L, H, dk, dv;
+  };
+  std::mt19937 rng(12);
+  for (const Case c : {Case{3, 3, 4, 5}, Case{40, 3, 20, 24}, Case{40, 1, 64, 64}, Case{20, 40, 4, 5}})
+    for (const DType dtype : {DType::F64, DType::F32})
+      for (const bool by_default : {false, true}) {
+        INFO("L " << c.L << " heads " << c.H << " d_k " << c.dk << " d_v " << c.dv << " " << dtype_name(dtype)
+                  << (by_default ? " default" : " stepped"));
+        auto input = [&](std::int64_t d, double lo, double hi) {
+          return random_tensor({2, c.L, c.H, d}, DType::F64, rng, lo, hi);
+        };
+        const Tensor r = input(c.dk, -1, 1), k = input(c.dk, -1, 1), v = input(c.dv, -1, 1), w = input(c.dk, -2, 0);
+        const Tensor u = random_tensor({c.H, c.dk}, DType::F64, rng, -1, 1),
+                     h0 = random_tensor({2, c.H, c.dk, c.dv}, DType::F64, rng, -1, 1);
+        auto in = [&](const Tensor& t) { return t.to(dtype); };
+        const Wkv6Result want = wkv6_by_definition(r, k, v, w, u, h0);
+        const Wkv6Result got = by_default ? wkv6(in(r), in(k), in(v), in(w), in(u), {in(h0)})
+                                          : wkv6_recurrent(in(r), in(k), in(v), in(w), in(u), in(h0));
+        const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-5;
+        CHECK(max_rel_diff(got.o.to(DType::F64), want.o) < tolerance);
+        CHECK(max_rel_diff(got.final_state.to(DType::F64), want.final_state) < tolerance);
+      }
 }
 
 TEST_CASE("wkv6: no overflow at L = 100K with strong decays and large keys", "[recurrent][rwkv6]") {

@@ -12,39 +12,63 @@ using subq::testing::check_cuda_result;
 using subq::testing::max_rel_diff;
 using subq::testing::random_tensor;
 
-TEST_CASE("wkv7: equals the generalised delta rule step by step", "[recurrent][rwkv7]") {
-  std::mt19937 rng(1);
-  const std::int64_t B = 2, L = 9, H = 2, dk = 3, dv = 4;
-  auto rt = [&](const Shape& s, double lo, double hi) { return random_tensor(s, DType::F64, rng, lo, hi); };
-  const Tensor r = rt({B, L, H, dk}, -1, 1), w = rt({B, L, H, dk}, -0.6, 0), k = rt({B, L, H, dk}, -1, 1),
-               v = rt({B, L, H, dv}, -1, 1), a = rt({B, L, H, dk}, -1, 1), b = rt({B, L, H, dk}, -1, 1),
-               h0 = rt({B, H, dv, dk}, -1, 1);
-  for (const bool chunked : {false, true}) {
-  INFO((chunked ? "chunked" : "recurrent"));
-  const Wkv7Result got = chunked ? wkv7(r, w, k, v, a, b, {h0, 4}) : wkv7_recurrent(r, w, k, v, a, b, h0);
+namespace {
+
+// The rule as its definition reads, in float64: S = S diag(exp(w)) + (S a) b^T + v k^T, o = S r.
+Wkv7Result delta_rule_by_definition(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,
+                                    const Tensor& b, const Tensor& h0) {
+  const std::int64_t B = r.size(0), L = r.size(1), H = r.size(2), dk = r.size(3), dv = v.size(3);
+  Wkv7Result res{Tensor::zeros({B, L, H, dv}, DType::F64), h0.to(DType::F64).contiguous().clone()};
   auto at = [](const Tensor& t, std::int64_t i) { return t.data<double>()[i]; };
   for (std::int64_t bi = 0; bi < B; ++bi)
     for (std::int64_t h = 0; h < H; ++h) {
-      std::vector<double> S(dv * dk);
-      for (std::int64_t e = 0; e < dv * dk; ++e) S[e] = at(h0, (bi * H + h) * dv * dk + e);
+      double* S = res.final_state.data<double>() + (bi * H + h) * dv * dk;
       for (std::int64_t t = 0; t < L; ++t) {
         const std::int64_t kr = ((bi * L + t) * H + h) * dk, vr = ((bi * L + t) * H + h) * dv;
-        std::vector<double> next(dv * dk);
-        for (std::int64_t i = 0; i < dv; ++i)
-          for (std::int64_t j = 0; j < dk; ++j) {
-            double sa = 0;
-            for (std::int64_t m = 0; m < dk; ++m) sa += S[i * dk + m] * at(a, kr + m);
-            next[i * dk + j] = S[i * dk + j] * std::exp(at(w, kr + j)) + sa * at(b, kr + j) + at(v, vr + i) * at(k, kr + j);
-          }
-        S = next;
         for (std::int64_t i = 0; i < dv; ++i) {
+          double sa = 0;
+          for (std::int64_t m = 0; m < dk; ++m) sa += S[i * dk + m] * at(a, kr + m);
           double o = 0;
-          for (std::int64_t j = 0; j < dk; ++j) o += S[i * dk + j] * at(r, kr + j);
-          CHECK(at(got.o, vr + i) == Approx(o).epsilon(1e-12).margin(1e-14));
+          for (std::int64_t j = 0; j < dk; ++j) {
+            double& s = S[i * dk + j];
+            s = s * std::exp(at(w, kr + j)) + sa * at(b, kr + j) + at(v, vr + i) * at(k, kr + j);
+            o += s * at(r, kr + j);
+          }
+          res.o.data<double>()[vr + i] = o;
         }
       }
     }
-  }
+  return res;
+}
+
+}  // namespace
+
+TEST_CASE("wkv7: equals the generalised delta rule step by step", "[recurrent][rwkv7]") {
+  // Short calls step the state in place; from 16 steps it goes transposed through spans of steps,
+  // padded to whole lanes (d_v 4 and 20) and rows (d_k 3), in groups of at most 16 heads (40 heads).
+  struct Case {
+    std::int64_t B, L, H, dk, dv;
+  };
+  std::mt19937 rng(1);
+  for (const Case c : {Case{2, 9, 2, 3, 4}, Case{2, 40, 2, 3, 4}, Case{1, 37, 1, 64, 20}, Case{1, 20, 40, 3, 4}})
+    for (const DType dtype : {DType::F64, DType::F32})
+      for (const bool chunked : {false, true}) {
+        INFO("L " << c.L << " heads " << c.H << " d_k " << c.dk << " d_v " << c.dv << " " << dtype_name(dtype)
+                  << (chunked ? " chunked" : " stepped"));
+        auto rt = [&](const Shape& s, double lo, double hi) { return random_tensor(s, DType::F64, rng, lo, hi); };
+        const Shape keys{c.B, c.L, c.H, c.dk};
+        // Small a and b keep the transition a contraction at d_k 64.
+        const Tensor r = rt(keys, -1, 1), w = rt(keys, -0.6, 0), k = rt(keys, -1, 1),
+                     v = rt({c.B, c.L, c.H, c.dv}, -1, 1), a = rt(keys, -0.2, 0.2), b = rt(keys, -0.2, 0.2),
+                     h0 = rt({c.B, c.H, c.dv, c.dk}, -1, 1);
+        auto in = [&](const Tensor& t) { return t.to(dtype); };
+        const Wkv7Result want = delta_rule_by_definition(r, w, k, v, a, b, h0);
+        const Wkv7Result got = chunked ? wkv7(in(r), in(w), in(k), in(v), in(a), in(b), {in(h0), 4})
+                                       : wkv7_recurrent(in(r), in(w), in(k), in(v), in(a), in(b), in(h0));
+        const double tolerance = dtype == DType::F64 ? 1e-12 : 1e-5;
+        CHECK(max_rel_diff(got.o.to(DType::F64), want.o) < tolerance);
+        CHECK(max_rel_diff(got.final_state.to(DType::F64), want.final_state) < tolerance);
+      }
 }
 
 TEST_CASE("wkv7: splitting the sequence and carrying the state changes nothing", "[recurrent][rwkv7]") {
@@ -123,7 +147,7 @@ TEST_CASE("wkv7: float32 stays close to float64 in both forms", "[recurrent][rwk
   const DeltaRule p = rwkv7_inputs(300, 2, 16, DType::F64, 1, rng);
   const Wkv7Result want = wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
   auto f32 = [](const Tensor& t) { return t.to(DType::F32); };
-  const Wkv7Result chunked = wkv7(f32(p.r), f32(p.w), f32(p.k), f32(p.v), f32(p.a), f32(p.b));
+  const Wkv7Result chunked = wkv7(f32(p.r), f32(p.w), f32(p.k), f32(p.v), f32(p.a), f32(p.b), {{}, 16});
   const Wkv7Result stepped = wkv7_recurrent(f32(p.r), f32(p.w), f32(p.k), f32(p.v), f32(p.a), f32(p.b));
   CHECK(max_rel_diff(chunked.o.to(DType::F64), want.o) < 1e-4);
   CHECK(max_rel_diff(stepped.o.to(DType::F64), want.o) < 1e-4);
@@ -134,7 +158,8 @@ TEST_CASE("wkv7: no overflow at L = 100K with strong decays and large keys", "[r
   const DeltaRule p = rwkv7_inputs(100000, 1, 8, DType::F32, 100, rng);
   for (const bool chunked : {false, true}) {
     INFO((chunked ? "chunked" : "recurrent"));
-    const Wkv7Result res = chunked ? wkv7(p.r, p.w, p.k, p.v, p.a, p.b) : wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
+    const Wkv7Result res =
+        chunked ? wkv7(p.r, p.w, p.k, p.v, p.a, p.b, {{}, 16}) : wkv7_recurrent(p.r, p.w, p.k, p.v, p.a, p.b);
     int bad = 0;
     for (std::int64_t i = 0; i < res.o.numel(); ++i) bad += !std::isfinite(res.o.data<float>()[i]);
     CHECK(bad == 0);

@@ -9,6 +9,7 @@
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 #include "core/vector_math.hpp"
+#include "recurrent/head_spans.hpp"
 #include "recurrent/wkv_checks.hpp"
 #include "scan/linear_recurrence.hpp"
 
@@ -45,7 +46,8 @@ Sizes validate(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& 
 // The inputs in the compute type, contiguous; rows of one (batch, head) are time steps.
 template <class T>
 struct Inputs {
-  Tensor r, k, v, decay, u;  // decay = exp(w)
+  Tensor r, k, v, w, u;
+  Tensor decay;  // exp(w), made by with_decay for the chunked form; the stepped one exps what it gathers
   Sizes s;
   const T* row(const Tensor& t, std::int64_t b, std::int64_t h, std::int64_t t0, std::int64_t d) const {
     return t.data<T>() + ((b * s.L + t0) * s.H + h) * d;
@@ -55,9 +57,14 @@ struct Inputs {
 template <class T>
 Inputs<T> prepare(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor& w, const Tensor& u, const Sizes& s) {
   auto as = [](const Tensor& t) { return t.to(dtype_of<T>).contiguous(); };
-  Tensor decay = w.to(dtype_of<T>).contiguous().clone();
-  parallel_exp(decay.data<T>(), decay.numel());
-  return {as(r), as(k), as(v), decay, as(u), s};
+  return {as(r), as(k), as(v), as(w), as(u), Tensor{}, s};
+}
+
+template <class T>
+Inputs<T> with_decay(Inputs<T> in) {
+  in.decay = in.w.clone();
+  parallel_exp(in.decay.template data<T>(), in.decay.numel());
+  return in;
 }
 
 // The state the CPU forms step in place and return: a copy of the initial state (batch, heads, d_k,
@@ -68,27 +75,127 @@ Tensor state_to_update(const Tensor& initial_state, const Sizes& s) {
                                  : Tensor::zeros({s.B, s.H, s.dk, s.dv}, dtype_of<T>);
 }
 
+// The stepped form. Per head the state (d_k x d_v) advances a tile of kTileRows rows by one lane
+// of columns at a time, the tile in registers through a span of steps: per step and state element
+// an FMA into the output, a multiply and an FMA into the state, and no load but the step's
+// operands. The bonus adds (r . (u * k)) v per head and step. Columns are independent, rows are
+// summed into the outputs tile by tile.
 template <class T>
-Wkv6Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
-  const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  Wkv6Result res{Tensor::zeros({B, L, H, dv}, dtype_of<T>), state_to_update<T>(initial_state, in.s)};
-  // Time outside, heads inside: a step's heads lie side by side (see streamed_typed).
-  ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = 0; t < L; ++t)
-      for (std::int64_t bh = begin; bh < end; ++bh) {
-        const std::int64_t b = bh / H, h = bh % H;
-        T* S = res.final_state.data<T>() + bh * dk * dv;
-        const T* u = in.u.template data<T>() + h * dk;
-        const T *r = in.row(in.r, b, h, t, dk), *k = in.row(in.k, b, h, t, dk), *v = in.row(in.v, b, h, t, dv),
-                *d = in.row(in.decay, b, h, t, dk);
-        T* o = res.o.data<T>() + ((b * L + t) * H + h) * dv;
-        for (std::int64_t i = 0; i < dk; ++i)
-          for (std::int64_t j = 0; j < dv; ++j) {
-            const T kv = k[i] * v[j];
-            o[j] += r[i] * (S[i * dv + j] + u[i] * kv);
-            S[i * dv + j] = d[i] * S[i * dv + j] + kv;
-          }
+constexpr int kTileRows = detail::kRegisterLanes<T>;
+
+// One group's span: r, k and decay = exp(w) (d_k padded to whole tiles), v and the outputs (d_v
+// padded to whole lanes), and bonus[g * kSpanSteps + s] = r . (u * k).
+template <class T>
+struct StepSpans {
+  detail::HeadSpan<T> r, k, decay, v, o;
+  std::vector<T> bonus;
+  StepSpans(std::int64_t heads, std::int64_t dk, std::int64_t dv)
+      : r(heads, dk),
+        k(heads, dk),
+        decay(heads, dk),
+        v(heads, dv),
+        o(heads, dv),
+        bonus(std::size_t(heads * detail::kSpanSteps)) {}
+};
+
+// Columns j0 .. j0 + kLane of group head g's state S (rows `stride` apart) through the span's
+// `steps` steps, their outputs written (the first tile of rows) or added (the others).
+template <class T>
+void step_columns(StepSpans<T>& sp, std::int64_t g, std::int64_t steps, T* S, std::int64_t stride, std::int64_t j0) {
+  using Lane = detail::Lane<T>;
+  constexpr int R = kTileRows<T>;
+  for (std::int64_t i0 = 0; i0 < sp.r.width(); i0 += R) {
+    Lane tile[R];
+    for (int i = 0; i < R; ++i) tile[i] = Eigen::Map<const Lane>(S + (i0 + i) * stride + j0);
+    for (std::int64_t t = 0; t < steps; ++t) {
+      const Lane v = Eigen::Map<const Lane>(sp.v.row(g, t) + j0);
+      Eigen::Map<Lane> o(sp.o.row(g, t) + j0);
+      // Two sums, so that the outputs' FMAs are two dependent chains rather than one.
+      Lane even = i0 == 0 ? Lane(sp.bonus[std::size_t(g * detail::kSpanSteps + t)] * v) : Lane(o), odd = Lane::Zero();
+      const T *r = sp.r.row(g, t) + i0, *k = sp.k.row(g, t) + i0, *decay = sp.decay.row(g, t) + i0;
+      for (int i = 0; i < R; i += 2) {
+        even += r[i] * tile[i];
+        tile[i] = tile[i] * decay[i] + k[i] * v;
+        odd += r[i + 1] * tile[i + 1];
+        tile[i + 1] = tile[i + 1] * decay[i + 1] + k[i + 1] * v;
       }
+      o = even + odd;
+    }
+    for (int i = 0; i < R; ++i) Eigen::Map<Lane>(S + (i0 + i) * stride + j0) = tile[i];
+  }
+}
+
+// Copies the span's inputs in, with decay = exp(w) and the bonus.
+template <class T>
+void gather_span(const Inputs<T>& in, const detail::SpanPlace& place, StepSpans<T>& sp) {
+  const std::int64_t dk = in.s.dk, dv = in.s.dv;
+  detail::gather(in.r.template data<T>(), dk, place, sp.r);
+  detail::gather(in.k.template data<T>(), dk, place, sp.k);
+  detail::gather(in.w.template data<T>(), dk, place, sp.decay);
+  detail::gather(in.v.template data<T>(), dv, place, sp.v);
+  using Row = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
+  for (std::int64_t bh = place.bh_begin; bh < place.bh_end; ++bh) {
+    const std::int64_t g = bh - place.bh_begin;
+    const Row u(in.u.template data<T>() + bh % in.s.H * dk, dk);
+    for (std::int64_t t = 0; t < place.steps; ++t) {
+      exp_span(sp.decay.row(g, t), dk);  // the padding stays zero
+      sp.bonus[std::size_t(g * detail::kSpanSteps + t)] = (Row(sp.r.row(g, t), dk) * u * Row(sp.k.row(g, t), dk)).sum();
+    }
+  }
+}
+
+// The states of a group of heads as the kernel steps them: in place in the result where d_k and
+// d_v fill whole tiles and lanes, else in padded copies.
+template <class T>
+class GroupStates {
+ public:
+  GroupStates(T* states, const Sizes& s, std::int64_t bh_begin, std::int64_t bh_end, std::int64_t dk, std::int64_t dv)
+      : result_(states + bh_begin * s.dk * s.dv),
+        s_(s),
+        heads_(bh_end - bh_begin),
+        padded_(dk == s.dk && dv == s.dv ? 0 : std::size_t(heads_ * dk * dv), T(0)),
+        dk_(dk),
+        dv_(dv) {
+    if (padded_.empty()) return;
+    for (std::int64_t g = 0; g < heads_; ++g)
+      for (std::int64_t i = 0; i < s_.dk; ++i)
+        std::copy_n(result_ + (g * s_.dk + i) * s_.dv, s_.dv, padded_.data() + (g * dk_ + i) * dv_);
+  }
+  /// Writes padded states back into the result.
+  void finish() {
+    if (padded_.empty()) return;
+    for (std::int64_t g = 0; g < heads_; ++g)
+      for (std::int64_t i = 0; i < s_.dk; ++i)
+        std::copy_n(padded_.data() + (g * dk_ + i) * dv_, s_.dv, result_ + (g * s_.dk + i) * s_.dv);
+  }
+  T* head(std::int64_t g) { return padded_.empty() ? result_ + g * s_.dk * s_.dv : padded_.data() + g * dk_ * dv_; }
+  std::int64_t stride() const { return padded_.empty() ? s_.dv : dv_; }
+
+ private:
+  T* result_;
+  Sizes s_;
+  std::int64_t heads_;
+  std::vector<T> padded_;
+  std::int64_t dk_, dv_;
+};
+
+template <class T>
+Wkv6Result stepped_typed(const Inputs<T>& in, const Tensor& initial_state) {
+  const Sizes& s = in.s;
+  Wkv6Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, dtype_of<T>), state_to_update<T>(initial_state, s)};
+  const std::int64_t dk = detail::round_up(s.dk, kTileRows<T>), dv = detail::round_up(s.dv, detail::kLane<T>);
+  detail::for_head_groups(s.B * s.H, [&](std::int64_t bh_begin, std::int64_t bh_end) {
+    StepSpans<T> sp(bh_end - bh_begin, dk, dv);
+    GroupStates<T> states(res.final_state.data<T>(), s, bh_begin, bh_end, dk, dv);
+    for (std::int64_t t0 = 0; t0 < s.L; t0 += detail::kSpanSteps) {
+      const detail::SpanPlace place{s.L, s.H, bh_begin, bh_end, t0, std::min(detail::kSpanSteps, s.L - t0)};
+      gather_span(in, place, sp);
+      for (std::int64_t g = 0; g < bh_end - bh_begin; ++g)
+        for (std::int64_t j0 = 0; j0 < dv; j0 += detail::kLane<T>)
+          step_columns(sp, g, place.steps, states.head(g), states.stride(), j0);
+      detail::scatter(sp.o, s.dv, place, res.o.data<T>());
+    }
+    states.finish();
   });
   return res;
 }
@@ -165,30 +272,6 @@ void add_state_outputs(const Inputs<T>& in, std::int64_t b, std::int64_t h, std:
       entering, dk, dv, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(dv * stride, stride));
   Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> O(o_rows, q, dv, Eigen::OuterStride<>(H * dv));
   O.noalias() += r_decayed * S;
-}
-
-// Chunks in order for each (batch, head), the state carried from one to the next in cache: no
-// chunk's state is kept, so the cost per token stays flat in L. A thread takes its heads through
-// time together, a chunk of each before the next: a step's heads lie side by side in memory, so the
-// inputs are read in order. How the chunked form runs when batch x heads fill the threads.
-template <class T>
-Wkv6Result streamed_typed(const Inputs<T>& in, const Tensor& initial_state, std::int64_t Q) {
-  const std::int64_t B = in.s.B, L = in.s.L, H = in.s.H, dk = in.s.dk, dv = in.s.dv;
-  Wkv6Result res{Tensor::empty({B, L, H, dv}, dtype_of<T>), state_to_update<T>(initial_state, in.s)};
-  ThreadPool::global().parallel_for(B * H, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> own(static_cast<std::size_t>(dk * dv)), total(static_cast<std::size_t>(dk));
-    for (std::int64_t t0 = 0; t0 < L; t0 += Q)
-      for (std::int64_t bh = begin; bh < end; ++bh) {
-        const std::int64_t b = bh / H, h = bh % H, q = std::min(Q, L - t0);
-        T* o_rows = res.o.data<T>() + ((b * L + t0) * H + h) * dv;
-        T* S = res.final_state.data<T>() + bh * dk * dv;
-        intra_chunk(in, b, h, t0, q, o_rows, own.data(), total.data());
-        add_state_outputs(in, b, h, t0, q, S, 1, o_rows);
-        for (std::int64_t i = 0; i < dk; ++i)
-          for (std::int64_t j = 0; j < dv; ++j) S[i * dv + j] = total[i] * S[i * dv + j] + own[i * dv + j];
-      }
-  });
-  return res;
 }
 
 // The chunks of every (batch, head) at once, in parallel, their states passed along by the scan
@@ -271,12 +354,15 @@ Wkv6Result wkv6(const Tensor& r, const Tensor& k, const Tensor& v, const Tensor&
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
   if (r.device().is_cuda())
     return on_cuda(kOp, r.device(), [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, chunk_length); });
-  const std::int64_t Q = chunk_length > 0 ? chunk_length : kDefaultChunk;
-  // Two heads per thread at least, so that the streamed form keeps every thread busy.
-  const bool streamed = s.B * s.H >= 2 * ThreadPool::global().size();
+  // Two heads per thread at least, so that the stepped form keeps every thread busy; else chunks
+  // run in parallel along the sequence.
+  const bool stepped = chunk_length == 0 && s.B * s.H >= 2 * ThreadPool::global().size();
   return dispatch(FloatTypes{}, kOp, r.dtype(), [&](auto zero) {
-    const Inputs<decltype(zero)> in = prepare<decltype(zero)>(r, k, v, w, u, s);
-    return streamed ? streamed_typed(in, initial_state, Q) : parallel_chunks_typed(in, initial_state, Q);
+    using T = decltype(zero);
+    const Inputs<T> in = prepare<T>(r, k, v, w, u, s);
+    return stepped
+               ? stepped_typed(in, initial_state)
+               : parallel_chunks_typed(with_decay(in), initial_state, chunk_length > 0 ? chunk_length : kDefaultChunk);
   });
 }
 
@@ -288,7 +374,7 @@ Wkv6Result wkv6_recurrent(const Tensor& r, const Tensor& k, const Tensor& v, con
     return on_cuda(kOp, r.device(),
                    [&] { return wkv6_cuda(r, k, v, w, u, initial_state, s, std::max<std::int64_t>(s.L, 1)); });
   return dispatch(FloatTypes{}, kOp, r.dtype(),
-                  [&](auto zero) { return recurrent_typed(prepare<decltype(zero)>(r, k, v, w, u, s), initial_state); });
+                  [&](auto zero) { return stepped_typed(prepare<decltype(zero)>(r, k, v, w, u, s), initial_state); });
 }
 
 }  // namespace subq::recurrent

@@ -10,6 +10,7 @@
 #include "core/eigen_views.hpp"
 #include "core/thread_pool.hpp"
 #include "core/vector_math.hpp"
+#include "recurrent/head_spans.hpp"
 #include "recurrent/wkv_checks.hpp"
 
 namespace subq::recurrent {
@@ -17,7 +18,6 @@ namespace subq::recurrent {
 namespace {
 
 constexpr const char* kOp = "wkv7";
-constexpr std::int64_t kDefaultChunk = 16;
 
 template <class T>
 using Vector = Eigen::Array<T, 1, Eigen::Dynamic>;
@@ -43,12 +43,15 @@ Sizes validate(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& 
 // The inputs in the compute type, contiguous; rows of one (batch, head) are time steps.
 template <class T>
 struct Inputs {
-  Tensor r, decay, k, v, a, b;  // decay = exp(w)
+  Tensor r, w, k, v, a, b;
+  Tensor decay;  // exp(w) where asked for: the forms over spans exp what they gather
   Sizes s;
 
-  Inputs(const Tensor& r_in, const Tensor& w, const Tensor& k_in, const Tensor& v_in, const Tensor& a_in,
-         const Tensor& b_in, const Sizes& sizes)
-      : r(as(r_in)), decay(as(w).clone()), k(as(k_in)), v(as(v_in)), a(as(a_in)), b(as(b_in)), s(sizes) {
+  Inputs(const Tensor& r_in, const Tensor& w_in, const Tensor& k_in, const Tensor& v_in, const Tensor& a_in,
+         const Tensor& b_in, const Sizes& sizes, bool with_decay)
+      : r(as(r_in)), w(as(w_in)), k(as(k_in)), v(as(v_in)), a(as(a_in)), b(as(b_in)), s(sizes) {
+    if (!with_decay) return;
+    decay = w.clone();
     parallel_exp(decay.data<T>(), decay.numel());
   }
   static Tensor as(const Tensor& t) { return t.to(dtype_of<T>).contiguous(); }
@@ -110,6 +113,90 @@ Wkv7Result recurrent_typed(const Inputs<T>& in, const Tensor& initial_state) {
                       auto row = [&](const Tensor& x) { return in.rows(x, bi, h, t, 1).data(); };
                       step(S, row(in.r), row(in.decay), row(in.k), row(in.v), row(in.a), row(in.b), o);
                     });
+}
+
+// The stepped form over spans, for calls of kSpanSteps steps or more. Per head the state is held
+// transposed, St (d_k x d_v), a row per key, so that S a and S r are FMAs of whole rows into lanes
+// of values rather than sums across a lane. A lane of values at a time goes through a span of
+// steps, its d_k rows (4 KiB at 64 float32) in L1: per step and state element an FMA for S a, a
+// multiply and two FMAs for the update, an FMA for S r.
+constexpr std::int64_t kKeyUnroll = 4;  // the sums of S a; d_k is padded to a multiple
+
+// One group's span: the key-sized inputs (d_k padded), decay = exp(w), v and the outputs (d_v
+// padded to whole lanes).
+template <class T>
+struct StepSpans {
+  detail::HeadSpan<T> r, decay, k, a, b, v, o;
+  StepSpans(std::int64_t heads, std::int64_t dk, std::int64_t dv)
+      : r(heads, dk), decay(heads, dk), k(heads, dk), a(heads, dk), b(heads, dk), v(heads, dv), o(heads, dv) {}
+};
+
+template <class T>
+void gather_span(const Inputs<T>& in, const detail::SpanPlace& place, StepSpans<T>& sp) {
+  const std::int64_t dk = in.s.dk;
+  for (const auto& [from, to] : {std::pair{&in.r, &sp.r}, std::pair{&in.w, &sp.decay}, std::pair{&in.k, &sp.k},
+                                 std::pair{&in.a, &sp.a}, std::pair{&in.b, &sp.b}})
+    detail::gather(from->template data<T>(), dk, place, *to);
+  detail::gather(in.v.template data<T>(), in.s.dv, place, sp.v);
+  for (std::int64_t g = 0; g < place.bh_end - place.bh_begin; ++g)
+    for (std::int64_t t = 0; t < place.steps; ++t) exp_span(sp.decay.row(g, t), dk);  // the padding stays zero
+}
+
+// Values i0 .. i0 + kLane of group head g's transposed state St (rows of sp.v's width) through
+// the span's `steps` steps, writing their outputs.
+template <class T>
+void step_lanes(StepSpans<T>& sp, std::int64_t g, std::int64_t steps, T* St, std::int64_t i0) {
+  using Lane = detail::Lane<T>;
+  const std::int64_t dk = sp.r.width(), dv = sp.v.width();
+  auto row = [&](std::int64_t j) { return Eigen::Map<Lane>(St + j * dv + i0); };
+  for (std::int64_t t = 0; t < steps; ++t) {
+    const T *r = sp.r.row(g, t), *decay = sp.decay.row(g, t), *k = sp.k.row(g, t), *a = sp.a.row(g, t),
+            *b = sp.b.row(g, t);
+    // Four sums for S a and two for S r, so that no chain of dependent FMAs holds up the rest.
+    Lane sa0 = Lane::Zero(), sa1 = Lane::Zero(), sa2 = Lane::Zero(), sa3 = Lane::Zero();
+    for (std::int64_t j = 0; j < dk; j += kKeyUnroll) {
+      sa0 += row(j) * a[j];
+      sa1 += row(j + 1) * a[j + 1];
+      sa2 += row(j + 2) * a[j + 2];
+      sa3 += row(j + 3) * a[j + 3];
+    }
+    const Lane sa = (sa0 + sa1) + (sa2 + sa3), v = Eigen::Map<const Lane>(sp.v.row(g, t) + i0);
+    Lane even = Lane::Zero(), odd = Lane::Zero();
+    for (std::int64_t j = 0; j < dk; j += 2) {
+      auto s0 = row(j), s1 = row(j + 1);
+      s0 = s0 * decay[j] + sa * b[j] + v * k[j];
+      even += s0 * r[j];
+      s1 = s1 * decay[j + 1] + sa * b[j + 1] + v * k[j + 1];
+      odd += s1 * r[j + 1];
+    }
+    Eigen::Map<Lane>(sp.o.row(g, t) + i0) = even + odd;
+  }
+}
+
+template <class T>
+Wkv7Result spans_typed(const Inputs<T>& in, const Tensor& initial_state) {
+  const Sizes& s = in.s;
+  Wkv7Result res{Tensor::empty({s.B, s.L, s.H, s.dv}, dtype_of<T>), Tensor::empty({s.B, s.H, s.dv, s.dk}, dtype_of<T>)};
+  const std::int64_t dk = detail::round_up(s.dk, kKeyUnroll), dv = detail::round_up(s.dv, detail::kLane<T>);
+  detail::for_head_groups(s.B * s.H, [&](std::int64_t bh_begin, std::int64_t bh_end) {
+    StepSpans<T> sp(bh_end - bh_begin, dk, dv);
+    std::vector<T> states(std::size_t((bh_end - bh_begin) * dk * dv), T(0));  // St per head, padded
+    auto St = [&](std::int64_t bh) { return states.data() + (bh - bh_begin) * dk * dv; };
+    if (initial_state.defined())
+      for (std::int64_t bh = bh_begin; bh < bh_end; ++bh)
+        transpose(initial_state.data<T>() + bh * s.dv * s.dk, s.dk, St(bh), dv, s.dv, s.dk);
+    for (std::int64_t t0 = 0; t0 < s.L; t0 += detail::kSpanSteps) {
+      const detail::SpanPlace place{s.L, s.H, bh_begin, bh_end, t0, std::min(detail::kSpanSteps, s.L - t0)};
+      gather_span(in, place, sp);
+      for (std::int64_t bh = bh_begin; bh < bh_end; ++bh)
+        for (std::int64_t i0 = 0; i0 < dv; i0 += detail::kLane<T>)
+          step_lanes(sp, bh - bh_begin, place.steps, St(bh), i0);
+      detail::scatter(sp.o, s.dv, place, res.o.data<T>());
+    }
+    for (std::int64_t bh = bh_begin; bh < bh_end; ++bh)
+      transpose(St(bh), dv, res.final_state.data<T>() + bh * s.dv * s.dk, s.dk, s.dk, s.dv);
+  });
+  return res;
 }
 
 // The decays a chunk of q steps applies, with G[t] the decay from the chunk's start through t:
@@ -228,12 +315,15 @@ Wkv7Result chunked_typed(const Inputs<T>& in, const Tensor& initial_state, std::
                     });
 }
 
-// chunk_length 0 runs the recurrent form.
+// chunk_length 0 steps: over spans from kSpanSteps steps, else (decoding) the state in place, as
+// transposing it in and out would cost more than a few steps.
 template <class T>
 Wkv7Result run(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a, const Tensor& b,
                const Tensor& initial_state, const Sizes& s, std::int64_t chunk_length) {
-  const Inputs<T> in(r, w, k, v, a, b, s);
+  const bool over_spans = chunk_length == 0 && s.L >= detail::kSpanSteps;
+  const Inputs<T> in(r, w, k, v, a, b, s, !over_spans);
   const Tensor h0 = initial_state.defined() ? Inputs<T>::as(initial_state) : Tensor{};
+  if (over_spans) return spans_typed(in, h0);
   return chunk_length > 0 ? chunked_typed(in, h0, chunk_length) : recurrent_typed(in, h0);
 }
 
@@ -269,7 +359,7 @@ Wkv7Result wkv7(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor&
                 const Wkv7Options& options) {
   const std::int64_t chunk_length = options.chunk_length;
   SUBQ_CHECK(chunk_length >= 0, "{}: chunk_length must be >= 0, found {}", kOp, chunk_length);
-  return wkv7_on_device(r, w, k, v, a, b, options.initial_state, chunk_length > 0 ? chunk_length : kDefaultChunk);
+  return wkv7_on_device(r, w, k, v, a, b, options.initial_state, chunk_length);
 }
 
 Wkv7Result wkv7_recurrent(const Tensor& r, const Tensor& w, const Tensor& k, const Tensor& v, const Tensor& a,

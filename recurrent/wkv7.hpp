@@ -3,8 +3,9 @@
 // batch b and head h, a (d_v x d_k) state:
 //   S[t] = S[t-1] diag(exp(w[t])) + (S[t-1] a[t]) b[t]^T + v[t] k[t]^T,   o[t] = S[t] r[t]
 // (RWKV-7 passes a = -kk and b = kk * a_gate: a decay plus a partial replacement of what the state
-// holds along the normalised key kk.) Two forms with the same results: one step at a time
-// (decoding), and chunked (prefill), after fla's chunk_dplr: within a chunk of q steps the vectors
+// holds along the normalised key kk.) Two forms with the same results: stepped, the default (on
+// the CPU over spans of steps with the state transposed, so that S a and S r are FMAs of whole
+// rows), and chunked, after fla's chunk_dplr: within a chunk of q steps the vectors
 // u[t] = S[t-1] a[t] solve one unit lower-triangular system whose coefficients are decay-weighted
 // inner products of the chunk's rows, and outputs and the state at the chunk's end are matrix
 // products. A chunk's transition of the state is dense (d_k x d_k), not a decay per element, so the
@@ -20,7 +21,7 @@ namespace subq::recurrent {
 
 struct Wkv7Options {
   Tensor initial_state;           // (batch, heads, d_v, d_k), or undefined for zeros
-  std::int64_t chunk_length = 0;  // 0: the default chunk
+  std::int64_t chunk_length = 0;  // 0: stepped; > 0: chunks of that length (on the CPU)
 };
 
 struct Wkv7Result {
