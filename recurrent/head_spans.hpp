@@ -61,7 +61,7 @@ class HeadSpan {
 };
 
 /// Where a group's span lies in a (batch, length, heads, d) tensor: heads bh_begin .. bh_end of
-/// batch x heads, steps t0 .. t0 + steps.
+/// batch x heads, steps t0 .. t0 + steps (at most kSpanSteps).
 struct SpanPlace {
   std::int64_t L, H, bh_begin, bh_end, t0, steps;
   std::int64_t offset(std::int64_t bh, std::int64_t s, std::int64_t d) const {
@@ -77,6 +77,27 @@ void gather(const T* src, std::int64_t d, const SpanPlace& place, HeadSpan<T>& s
       const T* from = src + place.offset(bh, s, d);
       std::copy(from, from + d, span.row(bh - place.bh_begin, s));
     }
+}
+
+/// Asks for the rows of group head g at `place` (d values each) to be brought into the caches.
+/// Called for the next span while the kernel steps that head of this one, it has the rows arrive
+/// by the time the next gather reads them: on their own the gather's reads wait on memory, as the
+/// prefetchers do not run across the 4 KiB page each step's run of heads fills.
+template <class T>
+void prefetch(const T* src, std::int64_t d, const SpanPlace& place, std::int64_t g) {
+  constexpr std::int64_t kLine = 64;
+  for (std::int64_t s = 0; s < place.steps; ++s) {
+    const char* row = reinterpret_cast<const char*>(src + place.offset(place.bh_begin + g, s, d));
+    for (std::int64_t byte = 0; byte < d * std::int64_t(sizeof(T)); byte += kLine) __builtin_prefetch(row + byte, 0, 2);
+  }
+}
+
+/// The span after `place`, empty past the sequence's end.
+inline SpanPlace next_span(const SpanPlace& place) {
+  SpanPlace next = place;
+  next.t0 += kSpanSteps;
+  next.steps = std::clamp<std::int64_t>(place.L - next.t0, 0, kSpanSteps);
+  return next;
 }
 
 /// Copies the first d values of each row of `span` to the span at `place` of `dst`.

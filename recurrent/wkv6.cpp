@@ -190,9 +190,12 @@ Wkv6Result stepped_typed(const Inputs<T>& in, const Tensor& initial_state) {
     for (std::int64_t t0 = 0; t0 < s.L; t0 += detail::kSpanSteps) {
       const detail::SpanPlace place{s.L, s.H, bh_begin, bh_end, t0, std::min(detail::kSpanSteps, s.L - t0)};
       gather_span(in, place, sp);
-      for (std::int64_t g = 0; g < bh_end - bh_begin; ++g)
+      for (std::int64_t g = 0; g < bh_end - bh_begin; ++g) {
+        for (const Tensor* x : {&in.r, &in.k, &in.w, &in.v})
+          detail::prefetch(x->template data<T>(), x->size(3), detail::next_span(place), g);
         for (std::int64_t j0 = 0; j0 < dv; j0 += detail::kLane<T>)
           step_columns(sp, g, place.steps, states.head(g), states.stride(), j0);
+      }
       detail::scatter(sp.o, s.dv, place, res.o.data<T>());
     }
     states.finish();

@@ -188,9 +188,12 @@ Wkv7Result spans_typed(const Inputs<T>& in, const Tensor& initial_state) {
     for (std::int64_t t0 = 0; t0 < s.L; t0 += detail::kSpanSteps) {
       const detail::SpanPlace place{s.L, s.H, bh_begin, bh_end, t0, std::min(detail::kSpanSteps, s.L - t0)};
       gather_span(in, place, sp);
-      for (std::int64_t bh = bh_begin; bh < bh_end; ++bh)
+      for (std::int64_t bh = bh_begin; bh < bh_end; ++bh) {
+        for (const Tensor* x : {&in.r, &in.w, &in.k, &in.v, &in.a, &in.b})
+          detail::prefetch(x->template data<T>(), x->size(3), detail::next_span(place), bh - bh_begin);
         for (std::int64_t i0 = 0; i0 < dv; i0 += detail::kLane<T>)
           step_lanes(sp, bh - bh_begin, place.steps, St(bh), i0);
+      }
       detail::scatter(sp.o, s.dv, place, res.o.data<T>());
     }
     for (std::int64_t bh = bh_begin; bh < bh_end; ++bh)
