@@ -29,12 +29,21 @@ constexpr std::int64_t kTileRows = 16;
 // 16 rows of 256 float32 steps: 16 KiB, within L1 beside the output rows being written.
 constexpr std::int64_t kTileSteps = 256;
 
+// Outputs of this many bytes and more go past the caches with non-temporal stores: larger than
+// this machine kind's 32 MiB last-level cache, they would not be there for the next op anyway,
+// and ordinary stores would read every line from memory before writing it.
+constexpr std::int64_t kStreamedOutputBytes = std::int64_t(32) << 20;
+
 template <class T>
 struct Tile {
   std::int64_t K, stride;  // taps; elements per row: K - 1 predecessors + kTileSteps steps
   std::vector<T> values;
-  explicit Tile(std::int64_t taps)
-      : K(taps), stride(taps - 1 + kTileSteps), values(std::size_t(kTileRows * stride), T(0)) {}
+  std::vector<T> streamed;  // a row's outputs on their way to a streamed output
+  Tile(std::int64_t taps, bool streams)
+      : K(taps),
+        stride(taps - 1 + kTileSteps),
+        values(std::size_t(kTileRows * stride), T(0)),
+        streamed(streams ? std::size_t(kTileSteps) : 0) {}
   T* row(std::int64_t r) { return values.data() + r * stride; }
 };
 
@@ -69,11 +78,17 @@ void convolve_tile(const Tensor& x, const Tensor& w, const Tensor& b, const Tens
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t c = (row0 + i) % C;
       T* out = outp + (row0 + i) * L + t0;
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> y(out, n);
+      T* y_values = tile.streamed.empty() ? out : tile.streamed.data();
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> y(y_values, n);
       y.setConstant(bp ? bp[c] : T(0));
       for (std::int64_t k = 0; k < K; ++k)
         y += wp[c * w_row + k * w_tap] * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(tile.row(i) + k, n);
-      if (!one_span) activate_span(out, n, activation);
+      if (!one_span) activate_span(y_values, n, activation);
+      if (!tile.streamed.empty()) stream_copy(y_values, out, n);
+      // The row's next span, asked for while the rest of the tile is done: 16 rows far apart
+      // are more streams than the prefetchers follow.
+      if (x_step == 1 && t0 + kTileSteps < L)
+        prefetch_span(xp + start[i] + t0 + kTileSteps, std::min(kTileSteps, L - t0 - kTileSteps));
       // The last K - 1 inputs come in front of the next span.
       std::copy(tile.row(i) + n, tile.row(i) + n + K - 1, tile.row(i));
     }
@@ -122,11 +137,13 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
       const std::int64_t row0 = begin * kTileRows;
       return convolve_step<T>(x, w, b, h0, activation, row0, std::min(end * kTileRows, B * C) - row0, r);
     }
-    Tile<T> tile(K);
+    // Streamed only past one span, so that the outputs of a short call are never read back.
+    Tile<T> tile(K, L > kTileSteps && B * C * L * std::int64_t(sizeof(T)) >= kStreamedOutputBytes);
     for (std::int64_t i = begin; i < end; ++i) {
       const std::int64_t row0 = i * kTileRows;
       convolve_tile(x, w, b, h0, activation, row0, std::min(kTileRows, B * C - row0), tile, r);
     }
+    stream_fence();
   });
   return r;
 }

@@ -6,6 +6,10 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "core/math.hpp"
 #include "core/thread_pool.hpp"
@@ -133,5 +137,55 @@ void transpose(const T* src, std::int64_t src_stride, T* dst, std::int64_t dst_s
 }
 
 #pragma GCC diagnostic pop
+
+/// Asks for p[0, n) to be brought into the caches, a 64-byte line at a time: for reads a kernel
+/// knows it will make after the work in hand, where the prefetchers would not foresee them (rows
+/// far apart, each shorter than a page).
+template <class T>
+void prefetch_span(const T* p, std::int64_t n) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (std::int64_t b = 0; b < n * std::int64_t(sizeof(T)); b += 64) __builtin_prefetch(bytes + b, 0, 2);
+}
+
+/// dst[i] = src[i] for i < n, with stores that bypass the caches (non-temporal) where dst's
+/// 64-byte lines allow: for outputs larger than the caches, which ordinary stores would first
+/// read from memory (a third of the traffic of a stream that reads one value per value written).
+/// Call stream_fence() before other threads read dst.
+template <class T>
+void stream_copy(const T* src, T* dst, std::int64_t n) {
+  std::int64_t head = 0;
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+  constexpr std::int64_t kLine = 64;
+  const auto address = reinterpret_cast<std::uintptr_t>(dst);
+  head = std::min<std::int64_t>(n, std::int64_t((kLine - address % kLine) % kLine) / std::int64_t(sizeof(T)));
+  if (address % sizeof(T) != 0) head = n;  // not even aligned to T: plain copies
+  std::memcpy(dst, src, std::size_t(head) * sizeof(T));
+  const char* from = reinterpret_cast<const char*>(src + head);
+  char* to = reinterpret_cast<char*>(dst + head);
+  const std::int64_t lines = (n - head) * std::int64_t(sizeof(T)) / kLine;
+  for (std::int64_t i = 0; i < lines; ++i, from += kLine, to += kLine) {
+#if defined(__AVX512F__)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(to), _mm512_loadu_si512(from));
+#elif defined(__AVX__)
+    for (int half = 0; half < 2; ++half)
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(to) + half,
+                          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from) + half));
+#else
+    for (int quarter = 0; quarter < 4; ++quarter)
+      _mm_stream_si128(reinterpret_cast<__m128i*>(to) + quarter,
+                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(from) + quarter));
+#endif
+  }
+  head += lines * kLine / std::int64_t(sizeof(T));
+#endif
+  std::memcpy(dst + head, src + head, std::size_t(n - head) * sizeof(T));
+}
+
+/// Orders this thread's stream_copy stores before its later stores.
+inline void stream_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
 
 }  // namespace subq

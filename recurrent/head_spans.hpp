@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/thread_pool.hpp"
+#include "core/vector_math.hpp"
 
 namespace subq::recurrent::detail {
 
@@ -85,11 +86,7 @@ void gather(const T* src, std::int64_t d, const SpanPlace& place, HeadSpan<T>& s
 /// prefetchers do not run across the 4 KiB page each step's run of heads fills.
 template <class T>
 void prefetch(const T* src, std::int64_t d, const SpanPlace& place, std::int64_t g) {
-  constexpr std::int64_t kLine = 64;
-  for (std::int64_t s = 0; s < place.steps; ++s) {
-    const char* row = reinterpret_cast<const char*>(src + place.offset(place.bh_begin + g, s, d));
-    for (std::int64_t byte = 0; byte < d * std::int64_t(sizeof(T)); byte += kLine) __builtin_prefetch(row + byte, 0, 2);
-  }
+  for (std::int64_t s = 0; s < place.steps; ++s) prefetch_span(src + place.offset(place.bh_begin + g, s, d), d);
 }
 
 /// The span after `place`, empty past the sequence's end.
