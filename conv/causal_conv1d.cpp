@@ -29,11 +29,6 @@ constexpr std::int64_t kTileRows = 16;
 // 16 rows of 256 float32 steps: 16 KiB, within L1 beside the output rows being written.
 constexpr std::int64_t kTileSteps = 256;
 
-// Outputs of this many bytes and more go past the caches with non-temporal stores: larger than
-// this machine kind's 32 MiB last-level cache, they would not be there for the next op anyway,
-// and ordinary stores would read every line from memory before writing it.
-constexpr std::int64_t kStreamedOutputBytes = std::int64_t(32) << 20;
-
 template <class T>
 struct Tile {
   std::int64_t K, stride;  // taps; elements per row: K - 1 predecessors + kTileSteps steps
@@ -138,7 +133,7 @@ CausalConv1dResult run(const Tensor& x, const Tensor& weight, const Tensor& bias
       return convolve_step<T>(x, w, b, h0, activation, row0, std::min(end * kTileRows, B * C) - row0, r);
     }
     // Streamed only past one span, so that the outputs of a short call are never read back.
-    Tile<T> tile(K, L > kTileSteps && B * C * L * std::int64_t(sizeof(T)) >= kStreamedOutputBytes);
+    Tile<T> tile(K, L > kTileSteps && streams_past_caches(B * C * L * std::int64_t(sizeof(T))));
     for (std::int64_t i = begin; i < end; ++i) {
       const std::int64_t row0 = i * kTileRows;
       convolve_tile(x, w, b, h0, activation, row0, std::min(kTileRows, B * C - row0), tile, r);

@@ -138,6 +138,11 @@ void transpose(const T* src, std::int64_t src_stride, T* dst, std::int64_t dst_s
 
 #pragma GCC diagnostic pop
 
+/// Whether an output of this many bytes is better stored past the caches (stream_copy): from 32
+/// MiB, the last-level cache of this project's machine kind, it would not be in cache for the
+/// next op anyway, and ordinary stores would first read every line from memory.
+inline bool streams_past_caches(std::int64_t bytes) { return bytes >= (std::int64_t(32) << 20); }
+
 /// Asks for p[0, n) to be brought into the caches, a 64-byte line at a time: for reads a kernel
 /// knows it will make after the work in hand, where the prefetchers would not foresee them (rows
 /// far apart, each shorter than a page).
@@ -159,7 +164,7 @@ void stream_copy(const T* src, T* dst, std::int64_t n) {
   const auto address = reinterpret_cast<std::uintptr_t>(dst);
   head = std::min<std::int64_t>(n, std::int64_t((kLine - address % kLine) % kLine) / std::int64_t(sizeof(T)));
   if (address % sizeof(T) != 0) head = n;  // not even aligned to T: plain copies
-  std::memcpy(dst, src, std::size_t(head) * sizeof(T));
+  if (head > 0) std::memcpy(dst, src, std::size_t(head) * sizeof(T));
   const char* from = reinterpret_cast<const char*>(src + head);
   char* to = reinterpret_cast<char*>(dst + head);
   const std::int64_t lines = (n - head) * std::int64_t(sizeof(T)) / kLine;
@@ -178,7 +183,7 @@ void stream_copy(const T* src, T* dst, std::int64_t n) {
   }
   head += lines * kLine / std::int64_t(sizeof(T));
 #endif
-  std::memcpy(dst + head, src + head, std::size_t(n - head) * sizeof(T));
+  if (head < n) std::memcpy(dst + head, src + head, std::size_t(n - head) * sizeof(T));
 }
 
 /// Orders this thread's stream_copy stores before its later stores.
