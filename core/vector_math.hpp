@@ -101,6 +101,27 @@ SpanBlock<T> keep_above(const SpanBlock<T>& x, T threshold, const SpanBlock<T>& 
   return out;
 }
 
+/// a >= b ? x : y, lane by lane, for fixed-size arrays (Eigen 3.4's select() is a scalar loop):
+/// in whole packets of the library's ISA where the size allows, else one value at a time.
+template <class Array>
+Array where_at_least(const Array& a, const Array& b, const Array& x, const Array& y) {
+  namespace ei = Eigen::internal;
+  using T = typename Array::Scalar;
+  using Packet = typename ei::packet_traits<T>::type;
+  constexpr int kSize = ei::unpacket_traits<Packet>::size, n = Array::SizeAtCompileTime;
+  Array out;
+  if constexpr (n % kSize == 0) {
+    for (int i = 0; i < n; i += kSize) {
+      const Packet below = ei::pcmp_lt(ei::ploadu<Packet>(a.data() + i), ei::ploadu<Packet>(b.data() + i));
+      ei::pstoreu(out.data() + i,
+                  ei::pselect(below, ei::ploadu<Packet>(y.data() + i), ei::ploadu<Packet>(x.data() + i)));
+    }
+  } else {
+    for (int i = 0; i < n; ++i) out[i] = a[i] >= b[i] ? x[i] : y[i];
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// p[i] = softplus(p[i]) for i < n: log1p(exp(x)), and x itself above the threshold of 20.

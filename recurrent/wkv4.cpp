@@ -8,6 +8,7 @@
 #include "core/check.hpp"
 #include "core/dispatch.hpp"
 #include "core/thread_pool.hpp"
+#include "core/vector_math.hpp"
 #include "recurrent/wkv_cuda.hpp"
 #include "scan/scan_operator.hpp"
 
@@ -43,14 +44,20 @@ void step_channels(const T* w, const T* first, const T* kt, const T* vt, StateVi
   using Out = Eigen::Map<Lanes>;
   Out num(s.num + c), den(s.den + c), max(s.max + c);
   const Lanes k = In(kt + c), v = In(vt + c), bonus = k + In(first + c);
+  // Of the two factors exp(x - max(x, y)) and exp(y - max(x, y)) one is exp(0) = 1 and the other
+  // exp(-|x - y|): one exp per pair, and the same bits as two.
+  const Lanes one = Lanes::Ones();
   if (out) {  // the output at t: history plus the bonus-weighted current step
-    const Lanes m_out = max.max(bonus), e1 = (max - m_out).exp(), e2 = (bonus - m_out).exp();
+    const Lanes history = max, apart = (-(history - bonus).abs()).exp();
+    const Lanes e1 = subq::detail::where_at_least(history, bonus, one, apart),
+                e2 = subq::detail::where_at_least(history, bonus, apart, one);
     Out(out + c) = (e1 * num + e2 * v) / (e1 * den + e2);
   }
   // The history after t: decayed by e^w, plus the current step; in the frame scaled by e^-m_state
   // each is the scan core's affine step.
-  const Lanes decayed = max + In(w + c), m_state = decayed.max(k), d1 = (decayed - m_state).exp(),
-              d2 = (k - m_state).exp();
+  const Lanes decayed = max + In(w + c), m_state = decayed.max(k), apart = (-(decayed - k).abs()).exp();
+  const Lanes d1 = subq::detail::where_at_least(decayed, k, one, apart),
+              d2 = subq::detail::where_at_least(decayed, k, apart, one);
   num = scan::Affine<Lanes>{d1, d2 * v}.apply(num);
   den = scan::Affine<Lanes>{d1, d2}.apply(den);
   max = m_state;
