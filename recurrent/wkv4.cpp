@@ -162,7 +162,7 @@ Wkv4Result run(const Tensor& time_decay, const Tensor& time_first, const Tensor&
                const Wkv4State& initial, std::int64_t chunk_length) {
   Inputs<T> in{k.to(dtype_of<T>).contiguous(), v.to(dtype_of<T>).contiguous(), time_decay.to(dtype_of<T>).contiguous().clone(),
                time_first.to(dtype_of<T>).contiguous(), k.size(0), k.size(1), k.size(2)};
-  for (std::int64_t c = 0; c < in.C; ++c) in.decay.template data<T>()[c] = -std::exp(in.decay.template data<T>()[c]);
+  activate_span(in.decay.template data<T>(), in.C, Activation::NegExp);  // vector exps: decoding makes it per step
   // Chunks pay when batch x channel blocks leave threads idle and the sequence is long.
   const std::int64_t blocks = in.B * ((in.C + kChannelBlock - 1) / kChannelBlock);
   const bool chunk = chunk_length > 0 ||
