@@ -9,6 +9,7 @@
 #include "core/eigen_views.hpp"
 #include "core/elementwise.hpp"
 #include "core/math.hpp"
+#include "core/thread_pool.hpp"
 #include "core/weight_rows.hpp"
 
 namespace subq {
@@ -132,15 +133,20 @@ Tensor rms_norm_typed(const Tensor& x, const Tensor& weight, double eps, const T
   const Tensor xc = x.contiguous(), w = weight.to(dtype_of<T>).contiguous();
   const Tensor g = gate.defined() ? gate.to(dtype_of<T>).contiguous() : gate;
   Tensor y = Tensor::empty(x.shape(), dtype_of<T>);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const T* xr = xc.data<T>() + r * dim;
-    T* yr = y.data<T>() + r * dim;
-    for (std::int64_t i = 0; i < dim; ++i) yr[i] = g.defined() ? xr[i] * silu(g.data<T>()[r * dim + i]) : xr[i];
-    T sum = 0;
-    for (std::int64_t i = 0; i < dim; ++i) sum += yr[i] * yr[i];
-    const T scale = T(1) / std::sqrt(sum / T(dim) + T(eps));
-    for (std::int64_t i = 0; i < dim; ++i) yr[i] = w.data<T>()[i] * (yr[i] * scale);
-  }
+  // The pointers once: Tensor::data checks the dtype, which per element cost more than the norm.
+  const T *xp = xc.data<T>(), *wp = w.data<T>(), *gp = g.defined() ? g.data<T>() : nullptr;
+  T* yp = y.data<T>();
+  ThreadPool::global().parallel_for(rows, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const T* xr = xp + r * dim;
+      T* yr = yp + r * dim;
+      for (std::int64_t i = 0; i < dim; ++i) yr[i] = gp ? xr[i] * silu(gp[r * dim + i]) : xr[i];
+      T sum = 0;
+      for (std::int64_t i = 0; i < dim; ++i) sum += yr[i] * yr[i];
+      const T scale = T(1) / std::sqrt(sum / T(dim) + T(eps));
+      for (std::int64_t i = 0; i < dim; ++i) yr[i] = wp[i] * (yr[i] * scale);
+    }
+  });
   return y;
 }
 
