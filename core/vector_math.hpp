@@ -84,25 +84,9 @@ void parallel_exp(T* p, std::int64_t n, ThreadPool& pool = ThreadPool::global())
 
 namespace detail {
 
-/// x > threshold ? x : otherwise, lane by lane, in Eigen's packets of the library's ISA: Eigen
-/// 3.4's select() is a scalar loop, which cost softplus_span more than its exp and log1p.
-template <class T>
-SpanBlock<T> keep_above(const SpanBlock<T>& x, T threshold, const SpanBlock<T>& otherwise) {
-  namespace ei = Eigen::internal;
-  using Packet = typename ei::packet_traits<T>::type;
-  constexpr std::int64_t kSize = ei::unpacket_traits<Packet>::size;
-  static_assert(kSpanBlock % kSize == 0);
-  const Packet limit = ei::pset1<Packet>(threshold);
-  SpanBlock<T> out;
-  for (std::int64_t i = 0; i < kSpanBlock; i += kSize) {
-    const Packet v = ei::ploadu<Packet>(x.data() + i);
-    ei::pstoreu(out.data() + i, ei::pselect(ei::pcmp_lt(limit, v), v, ei::ploadu<Packet>(otherwise.data() + i)));
-  }
-  return out;
-}
-
-/// a >= b ? x : y, lane by lane, for fixed-size arrays (Eigen 3.4's select() is a scalar loop):
-/// in whole packets of the library's ISA where the size allows, else one value at a time.
+/// a >= b ? x : y, lane by lane, for fixed-size arrays: in whole packets of the library's ISA
+/// where the size allows, else one value at a time. Eigen 3.4's select() is a scalar loop, which
+/// cost softplus_span more than its exp and log1p.
 template <class Array>
 Array where_at_least(const Array& a, const Array& b, const Array& x, const Array& y) {
   namespace ei = Eigen::internal;
@@ -128,8 +112,9 @@ Array where_at_least(const Array& a, const Array& b, const Array& x, const Array
 template <class T>
 void softplus_span(T* p, std::int64_t n) {
   using Block = detail::SpanBlock<T>;
-  detail::transform_blocks(
-      p, n, [](const Block& x) -> Block { return detail::keep_above(x, T(20), Block(x.exp().log1p())); });
+  detail::transform_blocks(p, n, [](const Block& x) -> Block {
+    return detail::where_at_least(Block(Block::Constant(T(20))), x, Block(x.exp().log1p()), x);
+  });
 }
 
 /// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: square tiles of the
@@ -180,7 +165,7 @@ void prefetch_span(const T* p, std::int64_t n) {
 template <class T>
 void stream_copy(const T* src, T* dst, std::int64_t n) {
   std::int64_t head = 0;
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__)
+#if defined(__SSE2__)  // AVX and AVX-512 imply it
   constexpr std::int64_t kLine = 64;
   const auto address = reinterpret_cast<std::uintptr_t>(dst);
   head = std::min<std::int64_t>(n, std::int64_t((kLine - address % kLine) % kLine) / std::int64_t(sizeof(T)));

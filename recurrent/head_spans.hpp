@@ -80,6 +80,14 @@ void gather(const T* src, std::int64_t d, const SpanPlace& place, HeadSpan<T>& s
     }
 }
 
+/// exp of the first d values of each row of the span at `place`: the decays from the gathered
+/// log-decays, the padding past d left zero.
+template <class T>
+void exp_rows(HeadSpan<T>& span, std::int64_t d, const SpanPlace& place) {
+  for (std::int64_t g = 0; g < place.bh_end - place.bh_begin; ++g)
+    for (std::int64_t s = 0; s < place.steps; ++s) exp_span(span.row(g, s), d);
+}
+
 /// Asks for the rows of group head g at `place` (d values each) to be brought into the caches.
 /// Called for the next span while the kernel steps that head of this one, it has the rows arrive
 /// by the time the next gather reads them: on their own the gather's reads wait on memory, as the

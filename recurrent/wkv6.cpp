@@ -133,14 +133,13 @@ void gather_span(const Inputs<T>& in, const detail::SpanPlace& place, StepSpans<
   detail::gather(in.k.template data<T>(), dk, place, sp.k);
   detail::gather(in.w.template data<T>(), dk, place, sp.decay);
   detail::gather(in.v.template data<T>(), dv, place, sp.v);
+  detail::exp_rows(sp.decay, dk, place);
   using Row = Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>;
   for (std::int64_t bh = place.bh_begin; bh < place.bh_end; ++bh) {
     const std::int64_t g = bh - place.bh_begin;
     const Row u(in.u.template data<T>() + bh % in.s.H * dk, dk);
-    for (std::int64_t t = 0; t < place.steps; ++t) {
-      exp_span(sp.decay.row(g, t), dk);  // the padding stays zero
+    for (std::int64_t t = 0; t < place.steps; ++t)
       sp.bonus[std::size_t(g * detail::kSpanSteps + t)] = (Row(sp.r.row(g, t), dk) * u * Row(sp.k.row(g, t), dk)).sum();
-    }
   }
 }
 

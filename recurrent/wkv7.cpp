@@ -138,8 +138,7 @@ void gather_span(const Inputs<T>& in, const detail::SpanPlace& place, StepSpans<
                                  std::pair{&in.a, &sp.a}, std::pair{&in.b, &sp.b}})
     detail::gather(from->template data<T>(), dk, place, *to);
   detail::gather(in.v.template data<T>(), in.s.dv, place, sp.v);
-  for (std::int64_t g = 0; g < place.bh_end - place.bh_begin; ++g)
-    for (std::int64_t t = 0; t < place.steps; ++t) exp_span(sp.decay.row(g, t), dk);  // the padding stays zero
+  detail::exp_rows(sp.decay, dk, place);
 }
 
 // Values i0 .. i0 + kLane of group head g's transposed state St (rows of sp.v's width) through
