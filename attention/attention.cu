@@ -1,7 +1,8 @@
 // CUDA causal attention, attention/attention.cpp's tiled online softmax being its spec. One block per
 // (query tile and key range, head, batch). The query tile stays in shared memory; key and value
 // tiles of the block's range stream through it up to the tile's last visible key. Per key tile:
-//   scores = scale * Q K^T (masked: key s seen by query t when s <= past + t)
+//   scores = scale * Q K^T (masked: key s seen by query t when s <= past + t, and with a window W
+//            when s > past + t - W)
 //   per row: m' = max(m, max scores), p = exp(scores - m'), sum = sum * exp(m - m') + sum p
 //   acc = acc * exp(m - m') + p V
 // and o = acc / sum at the end. Each thread holds a fixed share of the (query rows x d)
@@ -77,9 +78,11 @@ __global__ void __launch_bounds__(Tile::kThreads) causal_attention_kernel(Attent
   float acc[Tile::kAccumulators];
 #pragma unroll
   for (int i = 0; i < Tile::kAccumulators; ++i) acc[i] = 0.0f;
-  // This block's keys: its range, up to the tile's last visible key.
-  const std::int64_t per_split = keys_per_split(p.keys, p.key_splits, kK), first_key = split * per_split;
-  const std::int64_t range_end = first_key + per_split, visible_end = past + t0 + rows;
+  // This block's keys: its range, from the tile's first visible key to its last.
+  const std::int64_t per_split = keys_per_split(p.keys, p.key_splits, kK), range_begin = split * per_split;
+  const std::int64_t range_end = range_begin + per_split, visible_end = past + t0 + rows;
+  const std::int64_t visible_begin = p.window > 0 && past + t0 + 1 - p.window > 0 ? past + t0 + 1 - p.window : 0;
+  const std::int64_t first_key = range_begin > visible_begin ? range_begin : visible_begin;
   const std::int64_t last_key = range_end < visible_end ? range_end : visible_end;
   for (std::int64_t s0 = first_key; s0 < last_key; s0 += kK) {
     const int cols = int(last_key - s0 < kK ? last_key - s0 : kK);
@@ -96,7 +99,8 @@ __global__ void __launch_bounds__(Tile::kThreads) causal_attention_kernel(Attent
       const int r = e / kK, j = e % kK;
       float dot = 0.0f;
       for (int c = 0; c < d; ++c) dot += q_tile[r][c] * k_tile[j][c];
-      const bool visible = r < rows && j < cols && s0 + j <= past + t0 + r;
+      const std::int64_t key = s0 + j, query = past + t0 + r;
+      const bool visible = r < rows && j < cols && key <= query && (p.window == 0 || key > query - p.window);
       probs[r][j] = visible ? dot * p.scale : -INFINITY;
     }
     __syncthreads();
@@ -145,7 +149,7 @@ __global__ void __launch_bounds__(Tile::kThreads) causal_attention_kernel(Attent
 
 // o (batch, length, heads, d) from the ranges' partial results: each range's acc and sum scaled
 // by exp(m_range - m) for the largest m, summed, divided. Ranges that saw no key (m = -inf) add
-// nothing; the first range holds key 0, which every query sees.
+// nothing; every query sees its own key, so some range holds a visible key.
 __global__ void merge_key_splits_kernel(AttentionCudaParams p) {
   const SplitLayout layout{p.batch * p.length * p.heads, p.head_dim};
   SUBQ_GRID_STRIDE(i, layout.rows * layout.d) {

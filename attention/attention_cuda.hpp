@@ -18,6 +18,7 @@ struct AttentionCudaParams {
   std::int64_t batch, length, heads, head_dim, keys, kv_heads;
   std::int64_t q_batch_stride, kv_batch_stride;
   float scale;
+  std::int64_t window = 0;  // query t sees keys past + t - window < s <= past + t; 0: every s <= past + t
   std::int64_t key_splits = 1;
   float* workspace = nullptr;
 };

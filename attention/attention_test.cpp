@@ -24,6 +24,30 @@ TEST_CASE("attention: the tiled online softmax equals the plain definition", "[a
       }
 }
 
+TEST_CASE("attention: a sliding window equals the plain definition's band of keys", "[attention]") {
+  std::mt19937 rng(3);
+  // Windows of one key, within a tile, across the 128-key tiles and beyond the length, with cached keys.
+  for (const std::int64_t window : {1, 5, 128, 200, 1000})
+    for (const std::int64_t L : {1, 130, 300})
+      for (const std::int64_t past : {0, 140}) {
+        const Tensor q = random_tensor({1, L, 4, 8}, DType::F32, rng, -2, 2);
+        const Tensor k = random_tensor({1, past + L, 2, 8}, DType::F32, rng, -2, 2);
+        const Tensor v = random_tensor({1, past + L, 2, 8}, DType::F32, rng, -1, 1);
+        INFO("window " << window << " L " << L << " past " << past);
+        const Tensor want = causal_attention_reference(q, k, v, 0.35, window);
+        CHECK(max_rel_diff(causal_attention(q, k, v, 0.35, window), want) < 1e-5);
+      }
+  // The band itself: with W = 1 each query sees only its own key, so o[t] = v[t].
+  const Tensor q = random_tensor({1, 9, 2, 4}, DType::F32, rng, -2, 2),
+               k = random_tensor({1, 9, 2, 4}, DType::F32, rng, -2, 2);
+  const Tensor v = random_tensor({1, 9, 2, 4}, DType::F32, rng, -1, 1);
+  CHECK(max_rel_diff(causal_attention_reference(q, k, v, 1.0, 1), v) < 1e-6);
+  // And W >= every key's distance is plain causal attention.
+  CHECK(max_rel_diff(causal_attention_reference(q, k, v, 1.0, 9), causal_attention_reference(q, k, v, 1.0)) == 0);
+  CHECK_THROWS_WITH(causal_attention(q, k, v, 1.0, -1),
+                    Catch::Contains("window: expected W >= 1 keys, or 0 for all, found -1"));
+}
+
 TEST_CASE("attention: keys and values read in place from a longer buffer, batch rows apart", "[attention]") {
   std::mt19937 rng(11);
   // The first 30 of a buffer's 48 steps, as the KV cache holds them, and a transposed q.
@@ -56,19 +80,21 @@ namespace {
 
 struct AttentionShape {
   std::int64_t batch, L, past, heads, kv_heads, d;  // past: cached keys before the L queries
+  std::int64_t window = 0;
 };
 
 // CUDA against the plain definition on random inputs of one shape.
 void check_cuda_attention(const AttentionShape& s, std::mt19937& rng) {
   INFO("batch " << s.batch << " L " << s.L << " past " << s.past << " heads " << s.heads << " kv_heads " << s.kv_heads
-                << " d " << s.d);
+                << " d " << s.d << " window " << s.window);
   const Tensor q = random_tensor({s.batch, s.L, s.heads, s.d}, DType::F32, rng, -2, 2);
   const Tensor k = random_tensor({s.batch, s.past + s.L, s.kv_heads, s.d}, DType::F32, rng, -2, 2);
   const Tensor v = random_tensor({s.batch, s.past + s.L, s.kv_heads, s.d}, DType::F32, rng, -1, 1);
   const double scale = 1.0 / std::sqrt(double(s.d));
-  const Tensor got = causal_attention(q.to(Device::cuda()), k.to(Device::cuda()), v.to(Device::cuda()), scale);
+  const Tensor got =
+      causal_attention(q.to(Device::cuda()), k.to(Device::cuda()), v.to(Device::cuda()), scale, s.window);
   REQUIRE(got.device().is_cuda());
-  CHECK(max_rel_diff(got, causal_attention_reference(q, k, v, scale)) < 1e-5);
+  CHECK(max_rel_diff(got, causal_attention_reference(q, k, v, scale, s.window)) < 1e-5);
 }
 
 }  // namespace
@@ -94,6 +120,16 @@ TEST_CASE("attention: CUDA splits long key ranges across blocks and merges them 
   // query tiles see no key of the later ranges.
   for (const AttentionShape s : {AttentionShape{1, 1, 1000, 2, 1, 128}, AttentionShape{1, 3, 500, 1, 1, 64},
                                  AttentionShape{1, 200, 0, 1, 1, 200}})
+    check_cuda_attention(s, rng);
+}
+
+TEST_CASE("attention: CUDA's sliding window equals the CPU's, within tiles, across them and across key splits",
+          "[attention][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(8);
+  for (const AttentionShape s : {AttentionShape{2, 70, 0, 4, 2, 16, 1}, AttentionShape{2, 70, 0, 4, 2, 16, 20},
+                                 AttentionShape{1, 100, 30, 4, 1, 128, 33}, AttentionShape{1, 1, 1000, 2, 1, 64, 100},
+                                 AttentionShape{1, 3, 500, 1, 1, 64, 450}, AttentionShape{1, 50, 0, 2, 2, 200, 64}})
     check_cuda_attention(s, rng);
 }
 

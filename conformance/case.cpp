@@ -7,6 +7,12 @@
 
 namespace subq::check {
 
+Tensor input(const Case& c, const std::string& name, Device device) { return c.io.get(name).to(device); }
+
+Tensor optional_input(const Case& c, const std::string& name, Device device) {
+  return c.io.contains(name) ? input(c, name, device) : Tensor{};
+}
+
 Case load_case(const std::filesystem::path& dir) {
   JsonConfig meta = JsonConfig::load(dir / "meta.json");
   const std::string kind = meta.get_string("kind");

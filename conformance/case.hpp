@@ -34,6 +34,11 @@ struct Case {
 /// float32. q4_0's is wide (2): on the fixtures' random weights 4 bits move logits by up to 1.5.
 double weight_format_tolerance(DType weights);
 
+/// The case's input `name` from io.safetensors, on device.
+Tensor input(const Case& c, const std::string& name, Device device);
+/// The same, or an undefined tensor when the case has no such input (an optional operand).
+Tensor optional_input(const Case& c, const std::string& name, Device device);
+
 /// Reads meta.json and io.safetensors of a case folder.
 Case load_case(const std::filesystem::path& dir);
 

@@ -6,7 +6,22 @@
 namespace subq::check {
 /// The runner for a case's key (on any device), or nullptr when the library does not support it.
 Runner find_runner(const std::string& key);
+/// Whether the op or arch of that key runs on CUDA (every supported key runs on the CPU).
+bool runs_on_cuda(const std::string& key);
 }  // namespace subq::check
+
+namespace subq::attention {
+check::Outputs run_sliding_window_attention_case(const check::Case& c, Device device);
+}
+
+namespace subq::recurrent {
+check::Outputs run_based_case(const check::Case& c, Device device);
+check::Outputs run_delta_rule_case(const check::Case& c, Device device);
+check::Outputs run_gla_case(const check::Case& c, Device device);
+check::Outputs run_linear_attention_case(const check::Case& c, Device device);
+check::Outputs run_mlstm_case(const check::Case& c, Device device);
+check::Outputs run_rglru_case(const check::Case& c, Device device);
+}  // namespace subq::recurrent
 
 namespace subq::scan {
 check::Outputs run_linear_recurrence_case(const check::Case& c, Device device);

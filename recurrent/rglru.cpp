@@ -1,0 +1,165 @@
+#include "recurrent/rglru.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "core/check.hpp"
+#include "core/dispatch.hpp"
+#include "core/eigen_views.hpp"
+#include "core/math.hpp"
+#include "recurrent/qkv.hpp"
+#include "scan/linear_recurrence.hpp"
+
+namespace subq::recurrent {
+
+namespace {
+
+constexpr const char* kOp = "rglru";
+constexpr double kGateExponent = 8;  // Griffin's c: a = sigma(-a_param)^(c gate_a)
+
+struct Sizes {
+  std::int64_t B, L, D, H;
+};
+
+Sizes validate(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, const Tensor& h0) {
+  SUBQ_CHECK(layer.a_param.defined() && layer.a_param.dim() == 1 && layer.input_gate_w.defined() &&
+                 layer.input_gate_w.dim() == 3,
+             "{}: the layer's a_param (width) and input_gate.w (heads, width/heads, width/heads) are not loaded", kOp);
+  const std::int64_t D = layer.a_param.size(0), H = layer.input_gate_w.size(0);
+  SUBQ_CHECK(H >= 1 && D % H == 0, "{}: {} heads do not divide width {}", kOp, H, D);
+  const std::int64_t Dh = D / H;
+  check_shape(kOp, "input_gate.w", layer.input_gate_w, {H, Dh, Dh});
+  check_shape(kOp, "a_gate.w", layer.a_gate_w, {H, Dh, Dh});
+  check_shape(kOp, "input_gate.b", layer.input_gate_b, {H, Dh});
+  check_shape(kOp, "a_gate.b", layer.a_gate_b, {H, Dh});
+  SUBQ_CHECK(x.defined() && x.dim() == 3 && x.size(2) == D, "{}: x: expected (batch, length, {}), found {}", kOp, D,
+             x.defined() ? to_string(x.shape()) : "nothing");
+  const Sizes s{x.size(0), x.size(1), D, H};
+  SUBQ_CHECK(x.device().is_cpu(), "{}: runs on the CPU; x is on {}", kOp, to_string(x.device()));
+  SUBQ_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "{}: x: expected float32 or float64, found {}", kOp,
+             dtype_name(x.dtype()));
+  for (const auto& [name, t] : NamedTensors{{"a_param", &layer.a_param},
+                                            {"input_gate.w", &layer.input_gate_w},
+                                            {"input_gate.b", &layer.input_gate_b},
+                                            {"a_gate.w", &layer.a_gate_w},
+                                            {"a_gate.b", &layer.a_gate_b},
+                                            {"h0", &h0}})
+    SUBQ_CHECK(!t->defined() || (t->dtype() == x.dtype() && t->device().is_cpu()),
+               "{}: {}: expected {} on the CPU (x's), found {} on {}", kOp, name, dtype_name(x.dtype()),
+               dtype_name(t->dtype()), to_string(t->device()));
+  if (segment_pos.defined()) {
+    check_shape(kOp, "segment_pos", segment_pos, {s.B, s.L});
+    SUBQ_CHECK(segment_pos.dtype() == DType::I64 && segment_pos.device().is_cpu(),
+               "{}: segment_pos: expected int64 on the CPU, found {} on {}", kOp, dtype_name(segment_pos.dtype()),
+               to_string(segment_pos.device()));
+  }
+  detail::check_optional_shape(kOp, "h0", h0, {s.B, D});
+  return s;
+}
+
+/// sigmoid(x W + b) per head block, for the rows of x (rows, D): (rows, D).
+template <class T>
+Tensor block_diagonal_gate(const Tensor& x, const Tensor& w_in, const Tensor& b_in, const Sizes& s) {
+  const std::int64_t rows = s.B * s.L, D = s.D, Dh = s.D / s.H;
+  const Tensor w = detail::dense<T>(w_in), bias = detail::dense<T>(b_in);
+  Tensor gate = Tensor::empty({rows, D}, dtype_of<T>);
+  for (std::int64_t h = 0; h < s.H; ++h) {
+    const StridedRows<T> X(x.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
+    const Eigen::Map<const RowMatrix<T>> W(w.data<T>() + h * Dh * Dh, Dh, Dh);
+    Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> G(gate.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
+    G.noalias() = X * W;
+  }
+  detail::for_rows(rows, [&](std::int64_t row) {
+    T* g = gate.data<T>() + row * D;
+    for (std::int64_t i = 0; i < D; ++i) g[i] = sigmoid(g[i] + bias.data<T>()[i]);
+  });
+  return gate;
+}
+
+bool resets_at(const Tensor& segment_pos, std::int64_t row) {
+  return segment_pos.defined() && segment_pos.data<std::int64_t>()[row] == 0;
+}
+
+template <class T>
+RgLruResult scanned(const RgLru& layer, const Tensor& x_in, const Tensor& segment_pos_in, const Tensor& h0,
+                    const Sizes& s) {
+  const std::int64_t D = s.D;
+  const Tensor x = detail::dense<T>(x_in).view({s.B * s.L, D}), a_param = detail::dense<T>(layer.a_param);
+  const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.contiguous() : Tensor{};
+  Tensor a = block_diagonal_gate<T>(x, layer.a_gate_w, layer.a_gate_b, s);          // gate_a, then a in place
+  Tensor b = block_diagonal_gate<T>(x, layer.input_gate_w, layer.input_gate_b, s);  // gate_x, then the input
+  std::vector<T> softplus_a(static_cast<std::size_t>(D));
+  for (std::int64_t i = 0; i < D; ++i) softplus_a[i] = softplus(a_param.data<T>()[i]);
+  detail::for_rows(s.B * s.L, [&](std::int64_t row) {
+    T *at = a.data<T>() + row * D, *bt = b.data<T>() + row * D;
+    const T* xt = x.data<T>() + row * D;
+    const bool reset = resets_at(segment_pos, row);
+    for (std::int64_t i = 0; i < D; ++i) {
+      const T log_a = T(-kGateExponent) * at[i] * softplus_a[i];
+      const T scale = reset ? T(1) : std::sqrt(T(1) - std::exp(T(2) * log_a));
+      at[i] = reset ? T(0) : std::exp(log_a);
+      bt[i] = xt[i] * bt[i] * scale;
+    }
+  });
+  // The scan core takes (batch, channels, length): these are (batch, length, width) read transposed.
+  const auto channels_first = [&](const Tensor& t) { return t.view({s.B, s.L, D}).transpose(1, 2); };
+  const scan::LinearRecurrenceResult r = scan::linear_recurrence(channels_first(a), channels_first(b), h0);
+  return {r.h.transpose(1, 2).contiguous(), r.final_state};
+}
+
+template <class T>
+RgLruResult recurrent_typed(const RgLru& layer, const Tensor& x_in, const Tensor& segment_pos_in, const Tensor& h0,
+                            const Sizes& s) {
+  const std::int64_t D = s.D, Dh = D / s.H;
+  const Tensor x = detail::dense<double>(x_in), a_param = detail::dense<double>(layer.a_param),
+               wx = detail::dense<double>(layer.input_gate_w), bx = detail::dense<double>(layer.input_gate_b),
+               wa = detail::dense<double>(layer.a_gate_w), ba = detail::dense<double>(layer.a_gate_b);
+  const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.contiguous() : Tensor{};
+  Tensor h = h0.defined() ? detail::dense<double>(h0).clone() : Tensor::zeros({s.B, D}, DType::F64);
+  Tensor y = Tensor::empty({s.B, s.L, D}, DType::F64);
+  for (std::int64_t b = 0; b < s.B; ++b)
+    for (std::int64_t t = 0; t < s.L; ++t) {
+      const std::int64_t row = b * s.L + t;
+      const double* xt = x.data<double>() + row * D;
+      for (std::int64_t i = 0; i < D; ++i) {
+        const std::int64_t head = i / Dh, j = i % Dh;
+        double gx = bx.data<double>()[i], ga = ba.data<double>()[i];
+        for (std::int64_t c = 0; c < Dh; ++c) {
+          gx += xt[head * Dh + c] * wx.data<double>()[(head * Dh + c) * Dh + j];
+          ga += xt[head * Dh + c] * wa.data<double>()[(head * Dh + c) * Dh + j];
+        }
+        const double log_a = -kGateExponent * sigmoid(ga) * softplus(a_param.data<double>()[i]);
+        double& state = h.data<double>()[b * D + i];
+        const double input = xt[i] * sigmoid(gx);
+        state =
+            resets_at(segment_pos, row) ? input : std::exp(log_a) * state + std::sqrt(1 - std::exp(2 * log_a)) * input;
+        y.data<double>()[row * D + i] = state;
+      }
+    }
+  return {y.to(dtype_of<T>), h.to(dtype_of<T>)};
+}
+
+}  // namespace
+
+RgLru RgLru::load(Checkpoint& weights, const std::string& prefix, std::int64_t width, std::int64_t heads, DType dtype) {
+  SUBQ_CHECK(heads >= 1 && width % heads == 0, "{}: {} heads do not divide width {}", prefix + "a_param", heads, width);
+  const std::int64_t Dh = width / heads;
+  return {
+      weights.take(prefix + "a_param", {width}, dtype), weights.take(prefix + "input_gate.w", {heads, Dh, Dh}, dtype),
+      weights.take(prefix + "input_gate.b", {heads, Dh}, dtype),
+      weights.take(prefix + "a_gate.w", {heads, Dh, Dh}, dtype), weights.take(prefix + "a_gate.b", {heads, Dh}, dtype)};
+}
+
+RgLruResult rglru(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, const Tensor& h0) {
+  const Sizes s = validate(layer, x, segment_pos, h0);
+  return dispatch(FloatTypes{}, kOp, x.dtype(),
+                  [&](auto zero) { return scanned<decltype(zero)>(layer, x, segment_pos, h0, s); });
+}
+
+RgLruResult rglru_recurrent(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, const Tensor& h0) {
+  const Sizes s = validate(layer, x, segment_pos, h0);
+  return dispatch(FloatTypes{}, kOp, x.dtype(),
+                  [&](auto zero) { return recurrent_typed<decltype(zero)>(layer, x, segment_pos, h0, s); });
+}
+
+}  // namespace subq::recurrent

@@ -1,0 +1,67 @@
+// Griffin's RG-LRU: the scanned form against the step-by-step specification, resets, and bad
+// operands.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "recurrent/rglru.hpp"
+#include "tests/testing.hpp"
+
+using namespace subq;
+using namespace subq::recurrent;
+using subq::testing::max_rel_diff;
+using subq::testing::random_tensor;
+
+namespace {
+
+RgLru random_layer(std::int64_t width, std::int64_t heads, std::mt19937& rng, DType dtype = DType::F64) {
+  const std::int64_t block = width / heads;
+  return {random_tensor({width}, dtype, rng, -2, 2), random_tensor({heads, block, block}, dtype, rng, -0.5, 0.5),
+          random_tensor({heads, block}, dtype, rng, -0.5, 0.5),
+          random_tensor({heads, block, block}, dtype, rng, -0.5, 0.5),
+          random_tensor({heads, block}, dtype, rng, -0.5, 0.5)};
+}
+
+Tensor positions(std::int64_t B, std::int64_t L, std::int64_t reset_every) {
+  Tensor pos = Tensor::empty({B, L}, DType::I64);
+  for (std::int64_t i = 0; i < B * L; ++i) pos.data<std::int64_t>()[i] = (i % L) % reset_every;
+  return pos;
+}
+
+}  // namespace
+
+TEST_CASE("rglru: the scanned form equals the recurrent form, with and without resets", "[recurrent][rglru]") {
+  std::mt19937 rng(1);
+  const RgLru layer = random_layer(12, 3, rng);
+  for (const std::int64_t L : {1, 2, 33, 300})
+    for (const std::int64_t reset_every : {std::int64_t(0), std::int64_t(7)}) {
+      const Tensor x = random_tensor({2, L, 12}, DType::F64, rng, -2, 2),
+                   h0 = random_tensor({2, 12}, DType::F64, rng, -1, 1);
+      const Tensor pos = reset_every ? positions(2, L, reset_every) : Tensor{};
+      INFO("L " << L << " reset every " << reset_every);
+      const RgLruResult want = rglru_recurrent(layer, x, pos, h0), got = rglru(layer, x, pos, h0);
+      CHECK(max_rel_diff(got.y, want.y) < 1e-12);
+      CHECK(max_rel_diff(got.last_h, want.last_h) < 1e-12);
+    }
+}
+
+TEST_CASE("rglru: a reset forgets the state before it", "[recurrent][rglru]") {
+  std::mt19937 rng(2);
+  const RgLru layer = random_layer(8, 2, rng);
+  const Tensor x = random_tensor({1, 10, 8}, DType::F64, rng, -1, 1);
+  const Tensor pos = positions(1, 10, 5);  // 0..4, 0..4: a new segment at t = 5
+  const RgLruResult whole = rglru(layer, x, pos, random_tensor({1, 8}, DType::F64, rng, -1, 1));
+  const RgLruResult second = rglru(layer, x.slice(1, 5, 10).contiguous(), positions(1, 5, 5));
+  CHECK(max_rel_diff(whole.y.slice(1, 5, 10), second.y) < 1e-14);
+}
+
+TEST_CASE("rglru: bad operands are named", "[recurrent][rglru]") {
+  std::mt19937 rng(3);
+  const RgLru layer = random_layer(8, 2, rng);
+  CHECK_THROWS_WITH(rglru(layer, Tensor::zeros({1, 3, 6}, DType::F64)),
+                    Catch::Contains("rglru: x: expected (batch, length, 8)"));
+  CHECK_THROWS_WITH(rglru(layer, Tensor::zeros({1, 3, 8}, DType::F64), Tensor::zeros({1, 3}, DType::F64)),
+                    Catch::Contains("rglru: segment_pos: expected int64"));
+  CHECK_THROWS_WITH(rglru(layer, Tensor::zeros({1, 3, 8}, DType::F32)),
+                    Catch::Contains("rglru: a_param: expected float32"));
+}
