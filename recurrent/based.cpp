@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "core/dispatch.hpp"
+#include "core/row_pass.hpp"
 #include "recurrent/linear_attention.hpp"
+#include "recurrent/linear_attention_passes.hpp"
 #include "recurrent/qkv.hpp"
 
 namespace subq::recurrent {
@@ -16,28 +18,22 @@ constexpr double kEpsilon = 1e-6;  // fla's based normaliser
 template <class T>
 Tensor taylor_typed(const Tensor& x_in, double scale) {
   const Tensor x = detail::dense<T>(x_in);
-  const std::int64_t K = x.size(-1), F = 1 + K + K * (K + 1) / 2, rows = x.numel() / std::max<std::int64_t>(K, 1);
+  const std::int64_t K = x.size(-1), F = 1 + K + K * (K + 1) / 2, rows = K > 0 ? x.numel() / K : 0;
   Shape shape = x.shape();
   shape.back() = F;
-  Tensor features = Tensor::empty(shape, dtype_of<T>);
-  const T linear = T(std::sqrt(scale)), square = T(scale / std::sqrt(2.0)), cross = T(scale);
-  detail::for_rows(rows, [&](std::int64_t row) {
-    const T* xr = x.data<T>() + row * K;
-    T* f = features.data<T>() + row * F;
-    *f++ = T(1);
-    for (std::int64_t i = 0; i < K; ++i) *f++ = linear * xr[i];
-    for (std::int64_t i = 0; i < K; ++i) {
-      *f++ = square * xr[i] * xr[i];
-      for (std::int64_t j = i + 1; j < K; ++j) *f++ = cross * xr[i] * xr[j];  // (sqrt 2)(scale / sqrt 2)
-    }
-  });
+  Tensor features = Tensor::empty(shape, dtype_of<T>, x.device());
+  // (sqrt 2)(scale / sqrt 2) = scale: each off-diagonal product stands for its two orders.
+  subq::detail::run_row_pass("taylor_features", x.device(),
+                             detail::TaylorFeatures<T>{x.data<T>(), features.data<T>(), K, T(std::sqrt(scale)),
+                                                       T(scale / std::sqrt(2.0)), T(scale)},
+                             rows);
   return features;
 }
 
 template <class T>
 Tensor reference_typed(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const BasedOptions& options,
                        const detail::QkvSizes& s) {
-  const Tensor q = detail::dense<double>(q_in), k = detail::dense<double>(k_in), v = detail::dense<double>(v_in);
+  const Tensor q = detail::host_f64(q_in), k = detail::host_f64(k_in), v = detail::host_f64(v_in);
   Tensor o = Tensor::zeros(v.shape(), DType::F64);
   const std::int64_t H = s.H, K = s.dk, V = s.dv;
   for (std::int64_t b = 0; b < s.B; ++b)
@@ -65,9 +61,11 @@ Tensor reference_typed(const Tensor& q_in, const Tensor& k_in, const Tensor& v_i
 }  // namespace
 
 Tensor taylor_features(const Tensor& x, double scale) {
-  SUBQ_CHECK(x.defined() && x.dim() >= 1 && x.device().is_cpu(),
-             "taylor_features: x: expected (..., d_k) on the CPU, found {}",
-             x.defined() ? to_string(x.shape()) + " on " + to_string(x.device()) : "nothing");
+  SUBQ_CHECK(x.defined() && x.dim() >= 1, "taylor_features: x: expected (..., d_k), found {}",
+             x.defined() ? to_string(x.shape()) : "nothing");
+  if (x.device().is_cuda())
+    SUBQ_CHECK(x.dtype() == DType::F32, "taylor_features on {}: x: expected float32, found {}", to_string(x.device()),
+               dtype_name(x.dtype()));
   return dispatch(FloatTypes{}, "taylor_features", x.dtype(),
                   [&](auto zero) { return taylor_typed<decltype(zero)>(x, scale); });
 }

@@ -19,15 +19,15 @@ struct BasedOptions {
   std::int64_t chunk_length = 0;  // linear attention's
 };
 
-/// phi(x) above for x (..., d_k): (..., 1 + d_k + d_k (d_k + 1) / 2), of x's dtype (float32 or
-/// float64, on the CPU).
+/// phi(x) above for x (..., d_k): (..., 1 + d_k + d_k (d_k + 1) / 2), of x's dtype and on its
+/// device (float32 or float64 on the CPU, float32 on CUDA).
 Tensor taylor_features(const Tensor& x, double scale);
 
 /// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); float32 or float64 on the
-/// CPU. Returns o (batch, length, heads, d_v).
+/// CPU, float32 on CUDA. Returns o (batch, length, heads, d_v).
 Tensor based(const Tensor& q, const Tensor& k, const Tensor& v, const BasedOptions& options = {});
 
-/// The quadratic form (every A[t][s] summed in float64), the specification.
+/// The quadratic form (every A[t][s] summed in float64 on the CPU; returned there), the specification.
 Tensor based_reference(const Tensor& q, const Tensor& k, const Tensor& v, const BasedOptions& options = {});
 
 }  // namespace subq::recurrent

@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "core/row_pass.hpp"
+#include "recurrent/delta_rule_passes.hpp"
 #include "recurrent/qkv.hpp"
 #include "recurrent/wkv7.hpp"
 
@@ -25,42 +27,25 @@ detail::QkvSizes validate(const Tensor& q, const Tensor& k, const Tensor& v, con
   return s;
 }
 
-/// 1 / sqrt(sum x^2 + eps) when normalising, else 1.
-template <class T>
-T norm_factor(const T* x, std::int64_t n, bool normalize) {
-  if (!normalize) return T(1);
-  T sum = 0;
-  for (std::int64_t i = 0; i < n; ++i) sum += x[i] * x[i];
-  return T(1) / std::sqrt(sum + T(kNormEpsilon));
-}
-
 /// (batch, heads, a, b) -> (batch, heads, b, a), contiguous.
 Tensor swap_state_axes(const Tensor& state) { return state.transpose(2, 3).contiguous(); }
 
 template <class T>
 DeltaRuleResult through_wkv7(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& beta_in,
                              const DeltaRuleOptions& options, const detail::QkvSizes& s) {
+  const Device device = q_in.device();
   const std::int64_t K = s.dk, V = s.dv;
   const Tensor q = detail::dense<T>(q_in), k = detail::dense<T>(k_in), v = detail::dense<T>(v_in),
                beta = detail::dense<T>(beta_in);
   const Tensor g = options.g.defined() ? detail::dense<T>(options.g) : Tensor{};
-  Tensor r = Tensor::empty(q.shape(), dtype_of<T>), w = Tensor::empty(q.shape(), dtype_of<T>),
-         key = Tensor::empty(q.shape(), dtype_of<T>), a = Tensor::empty(q.shape(), dtype_of<T>),
-         b = Tensor::empty(q.shape(), dtype_of<T>), value = Tensor::empty(v.shape(), dtype_of<T>);
-  detail::for_rows(s.B * s.L * s.H, [&](std::int64_t row) {
-    const T *qt = q.data<T>() + row * K, *kt = k.data<T>() + row * K, *vt = v.data<T>() + row * V;
-    const T q_factor = T(options.scale) * norm_factor(qt, K, options.l2_normalize);
-    const T k_factor = norm_factor(kt, K, options.l2_normalize), bt = beta.data<T>()[row];
-    const T log_decay = g.defined() ? g.data<T>()[row] : T(0), erase = -bt * std::exp(log_decay);
-    for (std::int64_t i = 0; i < K; ++i) {
-      const T unit_k = kt[i] * k_factor;
-      r.data<T>()[row * K + i] = qt[i] * q_factor;
-      w.data<T>()[row * K + i] = log_decay;
-      key.data<T>()[row * K + i] = a.data<T>()[row * K + i] = unit_k;
-      b.data<T>()[row * K + i] = erase * unit_k;
-    }
-    for (std::int64_t j = 0; j < V; ++j) value.data<T>()[row * V + j] = bt * vt[j];
-  });
+  auto like = [&](const Tensor& t) { return Tensor::empty(t.shape(), dtype_of<T>, device); };
+  const Tensor r = like(q), w = like(q), key = like(q), a = like(q), b = like(q), value = like(v);
+  subq::detail::run_row_pass(
+      kOp, device,
+      detail::DeltaRuleOperands<T>{q.data<T>(), k.data<T>(), v.data<T>(), beta.data<T>(), detail::data_or_null<T>(g),
+                                   r.data<T>(), w.data<T>(), key.data<T>(), a.data<T>(), b.data<T>(), value.data<T>(),
+                                   K, V, T(options.scale), T(kNormEpsilon), options.l2_normalize},
+      s.B * s.L * s.H);
   Wkv7Options wkv;
   if (options.initial_state.defined()) wkv.initial_state = swap_state_axes(detail::dense<T>(options.initial_state));
   wkv.chunk_length = options.chunk_length;
@@ -72,10 +57,10 @@ template <class T>
 DeltaRuleResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& beta_in,
                                 const DeltaRuleOptions& options, const detail::QkvSizes& s) {
   const std::int64_t K = s.dk, V = s.dv, L = s.L, H = s.H;
-  const Tensor q = detail::dense<double>(q_in), k = detail::dense<double>(k_in), v = detail::dense<double>(v_in),
-               beta = detail::dense<double>(beta_in);
-  const Tensor g = options.g.defined() ? detail::dense<double>(options.g) : Tensor{};
-  Tensor S = options.initial_state.defined() ? detail::dense<double>(options.initial_state).clone()
+  const Tensor q = detail::host_f64(q_in), k = detail::host_f64(k_in), v = detail::host_f64(v_in),
+               beta = detail::host_f64(beta_in);
+  const Tensor g = options.g.defined() ? detail::host_f64(options.g) : Tensor{};
+  Tensor S = options.initial_state.defined() ? detail::host_f64(options.initial_state).clone()
                                              : Tensor::zeros({s.B, H, K, V}, DType::F64);
   Tensor o = Tensor::empty(v.shape(), DType::F64);
   std::vector<double> qn(static_cast<std::size_t>(K)), kn(qn.size()), u(static_cast<std::size_t>(V));
@@ -86,7 +71,8 @@ DeltaRuleResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Te
         const std::int64_t row = (b * L + t) * H + h;
         const double *qt = q.data<double>() + row * K, *kt = k.data<double>() + row * K,
                      *vt = v.data<double>() + row * V;
-        const double qf = norm_factor(qt, K, options.l2_normalize), kf = norm_factor(kt, K, options.l2_normalize);
+        const double qf = detail::l2_norm_factor(qt, K, options.l2_normalize, kNormEpsilon);
+        const double kf = detail::l2_norm_factor(kt, K, options.l2_normalize, kNormEpsilon);
         for (std::int64_t i = 0; i < K; ++i) qn[i] = qt[i] * qf, kn[i] = kt[i] * kf;
         const double decay = g.defined() ? std::exp(g.data<double>()[row]) : 1.0;
         for (std::int64_t i = 0; i < K * V; ++i) state[i] *= decay;

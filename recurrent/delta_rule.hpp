@@ -29,11 +29,13 @@ struct DeltaRuleResult {
 };
 
 /// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); beta: (batch, length,
-/// heads); float32 or float64 on the CPU, every operand of q's dtype.
+/// heads); every operand of q's dtype and on its device: float32 or float64 on the CPU, float32 on
+/// CUDA (where WKV-7 steps).
 DeltaRuleResult delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                            const DeltaRuleOptions& options = {});
 
-/// The same, one step at a time in float64 (rounded to q's dtype): the specification.
+/// The same, one step at a time in float64 on the CPU (rounded to q's dtype, returned on the CPU):
+/// the specification.
 DeltaRuleResult delta_rule_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                                      const DeltaRuleOptions& options = {});
 

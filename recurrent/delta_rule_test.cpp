@@ -95,3 +95,30 @@ TEST_CASE("delta rules stay finite over 100K steps in float32, gated and not", "
     CHECK(finite);
   }
 }
+
+TEST_CASE("delta rule: CUDA equals the CPU, gated and not", "[recurrent][delta_rule][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(4);
+  const auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  for (const std::int64_t L : {1, 40, 130}) {
+    const Tensor q = random_tensor({2, L, 2, 8}, DType::F32, rng, -1, 1),
+                 k = random_tensor({2, L, 2, 8}, DType::F32, rng, -1, 1);
+    const Tensor v = random_tensor({2, L, 2, 5}, DType::F32, rng, -1, 1),
+                 beta = random_tensor({2, L, 2}, DType::F32, rng, 0, 1);
+    for (const bool gated : {false, true}) {
+      INFO("L " << L << " gated " << gated);
+      DeltaRuleOptions options;
+      options.scale = 0.35;
+      options.l2_normalize = true;
+      options.initial_state = random_tensor({2, 2, 8, 5}, DType::F32, rng, -1, 1);
+      if (gated) options.g = random_tensor({2, L, 2}, DType::F32, rng, -1, 0);
+      const DeltaRuleResult want = delta_rule(q, k, v, beta, options);
+      options.initial_state = gpu(options.initial_state);
+      if (gated) options.g = gpu(options.g);
+      const DeltaRuleResult got = delta_rule(gpu(q), gpu(k), gpu(v), gpu(beta), options);
+      REQUIRE(got.o.device().is_cuda());
+      CHECK(max_rel_diff(got.o, want.o) < 1e-4);
+      CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-4);
+    }
+  }
+}

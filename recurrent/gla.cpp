@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "core/row_pass.hpp"
+#include "recurrent/gla_passes.hpp"
 #include "recurrent/qkv.hpp"
 #include "recurrent/wkv6.hpp"
 
@@ -25,36 +27,32 @@ detail::QkvSizes validate(const Tensor& q, const Tensor& k, const Tensor& v, con
 template <class T>
 GlaResult through_wkv6(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& gk_in,
                        const GlaOptions& options, const detail::QkvSizes& s) {
-  const std::int64_t K = s.dk, V = s.dv;
-  const Tensor q = detail::dense<T>(q_in), k = detail::dense<T>(k_in), gk = detail::dense<T>(gk_in);
-  Tensor r = Tensor::empty(q.shape(), dtype_of<T>);
-  detail::for_rows(s.B * s.L * s.H, [&](std::int64_t row) {
-    for (std::int64_t i = 0; i < K; ++i)
-      r.data<T>()[row * K + i] = T(options.scale) * q.data<T>()[row * K + i] * std::exp(gk.data<T>()[row * K + i]);
-  });
+  const Device device = q_in.device();
+  const std::int64_t K = s.dk, V = s.dv, rows = s.B * s.L * s.H;
+  const Tensor q = detail::dense<T>(q_in), k = detail::dense<T>(k_in), v = detail::dense<T>(v_in),
+               gk = detail::dense<T>(gk_in);
+  const Tensor r = Tensor::empty(q.shape(), dtype_of<T>, device);
+  subq::detail::run_row_pass(
+      kOp, device, detail::GlaReceptance<T>{q.data<T>(), gk.data<T>(), r.data<T>(), K, T(options.scale)}, rows);
   Wkv6Options wkv;
   wkv.initial_state = options.initial_state;
   wkv.chunk_length = options.chunk_length;
-  const Tensor no_bonus = Tensor::zeros({s.H, K}, dtype_of<T>);
-  Wkv6Result result = wkv6(r, k, v_in, gk, no_bonus, wkv);
-  const Tensor v = detail::dense<T>(v_in);
-  T* o = result.o.data<T>();
-  detail::for_rows(s.B * s.L * s.H, [&](std::int64_t row) {
-    T dot = 0;
-    for (std::int64_t i = 0; i < K; ++i) dot += q.data<T>()[row * K + i] * k.data<T>()[row * K + i];
-    dot *= T(options.scale);
-    for (std::int64_t j = 0; j < V; ++j) o[row * V + j] += dot * v.data<T>()[row * V + j];
-  });
-  return {result.o, result.final_state};
+  const Tensor no_bonus = Tensor::zeros({s.H, K}, dtype_of<T>, device);
+  const Wkv6Result result = wkv6(r, k, v, gk, no_bonus, wkv);
+  const Tensor o = result.o.contiguous();
+  subq::detail::run_row_pass(
+      kOp, device, detail::GlaOwnStep<T>{q.data<T>(), k.data<T>(), v.data<T>(), o.data<T>(), K, V, T(options.scale)},
+      rows);
+  return {o, result.final_state};
 }
 
 template <class T>
 GlaResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& gk_in,
                           const GlaOptions& options, const detail::QkvSizes& s) {
   const std::int64_t K = s.dk, V = s.dv, L = s.L, H = s.H;
-  const Tensor q = detail::dense<double>(q_in), k = detail::dense<double>(k_in), v = detail::dense<double>(v_in),
-               gk = detail::dense<double>(gk_in);
-  Tensor S = options.initial_state.defined() ? detail::dense<double>(options.initial_state).clone()
+  const Tensor q = detail::host_f64(q_in), k = detail::host_f64(k_in), v = detail::host_f64(v_in),
+               gk = detail::host_f64(gk_in);
+  Tensor S = options.initial_state.defined() ? detail::host_f64(options.initial_state).clone()
                                              : Tensor::zeros({s.B, H, K, V}, DType::F64);
   Tensor o = Tensor::empty(v.shape(), DType::F64);
   for (std::int64_t b = 0; b < s.B; ++b)

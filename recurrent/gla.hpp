@@ -24,10 +24,11 @@ struct GlaResult {
 };
 
 /// q, k, gk: (batch, length, heads, d_k), gk the log-gate (<= 0); v: (batch, length, heads,
-/// d_v); float32 or float64 on the CPU, every operand of q's dtype.
+/// d_v); every operand of q's dtype and on its device: float32 or float64 on the CPU, float32 on CUDA.
 GlaResult gla(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gk, const GlaOptions& options = {});
 
-/// The same, one step at a time in float64 (rounded to q's dtype): the specification.
+/// The same, one step at a time in float64 on the CPU (rounded to q's dtype, returned on the CPU):
+/// the specification.
 GlaResult gla_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gk,
                         const GlaOptions& options = {});
 

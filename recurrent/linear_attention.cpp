@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "core/row_pass.hpp"
+#include "recurrent/linear_attention_passes.hpp"
+#include "recurrent/qkv.hpp"
 #include "recurrent/ssd_form.hpp"
 #include "ssm/ssd.hpp"
 
@@ -15,7 +18,7 @@ constexpr const char* kOp = "linear_attention";
 
 template <class T>
 T feature(FeatureMap map, T x) {
-  return map == FeatureMap::Elu1 ? (x > T(0) ? x + T(1) : std::exp(x)) : x;
+  return map == FeatureMap::Elu1 ? detail::elu_plus_one(x) : x;
 }
 
 detail::QkvSizes validate(const Tensor& q, const Tensor& k, const Tensor& v, const LinearAttentionOptions& options) {
@@ -32,36 +35,41 @@ detail::QkvSizes validate(const Tensor& q, const Tensor& k, const Tensor& v, con
 template <class T>
 LinearAttentionResult chunked(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                               const LinearAttentionOptions& options, const detail::QkvSizes& s) {
+  const Device device = q_in.device();
   const std::int64_t K = s.dk, V = s.dv, P = V + (options.normalize ? 1 : 0), rows = s.B * s.L * s.H;
   const Tensor q = detail::dense<T>(q_in), k = detail::dense<T>(k_in), v = detail::dense<T>(v_in);
-  Tensor X = Tensor::empty({s.B, s.L, s.H, P}, dtype_of<T>), features_k = Tensor::empty(q.shape(), dtype_of<T>),
-         features_q = Tensor::empty(q.shape(), dtype_of<T>);
-  detail::for_rows(rows, [&](std::int64_t row) {
-    for (std::int64_t i = 0; i < K; ++i) {
-      features_k.data<T>()[row * K + i] = feature(options.feature_map, k.data<T>()[row * K + i]);
-      features_q.data<T>()[row * K + i] = T(options.scale) * feature(options.feature_map, q.data<T>()[row * K + i]);
-    }
-    std::copy_n(v.data<T>() + row * V, V, X.data<T>() + row * P);
-    if (options.normalize) X.data<T>()[row * P + V] = T(1);
-  });
+  const Tensor X = Tensor::empty({s.B, s.L, s.H, P}, dtype_of<T>, device);
+  const Tensor features_k = Tensor::empty(q.shape(), dtype_of<T>, device);
+  const Tensor features_q = Tensor::empty(q.shape(), dtype_of<T>, device);
+  subq::detail::run_row_pass(kOp, device,
+                             detail::LinearAttentionOperands<T>{
+                                 q.data<T>(), k.data<T>(), v.data<T>(), features_q.data<T>(), features_k.data<T>(),
+                                 X.data<T>(), K, V, P, options.feature_map == FeatureMap::Elu1, T(options.scale)},
+                             rows);
   ssm::SsdOptions ssd_options;
   ssd_options.chunk_length = options.chunk_length;
-  ssd_options.initial_state =
-      detail::to_ssd_state<T>(options.initial_state, options.initial_normalizer, options.normalize, s);
-  const Tensor no_decay = Tensor::zeros({1, 1, 1}, dtype_of<T>).expand({s.B, s.L, s.H});
+  if (options.initial_state.defined() || options.initial_normalizer.defined()) {
+    const Tensor S0 = options.initial_state.defined() ? detail::dense<T>(options.initial_state) : Tensor{};
+    const Tensor z0 = options.initial_normalizer.defined() ? detail::dense<T>(options.initial_normalizer) : Tensor{};
+    ssd_options.initial_state = Tensor::empty({s.B, s.H, P, K}, dtype_of<T>, device);
+    subq::detail::run_row_pass(kOp, device,
+                               detail::PackSsdState<T>{detail::data_or_null<T>(S0), detail::data_or_null<T>(z0),
+                                                       ssd_options.initial_state.data<T>(), K, V, P},
+                               s.B * s.H);
+  }
+  const Tensor no_decay = Tensor::zeros({1, 1, 1}, dtype_of<T>, device).expand({s.B, s.L, s.H});
   const ssm::SsdResult r = ssm::ssd(X, no_decay, features_k, features_q, ssd_options);
-  LinearAttentionResult out;
-  out.o = Tensor::empty(v.shape(), dtype_of<T>);
-  const T* Y = r.Y.data<T>();
-  detail::for_rows(rows, [&](std::int64_t row) {
-    const T* y = Y + row * P;
-    T* o = out.o.data<T>() + row * V;
-    if (!options.normalize) return void(std::copy_n(y, V, o));
-    const T denominator = y[V] + T(options.epsilon);
-    for (std::int64_t j = 0; j < V; ++j) o[j] = y[j] / denominator;
-  });
-  out.final_state = detail::state_from_ssd<T>(r.final_state, s);
-  if (options.normalize) out.final_normalizer = detail::normalizer_from_ssd(r.final_state);
+  LinearAttentionResult out{Tensor::empty(v.shape(), dtype_of<T>, device),
+                            Tensor::empty({s.B, s.H, K, V}, dtype_of<T>, device),
+                            options.normalize ? Tensor::empty({s.B, s.H, K}, dtype_of<T>, device) : Tensor{}};
+  subq::detail::run_row_pass(
+      kOp, device, detail::NormalizedOutputs<T>{r.Y.data<T>(), out.o.data<T>(), V, P, T(options.epsilon)}, rows);
+  const Tensor final_state = r.final_state.contiguous();
+  subq::detail::run_row_pass(
+      kOp, device,
+      detail::UnpackSsdState<T>{final_state.data<T>(), out.final_state.data<T>(),
+                                options.normalize ? out.final_normalizer.data<T>() : nullptr, K, V, P},
+      s.B * s.H);
   return out;
 }
 
@@ -69,10 +77,10 @@ template <class T>
 LinearAttentionResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                       const LinearAttentionOptions& options, const detail::QkvSizes& s) {
   const std::int64_t K = s.dk, V = s.dv, L = s.L, H = s.H;
-  const Tensor q = detail::dense<double>(q_in), k = detail::dense<double>(k_in), v = detail::dense<double>(v_in);
-  Tensor S = options.initial_state.defined() ? detail::dense<double>(options.initial_state).clone()
+  const Tensor q = detail::host_f64(q_in), k = detail::host_f64(k_in), v = detail::host_f64(v_in);
+  Tensor S = options.initial_state.defined() ? detail::host_f64(options.initial_state).clone()
                                              : Tensor::zeros({s.B, H, K, V}, DType::F64);
-  Tensor z = options.initial_normalizer.defined() ? detail::dense<double>(options.initial_normalizer).clone()
+  Tensor z = options.initial_normalizer.defined() ? detail::host_f64(options.initial_normalizer).clone()
                                                   : Tensor::zeros({s.B, H, K}, DType::F64);
   Tensor o = Tensor::empty(v.shape(), DType::F64);
   std::vector<double> phi_k(static_cast<std::size_t>(K)), phi_q(phi_k.size());

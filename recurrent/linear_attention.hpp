@@ -35,12 +35,13 @@ struct LinearAttentionResult {
   Tensor final_normalizer;  // (batch, heads, d_k); undefined unless normalize
 };
 
-/// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); float32 or float64, on the
-/// CPU, every operand of q's dtype.
+/// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); every operand of q's dtype
+/// and on its device: float32 or float64 on the CPU, float32 on CUDA.
 LinearAttentionResult linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                        const LinearAttentionOptions& options = {});
 
-/// The same, one step at a time in float64 (rounded to q's dtype): the specification.
+/// The same, one step at a time in float64 on the CPU (rounded to q's dtype, returned on the CPU):
+/// the specification.
 LinearAttentionResult linear_attention_recurrent(const Tensor& q, const Tensor& k, const Tensor& v,
                                                  const LinearAttentionOptions& options = {});
 

@@ -158,3 +158,38 @@ TEST_CASE("linear attention, BASED and GLA stay finite over 100K steps in float3
   CHECK(all_finite(g.o));
   CHECK(all_finite(g.final_state));
 }
+
+TEST_CASE("linear attention, BASED and GLA: CUDA equals the CPU", "[recurrent][linear_attn][gla][based][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(8);
+  const auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  for (const std::int64_t L : {1, 3, 70, 200}) {
+    INFO("L " << L);
+    const Qkv p = random_qkv(L, 8, 6, rng, DType::F32);
+    LinearAttentionOptions linear;
+    linear.feature_map = FeatureMap::Elu1;
+    linear.normalize = true;
+    linear.scale = 0.3;
+    linear.initial_state = random_tensor({1, 2, 8, 6}, DType::F32, rng, -1, 1);
+    linear.initial_normalizer = random_tensor({1, 2, 8}, DType::F32, rng, 0, 1);
+    const LinearAttentionResult want = linear_attention(p.q, p.k, p.v, linear);
+    LinearAttentionOptions on_gpu = linear;
+    on_gpu.initial_state = gpu(linear.initial_state);
+    on_gpu.initial_normalizer = gpu(linear.initial_normalizer);
+    const LinearAttentionResult got = linear_attention(gpu(p.q), gpu(p.k), gpu(p.v), on_gpu);
+    REQUIRE(got.o.device().is_cuda());
+    CHECK(max_rel_diff(got.o, want.o) < 1e-4);
+    CHECK(max_rel_diff(got.final_state, want.final_state) < 1e-4);
+    CHECK(max_rel_diff(got.final_normalizer, want.final_normalizer) < 1e-4);
+
+    const BasedOptions based_options{0.25, true, 0};
+    CHECK(max_rel_diff(based(gpu(p.q), gpu(p.k), gpu(p.v), based_options), based(p.q, p.k, p.v, based_options)) < 1e-4);
+
+    const Tensor gk = random_tensor({1, L, 2, 8}, DType::F32, rng, -1, 0),
+                 h0 = random_tensor({1, 2, 8, 6}, DType::F32, rng, -1, 1);
+    const GlaResult gla_want = gla(p.q, p.k, p.v, gk, {0.3, h0, 0});
+    const GlaResult gla_got = gla(gpu(p.q), gpu(p.k), gpu(p.v), gpu(gk), {0.3, gpu(h0), 0});
+    CHECK(max_rel_diff(gla_got.o, gla_want.o) < 1e-4);
+    CHECK(max_rel_diff(gla_got.final_state, gla_want.final_state) < 1e-4);
+  }
+}

@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "core/row_pass.hpp"
+#include "recurrent/mlstm_passes.hpp"
+#include "recurrent/qkv.hpp"
 #include "recurrent/ssd_form.hpp"
 #include "ssm/ssd.hpp"
 
@@ -32,59 +35,47 @@ detail::QkvSizes validate(const Tensor& q, const Tensor& k, const Tensor& v, con
 }
 
 template <class T>
-T log_forget(ForgetGate gate, T pre) {
-  if (gate == ForgetGate::Exponential) return pre;
-  return pre < T(0) ? pre - std::log1p(std::exp(pre)) : -std::log1p(std::exp(-pre));  // log sigmoid, stably
-}
-
-template <class T>
 MlstmResult through_ssd(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& i_in,
                         const Tensor& f_in, const MlstmOptions& options, const detail::QkvSizes& s) {
-  const std::int64_t K = s.dk, V = s.dv, P = V + 1, L = s.L, H = s.H;
-  const Tensor v = detail::dense<T>(v_in), input_gate = detail::dense<T>(i_in), forget_gate = detail::dense<T>(f_in);
-  Tensor m = Tensor::empty({s.B, L, H}, dtype_of<T>), log_decay = Tensor::empty({s.B, L, H}, dtype_of<T>);
-  Tensor final_m =
-      options.initial_m.defined() ? detail::dense<T>(options.initial_m).clone() : Tensor::zeros({s.B, H}, dtype_of<T>);
-  // The stabiliser, in order along each head's steps: one scalar per head and step.
-  detail::for_rows(s.B * H, [&](std::int64_t bh) {
-    const std::int64_t b = bh / H, h = bh % H;
-    T previous = final_m.data<T>()[bh];
-    for (std::int64_t t = 0; t < L; ++t) {
-      const std::int64_t row = (b * L + t) * H + h;
-      const T log_f = log_forget(options.forget_gate, forget_gate.data<T>()[row]);
-      const T current = std::max(log_f + previous, input_gate.data<T>()[row]);
-      m.data<T>()[row] = current;
-      log_decay.data<T>()[row] = log_f + previous - current;
-      previous = current;
-    }
-    final_m.data<T>()[bh] = previous;
-  });
-  Tensor X = Tensor::empty({s.B, L, H, P}, dtype_of<T>);
-  detail::for_rows(s.B * L * H, [&](std::int64_t row) {
-    const T input_scale = std::exp(input_gate.data<T>()[row] - m.data<T>()[row]);
-    for (std::int64_t j = 0; j < V; ++j) X.data<T>()[row * P + j] = input_scale * v.data<T>()[row * V + j];
-    X.data<T>()[row * P + V] = input_scale;
-  });
+  const Device device = q_in.device();
+  const std::int64_t K = s.dk, V = s.dv, P = V + 1, L = s.L, H = s.H, rows = s.B * L * H;
+  const Tensor k = detail::dense<T>(k_in), v = detail::dense<T>(v_in), input_gate = detail::dense<T>(i_in),
+               forget_gate = detail::dense<T>(f_in);
+  const Tensor m = Tensor::empty({s.B, L, H}, dtype_of<T>, device);
+  const Tensor log_decay = Tensor::empty({s.B, L, H}, dtype_of<T>, device);
+  const Tensor final_m = options.initial_m.defined() ? detail::dense<T>(options.initial_m).clone()
+                                                     : Tensor::zeros({s.B, H}, dtype_of<T>, device);
+  subq::detail::run_row_pass(
+      kOp, device,
+      detail::MlstmStabiliser<T>{input_gate.data<T>(), forget_gate.data<T>(), m.data<T>(), log_decay.data<T>(),
+                                 final_m.data<T>(), L, H, options.forget_gate == ForgetGate::Exponential},
+      s.B * H);
+  const Tensor X = Tensor::empty({s.B, L, H, P}, dtype_of<T>, device),
+               keys = Tensor::empty(k.shape(), dtype_of<T>, device);
+  subq::detail::run_row_pass(kOp, device,
+                             detail::MlstmInputs<T>{k.data<T>(), v.data<T>(), input_gate.data<T>(), m.data<T>(),
+                                                    X.data<T>(), keys.data<T>(), K, V, T(1 / std::sqrt(double(K)))},
+                             rows);
   ssm::SsdOptions ssd_options;
   ssd_options.chunk_length = options.chunk_length;
-  ssd_options.initial_state = detail::to_ssd_state<T>(options.initial_C, options.initial_n, true, s);
-  const Tensor keys = [&] {
-    Tensor scaled = detail::dense<T>(k_in).clone();
-    const T factor = T(1 / std::sqrt(double(K)));
-    for (std::int64_t i = 0; i < scaled.numel(); ++i) scaled.data<T>()[i] *= factor;
-    return scaled;
-  }();
+  if (options.initial_C.defined() || options.initial_n.defined()) {
+    const Tensor C0 = options.initial_C.defined() ? detail::dense<T>(options.initial_C) : Tensor{};
+    const Tensor n0 = options.initial_n.defined() ? detail::dense<T>(options.initial_n) : Tensor{};
+    ssd_options.initial_state = Tensor::empty({s.B, H, P, K}, dtype_of<T>, device);
+    subq::detail::run_row_pass(kOp, device,
+                               detail::PackSsdState<T>{detail::data_or_null<T>(C0), detail::data_or_null<T>(n0),
+                                                       ssd_options.initial_state.data<T>(), K, V, P},
+                               s.B * H);
+  }
   const ssm::SsdResult r = ssm::ssd(X, log_decay, keys, detail::dense<T>(q_in), ssd_options);
-  MlstmResult out;
-  out.h = Tensor::empty(v.shape(), dtype_of<T>);
-  detail::for_rows(s.B * L * H, [&](std::int64_t row) {
-    const T* y = r.Y.data<T>() + row * P;
-    const T denominator = std::max(std::abs(y[V]), std::exp(-m.data<T>()[row])) + T(options.epsilon);
-    for (std::int64_t j = 0; j < V; ++j) out.h.data<T>()[row * V + j] = y[j] / denominator;
-  });
-  out.final_C = detail::state_from_ssd<T>(r.final_state, s);
-  out.final_n = detail::normalizer_from_ssd(r.final_state);
-  out.final_m = final_m;
+  MlstmResult out{Tensor::empty(v.shape(), dtype_of<T>, device), Tensor::empty({s.B, H, K, V}, dtype_of<T>, device),
+                  Tensor::empty({s.B, H, K}, dtype_of<T>, device), final_m};
+  subq::detail::run_row_pass(
+      kOp, device, detail::MlstmOutputs<T>{r.Y.data<T>(), m.data<T>(), out.h.data<T>(), V, T(options.epsilon)}, rows);
+  const Tensor final_state = r.final_state.contiguous();
+  subq::detail::run_row_pass(
+      kOp, device,
+      detail::UnpackSsdState<T>{final_state.data<T>(), out.final_C.data<T>(), out.final_n.data<T>(), K, V, P}, s.B * H);
   return out;
 }
 
@@ -93,10 +84,10 @@ MlstmResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Tensor
                             const Tensor& f_in, const MlstmOptions& options, const detail::QkvSizes& s) {
   const std::int64_t K = s.dk, V = s.dv, L = s.L, H = s.H;
   auto start = [](const Tensor& given, const Shape& shape) {
-    return given.defined() ? detail::dense<double>(given).clone() : Tensor::zeros(shape, DType::F64);
+    return given.defined() ? detail::host_f64(given).clone() : Tensor::zeros(shape, DType::F64);
   };
-  const Tensor q = detail::dense<double>(q_in), k = detail::dense<double>(k_in), v = detail::dense<double>(v_in),
-               input_gate = detail::dense<double>(i_in), forget_gate = detail::dense<double>(f_in);
+  const Tensor q = detail::host_f64(q_in), k = detail::host_f64(k_in), v = detail::host_f64(v_in),
+               input_gate = detail::host_f64(i_in), forget_gate = detail::host_f64(f_in);
   Tensor C = start(options.initial_C, {s.B, H, K, V}), n = start(options.initial_n, {s.B, H, K}),
          m = start(options.initial_m, {s.B, H});
   Tensor h_out = Tensor::empty(v.shape(), DType::F64);
@@ -109,7 +100,8 @@ MlstmResult recurrent_typed(const Tensor& q_in, const Tensor& k_in, const Tensor
         const std::int64_t row = (b * L + t) * H + h;
         const double *qt = q.data<double>() + row * K, *kt = k.data<double>() + row * K,
                      *vt = v.data<double>() + row * V;
-        const double log_f = log_forget(options.forget_gate, forget_gate.data<double>()[row]);
+        const double log_f =
+            detail::log_forget(options.forget_gate == ForgetGate::Exponential, forget_gate.data<double>()[row]);
         const double i = input_gate.data<double>()[row], m_new = std::max(log_f + stabiliser, i);
         const double f_scale = std::exp(log_f + stabiliser - m_new), i_scale = std::exp(i - m_new);
         stabiliser = m_new;

@@ -39,11 +39,13 @@ struct MlstmResult {
 };
 
 /// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); input_gate, forget_gate:
-/// (batch, length, heads) pre-activations; float32 or float64 on the CPU, every operand of q's dtype.
+/// (batch, length, heads) pre-activations; every operand of q's dtype and on its device: float32 or
+/// float64 on the CPU, float32 on CUDA.
 MlstmResult mlstm(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& input_gate,
                   const Tensor& forget_gate, const MlstmOptions& options = {});
 
-/// The same, one step at a time in float64 (rounded to q's dtype): the specification.
+/// The same, one step at a time in float64 on the CPU (rounded to q's dtype, returned on the CPU):
+/// the specification.
 MlstmResult mlstm_recurrent(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& input_gate,
                             const Tensor& forget_gate, const MlstmOptions& options = {});
 

@@ -92,3 +92,28 @@ TEST_CASE("mlstm stays finite over 100K steps in float32 with large input gates"
   const MlstmResult want = mlstm_recurrent(c.q, c.k, c.v, c.i, c.f);
   CHECK(max_rel_diff(r.h, want.h) < 5e-3);
 }
+
+TEST_CASE("mlstm: CUDA equals the CPU", "[recurrent][mlstm][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(5);
+  const auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  for (const std::int64_t L : {1, 50, 130}) {
+    INFO("L " << L);
+    const Cell c = random_cell(L, rng, DType::F32);
+    MlstmOptions options;
+    options.forget_gate = L == 50 ? ForgetGate::Exponential : ForgetGate::Sigmoid;
+    options.initial_C = random_tensor({1, 2, 4, 3}, DType::F32, rng, -1, 1);
+    options.initial_n = random_tensor({1, 2, 4}, DType::F32, rng, -1, 1);
+    options.initial_m = random_tensor({1, 2}, DType::F32, rng, -1, 1);
+    const MlstmResult want = mlstm(c.q, c.k, c.v, c.i, c.f, options);
+    options.initial_C = gpu(options.initial_C);
+    options.initial_n = gpu(options.initial_n);
+    options.initial_m = gpu(options.initial_m);
+    const MlstmResult got = mlstm(gpu(c.q), gpu(c.k), gpu(c.v), gpu(c.i), gpu(c.f), options);
+    REQUIRE(got.h.device().is_cuda());
+    CHECK(max_rel_diff(got.h, want.h) < 1e-4);
+    CHECK(max_rel_diff(got.final_C, want.final_C) < 1e-4);
+    CHECK(max_rel_diff(got.final_n, want.final_n) < 1e-4);
+    CHECK(max_rel_diff(got.final_m, want.final_m) < 1e-6);
+  }
+}

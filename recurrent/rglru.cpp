@@ -7,7 +7,9 @@
 #include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/math.hpp"
+#include "core/row_pass.hpp"
 #include "recurrent/qkv.hpp"
+#include "recurrent/rglru_passes.hpp"
 #include "scan/linear_recurrence.hpp"
 
 namespace subq::recurrent {
@@ -35,44 +37,51 @@ Sizes validate(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, c
   SUBQ_CHECK(x.defined() && x.dim() == 3 && x.size(2) == D, "{}: x: expected (batch, length, {}), found {}", kOp, D,
              x.defined() ? to_string(x.shape()) : "nothing");
   const Sizes s{x.size(0), x.size(1), D, H};
-  SUBQ_CHECK(x.device().is_cpu(), "{}: runs on the CPU; x is on {}", kOp, to_string(x.device()));
-  SUBQ_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "{}: x: expected float32 or float64, found {}", kOp,
-             dtype_name(x.dtype()));
+  const Device device = x.device();
+  if (device.is_cuda())
+    SUBQ_CHECK(x.dtype() == DType::F32, "{} on {}: x: expected float32, found {}", kOp, to_string(device),
+               dtype_name(x.dtype()));
+  else
+    SUBQ_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "{}: x: expected float32 or float64, found {}", kOp,
+               dtype_name(x.dtype()));
   for (const auto& [name, t] : NamedTensors{{"a_param", &layer.a_param},
                                             {"input_gate.w", &layer.input_gate_w},
                                             {"input_gate.b", &layer.input_gate_b},
                                             {"a_gate.w", &layer.a_gate_w},
                                             {"a_gate.b", &layer.a_gate_b},
                                             {"h0", &h0}})
-    SUBQ_CHECK(!t->defined() || (t->dtype() == x.dtype() && t->device().is_cpu()),
-               "{}: {}: expected {} on the CPU (x's), found {} on {}", kOp, name, dtype_name(x.dtype()),
+    SUBQ_CHECK(!t->defined() || (t->dtype() == x.dtype() && t->device() == device),
+               "{}: {}: expected {} on {} (x's), found {} on {}", kOp, name, dtype_name(x.dtype()), to_string(device),
                dtype_name(t->dtype()), to_string(t->device()));
   if (segment_pos.defined()) {
     check_shape(kOp, "segment_pos", segment_pos, {s.B, s.L});
-    SUBQ_CHECK(segment_pos.dtype() == DType::I64 && segment_pos.device().is_cpu(),
-               "{}: segment_pos: expected int64 on the CPU, found {} on {}", kOp, dtype_name(segment_pos.dtype()),
-               to_string(segment_pos.device()));
+    SUBQ_CHECK(segment_pos.dtype() == DType::I64 && segment_pos.device() == device,
+               "{}: segment_pos: expected int64 on {}, found {} on {}", kOp, to_string(device),
+               dtype_name(segment_pos.dtype()), to_string(segment_pos.device()));
   }
   detail::check_optional_shape(kOp, "h0", h0, {s.B, D});
   return s;
 }
 
-/// sigmoid(x W + b) per head block, for the rows of x (rows, D): (rows, D).
+/// sigmoid(x W + b) per head block, for the rows of x (rows, D): (rows, D) on x's device.
 template <class T>
 Tensor block_diagonal_gate(const Tensor& x, const Tensor& w_in, const Tensor& b_in, const Sizes& s) {
+  const Device device = x.device();
   const std::int64_t rows = s.B * s.L, D = s.D, Dh = s.D / s.H;
   const Tensor w = detail::dense<T>(w_in), bias = detail::dense<T>(b_in);
-  Tensor gate = Tensor::empty({rows, D}, dtype_of<T>);
-  for (std::int64_t h = 0; h < s.H; ++h) {
-    const StridedRows<T> X(x.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
-    const Eigen::Map<const RowMatrix<T>> W(w.data<T>() + h * Dh * Dh, Dh, Dh);
-    Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> G(gate.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
-    G.noalias() = X * W;
+  Tensor gate = Tensor::empty({rows, D}, dtype_of<T>, device);
+  if (device.is_cuda()) {
+    subq::detail::run_row_pass(
+        kOp, device, detail::BlockDiagonalProduct<T>{x.data<T>(), w.data<T>(), gate.data<T>(), D, Dh}, rows * D);
+  } else {
+    for (std::int64_t h = 0; h < s.H; ++h) {
+      const StridedRows<T> X(x.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
+      const Eigen::Map<const RowMatrix<T>> W(w.data<T>() + h * Dh * Dh, Dh, Dh);
+      Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> G(gate.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
+      G.noalias() = X * W;
+    }
   }
-  detail::for_rows(rows, [&](std::int64_t row) {
-    T* g = gate.data<T>() + row * D;
-    for (std::int64_t i = 0; i < D; ++i) g[i] = sigmoid(g[i] + bias.data<T>()[i]);
-  });
+  subq::detail::run_row_pass(kOp, device, detail::SigmoidWithBias<T>{gate.data<T>(), bias.data<T>(), D}, rows);
   return gate;
 }
 
@@ -83,26 +92,23 @@ bool resets_at(const Tensor& segment_pos, std::int64_t row) {
 template <class T>
 RgLruResult scanned(const RgLru& layer, const Tensor& x_in, const Tensor& segment_pos_in, const Tensor& h0,
                     const Sizes& s) {
+  const Device device = x_in.device();
   const std::int64_t D = s.D;
   const Tensor x = detail::dense<T>(x_in).view({s.B * s.L, D}), a_param = detail::dense<T>(layer.a_param);
   const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.contiguous() : Tensor{};
-  Tensor a = block_diagonal_gate<T>(x, layer.a_gate_w, layer.a_gate_b, s);          // gate_a, then a in place
-  Tensor b = block_diagonal_gate<T>(x, layer.input_gate_w, layer.input_gate_b, s);  // gate_x, then the input
-  std::vector<T> softplus_a(static_cast<std::size_t>(D));
-  for (std::int64_t i = 0; i < D; ++i) softplus_a[i] = softplus(a_param.data<T>()[i]);
-  detail::for_rows(s.B * s.L, [&](std::int64_t row) {
-    T *at = a.data<T>() + row * D, *bt = b.data<T>() + row * D;
-    const T* xt = x.data<T>() + row * D;
-    const bool reset = resets_at(segment_pos, row);
-    for (std::int64_t i = 0; i < D; ++i) {
-      const T log_a = T(-kGateExponent) * at[i] * softplus_a[i];
-      const T scale = reset ? T(1) : std::sqrt(T(1) - std::exp(T(2) * log_a));
-      at[i] = reset ? T(0) : std::exp(log_a);
-      bt[i] = xt[i] * bt[i] * scale;
-    }
-  });
-  // The scan core takes (batch, channels, length): these are (batch, length, width) read transposed.
-  const auto channels_first = [&](const Tensor& t) { return t.view({s.B, s.L, D}).transpose(1, 2); };
+  const Tensor a = block_diagonal_gate<T>(x, layer.a_gate_w, layer.a_gate_b, s);          // gate_a, then a in place
+  const Tensor b = block_diagonal_gate<T>(x, layer.input_gate_w, layer.input_gate_b, s);  // gate_x, then the input
+  subq::detail::run_row_pass(
+      kOp, device,
+      detail::RgLruCoefficients<T>{a.data<T>(), b.data<T>(), x.data<T>(), a_param.data<T>(),
+                                   detail::data_or_null<std::int64_t>(segment_pos), D, T(kGateExponent)},
+      s.B * s.L);
+  // The scan core takes (batch, channels, length): these are (batch, length, width) read
+  // transposed on the CPU; CUDA's scan wants each channel's steps adjacent.
+  const auto channels_first = [&](const Tensor& t) {
+    const Tensor view = t.view({s.B, s.L, D}).transpose(1, 2);
+    return device.is_cuda() ? view.contiguous() : view;
+  };
   const scan::LinearRecurrenceResult r = scan::linear_recurrence(channels_first(a), channels_first(b), h0);
   return {r.h.transpose(1, 2).contiguous(), r.final_state};
 }
@@ -111,11 +117,11 @@ template <class T>
 RgLruResult recurrent_typed(const RgLru& layer, const Tensor& x_in, const Tensor& segment_pos_in, const Tensor& h0,
                             const Sizes& s) {
   const std::int64_t D = s.D, Dh = D / s.H;
-  const Tensor x = detail::dense<double>(x_in), a_param = detail::dense<double>(layer.a_param),
-               wx = detail::dense<double>(layer.input_gate_w), bx = detail::dense<double>(layer.input_gate_b),
-               wa = detail::dense<double>(layer.a_gate_w), ba = detail::dense<double>(layer.a_gate_b);
-  const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.contiguous() : Tensor{};
-  Tensor h = h0.defined() ? detail::dense<double>(h0).clone() : Tensor::zeros({s.B, D}, DType::F64);
+  const Tensor x = detail::host_f64(x_in), a_param = detail::host_f64(layer.a_param),
+               wx = detail::host_f64(layer.input_gate_w), bx = detail::host_f64(layer.input_gate_b),
+               wa = detail::host_f64(layer.a_gate_w), ba = detail::host_f64(layer.a_gate_b);
+  const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.to(Device::cpu()).contiguous() : Tensor{};
+  Tensor h = h0.defined() ? detail::host_f64(h0).clone() : Tensor::zeros({s.B, D}, DType::F64);
   Tensor y = Tensor::empty({s.B, s.L, D}, DType::F64);
   for (std::int64_t b = 0; b < s.B; ++b)
     for (std::int64_t t = 0; t < s.L; ++t) {

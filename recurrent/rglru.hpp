@@ -33,12 +33,13 @@ struct RgLruResult {
   Tensor last_h;  // (batch, width)
 };
 
-/// x: (batch, length, width) of the weights' dtype (float32 or float64), on the CPU;
-/// segment_pos: (batch, length) int64, or undefined for a continuation (no resets); h0: (batch,
-/// width) or undefined for zeros.
+/// x: (batch, length, width) of the weights' dtype and on their device (float32 or float64 on the
+/// CPU, float32 on CUDA); segment_pos: (batch, length) int64, or undefined for a continuation (no
+/// resets); h0: (batch, width) or undefined for zeros.
 RgLruResult rglru(const RgLru& layer, const Tensor& x, const Tensor& segment_pos = {}, const Tensor& h0 = {});
 
-/// The same, one step at a time in float64 (rounded to x's dtype): the specification.
+/// The same, one step at a time in float64 on the CPU (rounded to x's dtype, returned on the CPU):
+/// the specification.
 RgLruResult rglru_recurrent(const RgLru& layer, const Tensor& x, const Tensor& segment_pos = {}, const Tensor& h0 = {});
 
 }  // namespace subq::recurrent

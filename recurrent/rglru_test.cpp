@@ -65,3 +65,22 @@ TEST_CASE("rglru: bad operands are named", "[recurrent][rglru]") {
   CHECK_THROWS_WITH(rglru(layer, Tensor::zeros({1, 3, 8}, DType::F32)),
                     Catch::Contains("rglru: a_param: expected float32"));
 }
+
+TEST_CASE("rglru: CUDA equals the CPU, with resets", "[recurrent][rglru][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(4);
+  const auto gpu = [](const Tensor& t) { return t.to(Device::cuda()); };
+  const RgLru layer = random_layer(12, 3, rng, DType::F32);
+  const RgLru on_gpu{gpu(layer.a_param), gpu(layer.input_gate_w), gpu(layer.input_gate_b), gpu(layer.a_gate_w),
+                     gpu(layer.a_gate_b)};
+  for (const std::int64_t L : {1, 33, 140}) {
+    INFO("L " << L);
+    const Tensor x = random_tensor({2, L, 12}, DType::F32, rng, -2, 2),
+                 h0 = random_tensor({2, 12}, DType::F32, rng, -1, 1);
+    const Tensor pos = positions(2, L, 9);
+    const RgLruResult want = rglru(layer, x, pos, h0), got = rglru(on_gpu, gpu(x), gpu(pos), gpu(h0));
+    REQUIRE(got.y.device().is_cuda());
+    CHECK(max_rel_diff(got.y, want.y) < 1e-5);
+    CHECK(max_rel_diff(got.last_h, want.last_h) < 1e-5);
+  }
+}

@@ -1,48 +1,44 @@
 #pragma once
 // Internal: linear attention (and mLSTM) as SSD sees it. A (d_k x d_v) state S with, optionally,
 // a running key sum z (d_k) is SSD's (P x N) state with P = d_v (+ 1 for z) and N = d_k: S
-// transposed in the first d_v rows, z in the last. These convert between the two layouts.
-#include "recurrent/qkv.hpp"
+// transposed in the first d_v rows, z in the last. These row passes (core/row_pass.hpp; one row
+// per batch x head) convert between the two layouts, on the CPU and on CUDA.
+#include <cstdint>
+
+#include "core/complex.hpp"
 
 namespace subq::recurrent::detail {
 
-/// SSD's initial state (batch, heads, d_v + has_z, d_k) from S0 (batch, heads, d_k, d_v) and z0
-/// (batch, heads, d_k), either undefined for zeros; undefined when both are.
+/// SSD's initial state (batch x heads, P, d_k) from S0 (batch x heads, d_k, d_v) and z0
+/// (batch x heads, d_k), either null for zeros (z0 ignored when P = d_v).
 template <class T>
-Tensor to_ssd_state(const Tensor& S0, const Tensor& z0, bool has_z, const QkvSizes& s) {
-  if (!S0.defined() && !z0.defined()) return {};
-  const std::int64_t P = s.dv + (has_z ? 1 : 0), K = s.dk, V = s.dv;
-  Tensor state = Tensor::zeros({s.B, s.H, P, K}, dtype_of<T>);
-  T* out = state.data<T>();
-  if (S0.defined()) {
-    const Tensor S = dense<T>(S0);
-    for (std::int64_t bh = 0; bh < s.B * s.H; ++bh)
-      for (std::int64_t i = 0; i < K; ++i)
-        for (std::int64_t j = 0; j < V; ++j) out[(bh * P + j) * K + i] = S.data<T>()[(bh * K + i) * V + j];
+struct PackSsdState {
+  const T *S0, *z0;
+  T* state;
+  std::int64_t K, V, P;
+  SUBQ_HOST_DEVICE void operator()(std::int64_t bh) const {
+    T* out = state + bh * P * K;
+    for (std::int64_t j = 0; j < V; ++j)
+      for (std::int64_t i = 0; i < K; ++i) out[j * K + i] = S0 ? S0[(bh * K + i) * V + j] : T(0);
+    if (P > V)
+      for (std::int64_t i = 0; i < K; ++i) out[V * K + i] = z0 ? z0[bh * K + i] : T(0);
   }
-  if (z0.defined() && has_z) {
-    const Tensor z = dense<T>(z0);
-    for (std::int64_t bh = 0; bh < s.B * s.H; ++bh)
-      for (std::int64_t i = 0; i < K; ++i) out[(bh * P + V) * K + i] = z.data<T>()[bh * K + i];
-  }
-  return state;
-}
+};
 
-/// S (batch, heads, d_k, d_v) from SSD's final state (batch, heads, P, d_k).
+/// S (batch x heads, d_k, d_v) and, where z is not null, z (batch x heads, d_k) from SSD's state
+/// (batch x heads, P, d_k).
 template <class T>
-Tensor state_from_ssd(const Tensor& ssd_state, const QkvSizes& s) {
-  const std::int64_t P = ssd_state.size(2), K = s.dk, V = s.dv;
-  Tensor S = Tensor::empty({s.B, s.H, K, V}, dtype_of<T>);
-  const T* in = ssd_state.contiguous().data<T>();
-  for (std::int64_t bh = 0; bh < s.B * s.H; ++bh)
+struct UnpackSsdState {
+  const T* state;
+  T *S, *z;
+  std::int64_t K, V, P;
+  SUBQ_HOST_DEVICE void operator()(std::int64_t bh) const {
+    const T* in = state + bh * P * K;
     for (std::int64_t i = 0; i < K; ++i)
-      for (std::int64_t j = 0; j < V; ++j) S.data<T>()[(bh * K + i) * V + j] = in[(bh * P + j) * K + i];
-  return S;
-}
-
-/// z (batch, heads, d_k): the last row of SSD's final state (batch, heads, d_v + 1, d_k).
-inline Tensor normalizer_from_ssd(const Tensor& ssd_state) {
-  return ssd_state.select(2, ssd_state.size(2) - 1).contiguous();
-}
+      for (std::int64_t j = 0; j < V; ++j) S[(bh * K + i) * V + j] = in[j * K + i];
+    if (z)
+      for (std::int64_t i = 0; i < K; ++i) z[bh * K + i] = in[V * K + i];
+  }
+};
 
 }  // namespace subq::recurrent::detail

@@ -99,11 +99,11 @@ run() {
 
   # compute-sanitizer over the conformance cases: every family's kernels on small shapes.
   # racecheck on the families whose kernels share memory within a block (attention, the norms,
-  # SSD, the selective scan, WKV-6/7).
+  # SSD, the selective scan, WKV-6/7; attention over a sliding window).
   if command -v compute-sanitizer >/dev/null; then
     local cs="compute-sanitizer --error-exitcode 9 --print-limit 20"
     step "memcheck: conformance" 120 "$out/sanitizer.log" $cs --tool memcheck "$bin/subq" check tests/conformance --device cuda
-    for family in hf/jamba hf/mamba mamba2 fla; do
+    for family in hf/jamba hf/mamba mamba2 fla sliding_window_attention; do
       step "racecheck: $family" 30 "$out/sanitizer.log" $cs --tool racecheck "$bin/subq" check tests/conformance \
         --device cuda --only "$family"
     done

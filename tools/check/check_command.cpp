@@ -41,11 +41,6 @@ Line run_case(const std::filesystem::path& dir, Device device, const std::string
       line.reason = fmt::format("no runner for {} '{}' yet", c.kind == "model" ? "arch" : "op", c.key);
       return line;
     }
-    if (device.is_cuda() && !runs_on_cuda(c.key)) {
-      line.status = "SKIP";
-      line.reason = fmt::format("op '{}' runs on the CPU only so far", c.key);
-      return line;
-    }
     line.comparison = compare(c, runner(c, device));
     line.status = line.comparison.pass ? "PASS" : "FAIL";
   } catch (const std::exception& e) {

@@ -16,10 +16,6 @@ void check_all(Device device) {
     const check::Case c = check::load_case(dir);
     const check::Runner runner = check::find_runner(c.key);
     if (runner == nullptr) continue;
-    if (device.is_cuda() && !check::runs_on_cuda(c.key)) {
-      WARN("SKIPPED on CUDA: " << c.name << " (op '" << c.key << "' runs on the CPU only so far)");
-      continue;
-    }
     ++supported;
     const check::Comparison result = check::compare(c, runner(c, device));
     INFO(c.name << " on " << to_string(device) << ": max_abs_err " << result.max_abs_err << " worst_ratio "

@@ -1,7 +1,6 @@
 // The runners of every supported case key, in one plain table. Each family's runner lives in
 // the family's folder beside its CPU and CUDA paths.
 #include <map>
-#include <set>
 
 #include "tools/check/runners.hpp"
 
@@ -9,7 +8,7 @@ namespace subq::check {
 
 namespace {
 
-// Every family runs on the CPU; all but those of cpu_only() also on CUDA.
+// Every family runs on the CPU and on CUDA.
 const std::map<std::string, Runner>& runners() {
   static const std::map<std::string, Runner> table = {
       {"based", &recurrent::run_based_case},
@@ -39,21 +38,11 @@ const std::map<std::string, Runner>& runners() {
   return table;
 }
 
-// The issue-20 families, whose operand passes (feature maps, gates, the mLSTM stabiliser) have no
-// CUDA kernels yet: their CUDA cases are reported as skipped, with this reason.
-const std::set<std::string>& cpu_only() {
-  static const std::set<std::string> keys = {"based", "delta_rule", "gated_delta_rule", "gla", "linear_attn",
-                                             "mlstm", "rglru"};
-  return keys;
-}
-
 }  // namespace
 
 Runner find_runner(const std::string& key) {
   const auto it = runners().find(key);
   return it == runners().end() ? nullptr : it->second;
 }
-
-bool runs_on_cuda(const std::string& key) { return find_runner(key) != nullptr && cpu_only().count(key) == 0; }
 
 }  // namespace subq::check

@@ -6,8 +6,6 @@
 namespace subq::check {
 /// The runner for a case's key (on any device), or nullptr when the library does not support it.
 Runner find_runner(const std::string& key);
-/// Whether the op or arch of that key runs on CUDA (every supported key runs on the CPU).
-bool runs_on_cuda(const std::string& key);
 }  // namespace subq::check
 
 namespace subq::attention {
