@@ -14,6 +14,8 @@
 #include "core/check.hpp"
 #include "core/dense.hpp"
 #include "moe/moe.hpp"
+#include "recurrent/delta_net_mixer.hpp"
+#include "recurrent/gla_mixer.hpp"
 #include "recurrent/retention_mixer.hpp"
 #include "recurrent/rwkv4_mixer.hpp"
 #include "recurrent/rwkv6_mixer.hpp"
@@ -36,6 +38,9 @@ constexpr MixerKind kMixerKinds[] = {
     {'W', "RWKV-6", "rwkv6.", &recurrent::make_rwkv6_mixer},
     {'V', "RWKV-7", "rwkv7.", &recurrent::make_rwkv7_mixer},
     {'4', "S4D", "s4.", &ssm::make_s4_mixer},
+    {'L', "GLA", "gla.", &recurrent::make_gla_mixer},
+    {'N', "DeltaNet", "delta_net.", &recurrent::make_delta_net_mixer},
+    {'G', "Gated DeltaNet", "gated_deltanet.", &recurrent::make_gated_deltanet_mixer},
 };
 
 const MixerKind* find_kind(char letter) {

@@ -20,15 +20,23 @@ using Loader = lm::Stack (*)(Checkpoint&);
 // The architectures by config.json's model_type.
 Loader find_loader(const JsonConfig& config, std::string* type) {
   static const std::map<std::string, Loader> loaders = {
-      {"jamba", &lm::load_jamba},   {"mamba", &lm::load_mamba},
-      {"mamba2", &lm::load_mamba2}, {"retnet", &lm::load_retnet},
-      {"rwkv", &lm::load_rwkv4},    {"rwkv6", &lm::load_rwkv6},
-      {"rwkv7", &lm::load_rwkv7},   {"subq_hybrid", &lm::load_hybrid_stack},
+      {"delta_net", &lm::load_delta_net},
+      {"gated_deltanet", &lm::load_gated_deltanet},
+      {"gla", &lm::load_gla},
+      {"jamba", &lm::load_jamba},
+      {"mamba", &lm::load_mamba},
+      {"mamba2", &lm::load_mamba2},
+      {"retnet", &lm::load_retnet},
+      {"rwkv", &lm::load_rwkv4},
+      {"rwkv6", &lm::load_rwkv6},
+      {"rwkv7", &lm::load_rwkv7},
+      {"subq_hybrid", &lm::load_hybrid_stack},
   };
   *type = config.get_string("model_type");
   const auto it = loaders.find(*type);
   SUBQ_CHECK(it != loaders.end(),
-             "{}: model_type '{}': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid",
+             "{}: model_type '{}': expected one of delta_net, gated_deltanet, gla, jamba, mamba, mamba2, retnet, rwkv, "
+             "rwkv6, rwkv7, subq_hybrid",
              config.source(), *type);
   return it->second;
 }

@@ -118,7 +118,8 @@ TEST_CASE("language models: a checkpoint that does not match its config names th
                     Catch::Contains("'backbone.layers.0.mixer.x_proj.weight': expected shape [24, 128], found [40, 128]"));
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "mamba2"; }), Catch::Contains("missing key 'num_heads'"));
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "llama"; }),
-                    Catch::Contains("model_type 'llama': expected one of jamba, mamba, mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid"));
+                    Catch::Contains("model_type 'llama': expected one of delta_net, gated_deltanet, gla, jamba, mamba, "
+                                    "mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid"));
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c.erase("hidden_size"); }), Catch::Contains("missing key 'hidden_size'"));
   CHECK_THROWS_WITH(load("hf/mamba2", [](auto& c) { c["n_groups"] = 1; }),
                     Catch::Contains("backbone.layers.0.mixer.in_proj.weight") && Catch::Contains("[296, 64]"));
@@ -196,7 +197,11 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   // Patterns are checked.
   std::string bad_spec = spec;
   bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1), Catch::Contains("layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), K (RWKV-4), W (RWKV-6), V (RWKV-7) or 4 (S4D)"));
+  CHECK_THROWS_WITH(
+      LanguageModel::random(bad_spec, 1),
+      Catch::Contains(
+          "layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), K "
+          "(RWKV-4), W (RWKV-6), V (RWKV-7), 4 (S4D), L (GLA), N (DeltaNet) or G (Gated DeltaNet)"));
 }
 
 TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[lm][model]") {
@@ -225,6 +230,12 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(saved.contains("model.layers.7.s4.layer.kernel.A_real"));
   CHECK(saved.contains("model.layers.8.rwkv4.time_first"));
   CHECK(saved.contains("model.layers.9.self_attn.q_proj.weight"));
+  CHECK(saved.contains("model.layers.10.gla.gk_proj.1.bias"));
+  CHECK(saved.contains("model.layers.11.delta_net.q_conv1d.weight"));
+  CHECK(!saved.contains("model.layers.11.delta_net.g_proj.weight"));  // DeltaNet's default: no output gate
+  CHECK(saved.contains("model.layers.12.gated_deltanet.A_log"));
+  CHECK(saved.info("model.layers.12.gated_deltanet.q_proj.weight").shape == Shape{64, 128});   // 2 query heads of 32
+  CHECK(saved.info("model.layers.12.gated_deltanet.v_proj.weight").shape == Shape{256, 128});  // 4 value heads of 64
 }
 
 TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[lm][model]") {
@@ -337,4 +348,36 @@ TEST_CASE("language models: prefill gives the last position's logits and the sta
     for (std::int64_t t = prompt; t < L; ++t)
       CHECK(max_rel_diff(model.step(ids.select(1, t).contiguous(), cache), whole.select(1, t)) < 1e-5);
   }
+}
+
+TEST_CASE("language models: fla's GLA, DeltaNet and Gated DeltaNet configs make models that save, load and decode",
+          "[lm][model]") {
+  // fla's config keys (their defaults where left out); Gated DeltaNet with grouped values.
+  const std::string common = R"("vocab_size": 64, "hidden_size": 64, "num_hidden_layers": 2, "norm_eps": 1e-6,
+                                "hidden_ratio": 4, "intermediate_size": null, "attn": null, "hidden_act": "swish")";
+  const std::pair<std::string, std::string> configs[] = {
+      {"gla", R"("num_heads": 2, "expand_k": 0.5, "expand_v": 1, "gate_low_rank_dim": 8)"},
+      {"delta_net", R"("num_heads": 2, "use_gate": false, "use_short_conv": true, "conv_size": 4)"},
+      {"gated_deltanet", R"("num_heads": 2, "head_dim": 16, "num_v_heads": 4, "expand_v": 2, "use_gate": true)"},
+  };
+  std::vector<std::int64_t> text;
+  for (const char c : std::string("Call me Ishmael. Some years ago")) text.push_back(c % 64);
+  const Tensor ids = Tensor::from_vector<std::int64_t>(text, {1, std::int64_t(text.size())});
+  for (const auto& [type, keys] : configs) {
+    INFO(type);
+    const fs::path dir = fs::temp_directory_path() / ("subq_test_fla_" + type);
+    fs::remove_all(dir);
+    const std::string config = "{\"model_type\": \"" + type + "\", " + common + ", " + keys + "}";
+    const LanguageModel model = LanguageModel::random(config, 3, dir);
+    const Tensor logits = model.forward(ids);
+    CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
+    // The MLP is fla's GatedMLP width: 2/3 of 4 x 64, rounded up to 256.
+    CHECK(SafetensorsFile::open(dir / "model.safetensors").info("model.layers.1.mlp.gate_proj.weight").shape ==
+          Shape{256, 64});
+    check_decodes_as_it_scores(model, ids, logits, {1, 16, 21});
+  }
+  const std::string conv_free =
+      "{\"model_type\": \"delta_net\", " + common + R"(, "num_heads": 2, "use_short_conv": false})";
+  CHECK_THROWS_WITH(LanguageModel::random(conv_free, 1),
+                    Catch::Contains("use_short_conv: a layer without its short convolutions is not supported"));
 }

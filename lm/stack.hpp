@@ -112,6 +112,9 @@ Stack load_rwkv4(Checkpoint& checkpoint);
 Stack load_rwkv6(Checkpoint& checkpoint);
 Stack load_rwkv7(Checkpoint& checkpoint);
 Stack load_retnet(Checkpoint& checkpoint);
+Stack load_gla(Checkpoint& checkpoint);
+Stack load_delta_net(Checkpoint& checkpoint);
+Stack load_gated_deltanet(Checkpoint& checkpoint);
 Stack load_jamba(Checkpoint& checkpoint);
 Stack load_hybrid_stack(Checkpoint& checkpoint);
 

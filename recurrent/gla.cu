@@ -8,4 +8,5 @@ template std::string launch_row_pass(const recurrent::detail::GlaReceptance<floa
 template std::string launch_row_pass(const recurrent::detail::GlaReceptance<double>&, std::int64_t);
 template std::string launch_row_pass(const recurrent::detail::GlaOwnStep<float>&, std::int64_t);
 template std::string launch_row_pass(const recurrent::detail::GlaOwnStep<double>&, std::int64_t);
+template std::string launch_row_pass(const recurrent::detail::GlaLogGates<float>&, std::int64_t);
 }  // namespace subq::detail

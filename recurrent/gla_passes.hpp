@@ -1,6 +1,7 @@
 #pragma once
 // Internal: GLA's row passes (core/row_pass.hpp) around RWKV-6's WKV, one row per (batch, step,
-// head): the receptance WKV-6 reads the state with, and the step's own term added to its output.
+// head): the receptance WKV-6 reads the state with, and the step's own term added to its output;
+// and the GLA layer's log-gates, one row per (batch, step).
 #include <cmath>
 #include <cstdint>
 
@@ -32,6 +33,20 @@ struct GlaOwnStep {
     for (std::int64_t i = 0; i < K; ++i) dot += q[row * K + i] * k[row * K + i];
     dot *= scale;
     for (std::int64_t j = 0; j < V; ++j) o[row * V + j] += dot * v[row * V + j];
+  }
+};
+
+/// The layer's log-gates, in place over a row of n: gk = log sigmoid(gk) / normalizer.
+template <class T>
+struct GlaLogGates {
+  T* gk;
+  std::int64_t n;
+  T normalizer;
+  SUBQ_HOST_DEVICE void operator()(std::int64_t row) const {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T x = gk[row * n + i];
+      gk[row * n + i] = (x < T(0) ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x))) / normalizer;
+    }
   }
 };
 
