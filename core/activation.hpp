@@ -12,6 +12,7 @@ enum class Activation {
   NegExp,      // -exp(z), RWKV-6's log-decay
   Silu,        // z * sigmoid(z)
   Rwkv7Decay,  // -exp(-1/2) sigmoid(z), RWKV-7's log-decay (fla's constant in float32)
+  GeluTanh,    // z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))), torch's gelu(approximate="tanh"), Griffin's
 };
 
 }  // namespace subq

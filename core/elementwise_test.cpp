@@ -63,3 +63,13 @@ TEST_CASE("activate: the same bits at every address", "[core][elementwise]") {
     }
   }
 }
+
+TEST_CASE("activate: GeluTanh is torch's gelu(approximate=\"tanh\")", "[core][elementwise]") {
+  // torch documents 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); values of that formula in float64.
+  const std::vector<float> x = {-3.0f, -0.5f, 0.0f, 1.0f, 2.5f};
+  const std::vector<double> want = {-0.0036373920817729943, -0.15428599017485606, 0.0, 0.8411919906082768,
+                                    2.484915733910001};
+  const Tensor got = activate(Tensor::from_vector(x, {5}), Activation::GeluTanh);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    CHECK(got.data<float>()[i] == Approx(want[i]).epsilon(1e-6).margin(2e-7));  // float32 cancels near -3
+}

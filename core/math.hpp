@@ -36,6 +36,8 @@ SUBQ_HOST_DEVICE T activation(Activation f, T z) {
     case Activation::NegExp: return -std::exp(z);
     case Activation::Silu: return silu(z);
     case Activation::Rwkv7Decay: return T(-0.6065306597126334f) * sigmoid(z);
+    case Activation::GeluTanh:
+      return T(0.5) * z * (T(1) + std::tanh(T(0.7978845608028654) * (z + T(0.044715) * z * z * z)));
   }
   return z;
 }

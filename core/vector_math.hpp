@@ -57,7 +57,8 @@ void activate_span(T* p, std::int64_t n, Activation f) {
       return detail::transform_blocks(
           p, n, [](const Block& x) -> Block { return T(-0.6065306597126334f) * (T(1) / (T(1) + (-x).exp())); });
     case Activation::ReluSquare:
-    case Activation::Tanh: break;
+    case Activation::Tanh:
+    case Activation::GeluTanh: break;
   }
   for (std::int64_t i = 0; i < n; ++i) p[i] = activation(f, p[i]);
 }

@@ -16,6 +16,7 @@
 #include "moe/moe.hpp"
 #include "recurrent/delta_net_mixer.hpp"
 #include "recurrent/gla_mixer.hpp"
+#include "recurrent/griffin_mixer.hpp"
 #include "recurrent/retention_mixer.hpp"
 #include "recurrent/rwkv4_mixer.hpp"
 #include "recurrent/rwkv6_mixer.hpp"
@@ -41,6 +42,8 @@ constexpr MixerKind kMixerKinds[] = {
     {'L', "GLA", "gla.", &recurrent::make_gla_mixer},
     {'N', "DeltaNet", "delta_net.", &recurrent::make_delta_net_mixer},
     {'G', "Gated DeltaNet", "gated_deltanet.", &recurrent::make_gated_deltanet_mixer},
+    {'U', "Griffin RG-LRU", "griffin.", &recurrent::make_griffin_mixer},
+    {'O', "local attention", "local_attn.", &attention::make_local_attention_mixer},
 };
 
 const MixerKind* find_kind(char letter) {

@@ -201,7 +201,8 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
       LanguageModel::random(bad_spec, 1),
       Catch::Contains(
           "layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), K "
-          "(RWKV-4), W (RWKV-6), V (RWKV-7), 4 (S4D), L (GLA), N (DeltaNet) or G (Gated DeltaNet)"));
+          "(RWKV-4), W (RWKV-6), V (RWKV-7), 4 (S4D), L (GLA), N (DeltaNet), G (Gated DeltaNet), U (Griffin RG-LRU) or "
+          "O (local attention)"));
 }
 
 TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[lm][model]") {
@@ -236,6 +237,8 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(saved.contains("model.layers.12.gated_deltanet.A_log"));
   CHECK(saved.info("model.layers.12.gated_deltanet.q_proj.weight").shape == Shape{64, 128});   // 2 query heads of 32
   CHECK(saved.info("model.layers.12.gated_deltanet.v_proj.weight").shape == Shape{256, 128});  // 4 value heads of 64
+  CHECK(saved.contains("model.layers.13.griffin.rg_lru.a_gate.w"));
+  CHECK(saved.contains("model.layers.14.local_attn.q_proj.weight"));
 }
 
 TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[lm][model]") {

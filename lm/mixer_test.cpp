@@ -58,6 +58,8 @@ TEST_CASE("mixers: every mixer of the table decodes token by token as it runs th
           INFO("token " << t);
           CHECK(max_rel_diff(run(*mixer, x, v_first, t, t + 1, &state), whole.slice(1, t, t + 1)) < 1e-5);
         }
+        // Local attention's cache stays within a few windows (here 5 keys), however long the stream.
+        if (kind.letter == 'O') CHECK(state[0].size(1) <= 4 * (config.get_int("local_attention_window") - 1));
       }
     }
 }

@@ -1,0 +1,44 @@
+#pragma once
+// Internal: Griffin's recurrent block (De et al. 2024), as recurrentgemma's torch RecurrentBlock
+// defines it, on x (batch, length, hidden):
+//   y = gelu_tanh(linear_y x)
+//   u = rg_lru(conv_1d(linear_x x))          (recurrent/rglru.hpp; conv_1d a causal depthwise
+//                                             convolution of temporal_width steps, with a bias)
+//   out = linear_out(u * y)
+// every linear with a bias, the recurrence lru_width wide in `heads` gate blocks. A sequence's
+// first token (position 0) resets the RG-LRU, as Griffin's segment positions do. Decoding carries
+// the convolution's last inputs and the RG-LRU state. float32, on the CPU or the weights' GPU.
+#include <string>
+
+#include "core/checkpoint.hpp"
+#include "core/mixer.hpp"
+#include "core/tensor.hpp"
+#include "recurrent/rglru.hpp"
+
+namespace subq::recurrent {
+
+struct GriffinMixerConfig {
+  std::int64_t hidden, lru_width, heads, conv_width;
+};
+
+class GriffinMixer final : public Mixer {
+ public:
+  /// Takes <prefix>linear_{x,y,out}.{weight,bias}, conv_1d.{w,b} (w (temporal_width, lru_width))
+  /// and rg_lru.* (RgLru::load).
+  static GriffinMixer load(Checkpoint& checkpoint, const std::string& prefix, const GriffinMixerConfig& config);
+
+  /// x (batch, length, hidden) -> (batch, length, hidden); the state: the convolution's inputs and
+  /// the RG-LRU's h.
+  Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
+
+ private:
+  GriffinMixerConfig config_{};
+  Tensor x_, x_bias_, y_, y_bias_, out_, out_bias_, conv_, conv_bias_;
+  RgLru rg_lru_;
+};
+
+/// A hybrid stack's Griffin recurrent block, sized by the config's keys griffin_lru_width
+/// (hidden), griffin_num_heads (num_attention_heads), griffin_conv1d_width (4).
+std::unique_ptr<Mixer> make_griffin_mixer(Checkpoint& checkpoint, const MixerSite& site);
+
+}  // namespace subq::recurrent
