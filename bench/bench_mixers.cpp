@@ -11,6 +11,12 @@
 //                        the recurrent mixers)
 //   fft_conv / hyena     the FFT long convolution, and the whole Hyena operator (order 2), at
 //                        D = 864, L = 8K ... 1M
+//   linear_attn, based,  the fla-style families at 1.3B-class widths, prefill L = 1K ... 16K:
+//   gla, delta_rule,     linear attention 16 heads x 128 (elu+1, normalised); BASED 16 heads, 16
+//   gated_delta_rule,    features, values of 128; GLA 4 heads, keys 256, values 512; the delta
+//   mlstm, rglru,        rules 16 heads x 128 (gated: Gated DeltaNet's decay); mLSTM 8 heads,
+//   swa                  keys 256, values 512; RG-LRU 2560 channels in 10 blocks; sliding-window
+//                        attention 16 heads x 128 over W = 2048 keys, L = 4K ... 32K
 // The recurrent mixers' prefills run once untimed first: a first call's fresh pages are the
 // allocator's cost, not the kernel's (attention's and the convolutions' calls are long enough).
 #include <benchmark/benchmark.h>
@@ -26,7 +32,13 @@
 #include "bench/random_hyena.hpp"
 #include "bench/roofline_counters.hpp"
 #include "conv/fft_conv.hpp"
+#include "recurrent/based.hpp"
+#include "recurrent/delta_rule.hpp"
+#include "recurrent/gla.hpp"
+#include "recurrent/linear_attention.hpp"
+#include "recurrent/mlstm.hpp"
 #include "recurrent/retention.hpp"
+#include "recurrent/rglru.hpp"
 #include "recurrent/wkv4.hpp"
 #include "recurrent/wkv6.hpp"
 #include "recurrent/wkv7.hpp"
@@ -271,6 +283,83 @@ void BM_hyena(benchmark::State& state) {
   roofline.report(state, bench::costs::hyena(D, L));
 }
 
+// A prefill of L tokens through `run`, warmed up once, reported against `cost`.
+template <class Run>
+void prefill_benchmark(benchmark::State& state, std::int64_t L, Run run, const bench::Cost& cost) {
+  const PeakMemory memory;
+  benchmark::DoNotOptimize(run().raw_data());  // warm-up
+  const bench::RooflineReport roofline(Device::cpu());
+  for (auto _ : state) benchmark::DoNotOptimize(run().raw_data());
+  memory.report(state);
+  tokens_per_second(state, L);
+  roofline.report(state, cost);
+}
+
+void BM_linear_attention(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 16, d = 128;
+  const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
+  recurrent::LinearAttentionOptions options;
+  options.feature_map = recurrent::FeatureMap::Elu1;
+  options.normalize = true;
+  options.scale = 1 / std::sqrt(double(d));
+  prefill_benchmark(state, L, [&] { return recurrent::linear_attention(q, k, v, options).o; },
+                    bench::costs::linear_attention(L, H, d, d));
+}
+
+void BM_based(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 16, features = 16, dv = 128;
+  const Tensor q = uniform({1, L, H, features}, -1, 1, 1), k = uniform({1, L, H, features}, -1, 1, 2),
+               v = uniform({1, L, H, dv}, -1, 1, 3);
+  const recurrent::BasedOptions options{0.25, true, 0};
+  prefill_benchmark(state, L, [&] { return recurrent::based(q, k, v, options); }, bench::costs::based(L, H, features, dv));
+}
+
+void BM_gla(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 4, dk = 256, dv = 512;
+  const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3),
+               gk = uniform({1, L, H, dk}, -0.1f, 0, 4);
+  const recurrent::GlaOptions options{1 / std::sqrt(double(dk)), {}, 0};
+  prefill_benchmark(state, L, [&] { return recurrent::gla(q, k, v, gk, options).o; }, bench::costs::gla(L, H, dk, dv));
+}
+
+template <bool kGated>
+void BM_delta_rule(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 16, d = 128;
+  const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
+               beta = uniform({1, L, H}, 0, 1, 4);
+  recurrent::DeltaRuleOptions options;
+  options.scale = 1 / std::sqrt(double(d));
+  options.l2_normalize = true;
+  if (kGated) options.g = uniform({1, L, H}, -0.1f, 0, 5);
+  prefill_benchmark(state, L, [&] { return recurrent::delta_rule(q, k, v, beta, options).o; },
+                    bench::costs::delta_rule(L, H, d, d));
+}
+
+void BM_mlstm(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = 8, dk = 256, dv = 512;
+  const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3),
+               i = uniform({1, L, H}, -3, 3, 4), f = uniform({1, L, H}, -3, 3, 5);
+  prefill_benchmark(state, L, [&] { return recurrent::mlstm(q, k, v, i, f).h; }, bench::costs::mlstm(L, H, dk, dv));
+}
+
+void BM_rglru(benchmark::State& state) {
+  const std::int64_t L = state.range(0), D = 2560, heads = 10, block = D / heads;
+  const recurrent::RgLru layer{uniform({D}, -2, 2, 1), uniform({heads, block, block}, -0.06f, 0.06f, 2),
+                               uniform({heads, block}, -0.1f, 0.1f, 3), uniform({heads, block, block}, -0.06f, 0.06f, 4),
+                               uniform({heads, block}, -0.1f, 0.1f, 5)};
+  const Tensor x = uniform({1, L, D}, -1, 1, 6);
+  prefill_benchmark(state, L, [&] { return recurrent::rglru(layer, x).y; }, bench::costs::rglru(L, D, heads));
+}
+
+constexpr std::int64_t kWindow = 2048;
+
+void BM_sliding_window_attention(benchmark::State& state) {
+  const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
+  const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
+  prefill_benchmark(state, L, [&] { return attention::causal_attention(q, k, v, 0.088, kWindow); },
+                    bench::costs::sliding_window_attention(L, kWindow, H, d));
+}
+
 }  // namespace
 
 BENCHMARK(BM_wkv6_prefill)
@@ -344,5 +433,16 @@ BENCHMARK(BM_fft_conv)->Name("fft_conv")->ArgName("L")->RangeMultiplier(8)->Rang
 
 // To 1M where memory allows (1M needs some 36 GiB): longer runs are skipped with the reason.
 BENCHMARK(BM_hyena)->Name("hyena")->ArgName("L")->RangeMultiplier(8)->Range(8192, 1 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+#define SUBQ_PREFILL_BENCHMARK(function, name, shortest, longest)                                              \
+  BENCHMARK(function)->Name(name)->ArgName("L")->RangeMultiplier(4)->Range(shortest, longest)->Unit(benchmark::kMillisecond)->UseRealTime()
+SUBQ_PREFILL_BENCHMARK(BM_linear_attention, "linear_attn_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_based, "based_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_gla, "gla_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_delta_rule<false>, "delta_rule_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_delta_rule<true>, "gated_delta_rule_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_mlstm, "mlstm_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_rglru, "rglru_prefill", 1024, 16384);
+SUBQ_PREFILL_BENCHMARK(BM_sliding_window_attention, "swa_prefill", 4096, 32768);
 
 int main(int argc, char** argv) { return bench::run_benchmarks(argc, argv); }

@@ -8,6 +8,7 @@
 //          forms fold it into their score matrices;
 //   exps   exp, log and sigmoid evaluations, one each, where the operator must make one per
 //          state element or per channel and step (not the per-head scalars).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -100,6 +101,65 @@ inline Cost hyena(std::int64_t D, std::int64_t L) {
                filter_mlp = 2 * tokens * (3 * hidden + hidden * hidden + hidden * d);
   return {kFloat * (2 * tokens * d + 4 * d * d), projections + short_conv + filter_mlp + conv.flops,
           tokens * (2 * hidden + d)};
+}
+
+/// Linear attention (fla's, elu+1 features, normalised), H heads with d_k x d_v states: 2 FMAs per
+/// state element and token, 2 more per key channel for the normaliser; an exp per feature of q and
+/// k. Reads q, k, v, writes o and the final state.
+inline Cost linear_attention(std::int64_t L, std::int64_t H, std::int64_t dk, std::int64_t dv) {
+  const double state = double(H) * double(dk) * double(dv), keys = double(L) * double(H) * double(dk);
+  return {kFloat * (double(L) * double(H) * double(2 * dk + 2 * dv) + state), 4 * double(L) * state + 4 * keys,
+          2 * keys};
+}
+
+/// BASED, H heads of d_k-wide q and k, d_v-wide v: linear attention over its F = 1 + d_k +
+/// d_k (d_k + 1) / 2 Taylor features (2 FMAs per feature x value and token, the normaliser's 2 per
+/// feature), plus the features themselves (one multiply each). Reads q, k, v, writes o.
+inline Cost based(std::int64_t L, std::int64_t H, std::int64_t dk, std::int64_t dv) {
+  const double F = double(1 + dk + dk * (dk + 1) / 2), tokens = double(L) * double(H);
+  return {kFloat * tokens * double(2 * dk + 2 * dv), tokens * (4 * F * double(dv) + 4 * F + 2 * F), 0};
+}
+
+/// GLA, H heads with d_k x d_v states and a decay per key channel: as RWKV-6's WKV (2 FMAs per
+/// state element and token, an exp per key channel). Reads q, k, v, gk, writes o and the state.
+inline Cost gla(std::int64_t L, std::int64_t H, std::int64_t dk, std::int64_t dv) {
+  const double keys = double(L) * double(H) * double(dk), state = double(H) * double(dk) * double(dv);
+  return {kFloat * (3 * keys + 2 * double(L) * double(H) * double(dv) + state), 4 * double(L) * state, keys};
+}
+
+/// The delta rule (gated or not), H heads with d_k x d_v states: 3 FMAs per state element and token
+/// (k S recalled, the rank-one write, q S out); the gated decay is a scalar per head. Reads q, k,
+/// v, beta (and g), writes o and the final state.
+inline Cost delta_rule(std::int64_t L, std::int64_t H, std::int64_t dk, std::int64_t dv) {
+  const double state = double(H) * double(dk) * double(dv);
+  return {kFloat * (double(L) * double(H) * double(2 * dk + 2 * dv + 2) + state), 6 * double(L) * state,
+          double(L) * double(H)};
+}
+
+/// The mLSTM cell, H heads with d_k x d_v memories: 2 FMAs per memory element and token, 2 per key
+/// channel for the normaliser; the gates' exps per head and step. Reads q, k, v and both gates,
+/// writes h and the final C, n, m.
+inline Cost mlstm(std::int64_t L, std::int64_t H, std::int64_t dk, std::int64_t dv) {
+  const double state = double(H) * double(dk) * double(dv), keys = double(L) * double(H) * double(dk);
+  return {kFloat * (double(L) * double(H) * double(2 * dk + 2 * dv + 2) + state), 4 * double(L) * state + 4 * keys,
+          3 * double(L) * double(H)};
+}
+
+/// Griffin's RG-LRU layer over D channels in blocks of D / heads: the two gates' block-diagonal
+/// products (2 FMAs per channel and block input each), the recurrence (an FMA); per channel and
+/// step the two sigmoids, exp(log a), exp(2 log a) and the square root. Reads x and the gates'
+/// weights, writes y.
+inline Cost rglru(std::int64_t L, std::int64_t D, std::int64_t heads) {
+  const double steps = double(L) * double(D), block = double(D / heads);
+  return {kFloat * (2 * steps + 2 * double(D) * block), 4 * steps * block + 2 * steps, 5 * steps};
+}
+
+/// Causal attention over a sliding window of W keys, H heads of d: as attention, over the
+/// min(t + 1, W) keys each query sees.
+inline Cost sliding_window_attention(std::int64_t L, std::int64_t W, std::int64_t H, std::int64_t d) {
+  const double full = double(std::min(L, W)), pairs = full * (full + 1) / 2 + double(L - std::min(L, W)) * double(W),
+               width = double(H) * double(d);
+  return {kFloat * width * double(4 * L), 4 * width * pairs, double(H) * pairs};
 }
 
 }  // namespace costs
