@@ -3,12 +3,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/block_diagonal_pass.hpp"
 #include "core/check.hpp"
 #include "core/dense_cuda.hpp"
 #include "core/dispatch.hpp"
 #include "core/eigen_views.hpp"
 #include "core/elementwise.hpp"
 #include "core/math.hpp"
+#include "core/row_pass.hpp"
 #include "core/thread_pool.hpp"
 #include "core/weight_rows.hpp"
 
@@ -173,6 +175,52 @@ Tensor normalise_groups(const Tensor& x, std::int64_t size, const Tensor& weight
 }
 
 }  // namespace
+
+Tensor block_diagonal_linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  constexpr const char* op = "block_diagonal_linear";
+  SUBQ_CHECK(weight_in.defined() && weight_in.dim() == 3, "{}: weight: expected (blocks, in, out), found {}", op,
+             weight_in.defined() ? to_string(weight_in.shape()) : "nothing");
+  const std::int64_t blocks = weight_in.size(0), in = weight_in.size(1), out = weight_in.size(2);
+  SUBQ_CHECK(x_in.defined() && x_in.dim() >= 1 && x_in.size(-1) == blocks * in,
+             "{}: x: expected (..., {}) for {} blocks of {}, found {}", op, blocks * in, blocks, in,
+             x_in.defined() ? to_string(x_in.shape()) : "nothing");
+  if (bias_in.defined()) check_shape(op, "bias", bias_in, {blocks * out});
+  const Device device = x_in.device();
+  check_same_device(op, device, {{"weight", &weight_in}, {"bias", &bias_in}});
+  SUBQ_CHECK(x_in.dtype() == DType::F32 || (x_in.dtype() == DType::F64 && device.is_cpu()),
+             "{}: x: expected float32 (or float64 on the CPU), found {} on {}", op, dtype_name(x_in.dtype()),
+             to_string(device));
+  for (const auto& [name, t] : NamedTensors{{"weight", &weight_in}, {"bias", &bias_in}})
+    SUBQ_CHECK(!t->defined() || t->dtype() == x_in.dtype(), "{}: {}: expected {} (x's dtype), found {}", op, name,
+               dtype_name(x_in.dtype()), dtype_name(t->dtype()));
+  Shape shape = x_in.shape();
+  shape.back() = blocks * out;
+  const std::int64_t rows = blocks * in > 0 ? x_in.numel() / (blocks * in) : 0;
+  return dispatch(FloatTypes{}, op, x_in.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+    const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor{};
+    Tensor y = Tensor::empty(shape, dtype_of<T>, device);
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (device.is_cuda()) {
+      detail::run_row_pass(
+          op, device, detail::BlockDiagonalProduct<T>{x.data<T>(), weight.data<T>(), b, y.data<T>(), blocks, in, out},
+          rows * blocks * out);
+      return y;
+    }
+    ThreadPool::global().parallel_for(blocks, [&](std::int64_t first, std::int64_t last) {
+      for (std::int64_t block = first; block < last; ++block) {
+        const StridedRows<T> X(x.data<T>() + block * in, rows, in, Eigen::OuterStride<>(blocks * in));
+        const Eigen::Map<const RowMatrix<T>> W(weight.data<T>() + block * in * out, in, out);
+        Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> Y(y.data<T>() + block * out, rows, out,
+                                                            Eigen::OuterStride<>(blocks * out));
+        Y.noalias() = X * W;
+        if (b) Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b + block * out, out);
+      }
+    });
+    return y;
+  });
+}
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, ThreadPool* pool) {
   check_float_any_device("linear", "x", x);

@@ -5,8 +5,10 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include "core/block_diagonal_pass.hpp"
 #include "core/cuda_launch.cuh"
 #include "core/dense_kernels.hpp"
+#include "core/row_pass.cuh"
 #include "core/math.hpp"
 
 namespace subq::detail {
@@ -143,4 +145,11 @@ std::string launch_add_bias(double* y, const double* bias, std::int64_t rows, st
   return launch_elementwise(add_bias_kernel<double>, rows * cols, y, bias, rows, cols);
 }
 
+}  // namespace subq::detail
+
+// block_diagonal_linear's kernel (core/block_diagonal_pass.hpp); float64 too, which the CPU
+// dispatch instantiates.
+namespace subq::detail {
+template std::string launch_row_pass(const BlockDiagonalProduct<float>&, std::int64_t);
+template std::string launch_row_pass(const BlockDiagonalProduct<double>&, std::int64_t);
 }  // namespace subq::detail

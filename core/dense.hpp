@@ -15,6 +15,13 @@ namespace subq {
 /// through the widened matrix and cuBLAS).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, ThreadPool* pool = nullptr);
 
+/// A block-diagonal linear layer: x (..., blocks x in) -> y (..., blocks x out), each block of
+/// inputs through its own matrix, y[b out + j] = sum_i x[b in + i] weight[b, i, j] + bias[b out + j],
+/// with weight (blocks, in, out) as recurrentgemma's BlockDiagonalLinear stores it (xLSTM's
+/// headwise (blocks, out, in) weights are its transpose) and bias (blocks x out) or undefined.
+/// float32 or float64 on the CPU, float32 on CUDA, every operand on x's device.
+Tensor block_diagonal_linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+
 /// x / sqrt(mean(x^2) + eps) * weight over the last dimension; weight (dim). With a gate (the
 /// shape of x), x is first multiplied by silu(gate) (Mamba-2's gated RMSNorm).
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate = {});

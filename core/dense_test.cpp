@@ -1,8 +1,8 @@
 // The dense layers' CUDA paths against the CPU path, their spec: strided inputs, odd sizes, a
 // single row, with and without bias and gate.
 #include <catch2/catch.hpp>
-
 #include <random>
+#include <tuple>
 
 #include "core/dense.hpp"
 #include "tests/testing.hpp"
@@ -88,4 +88,55 @@ TEST_CASE("dense layers: operands on different devices are named", "[core][dense
                     Catch::Contains("linear on cuda:0: weight: expected float64, found float32"));
   CHECK_THROWS_WITH(linear(x.to(DType::BF16).to(Device::cuda()), w.to(DType::BF16).to(Device::cuda())),
                     Catch::Contains("linear: x: expected float32 or float64, found bfloat16"));
+}
+
+namespace {
+
+// block_diagonal_linear by its definition, in float64.
+Tensor block_diagonal_by_definition(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const std::int64_t blocks = w.size(0), in = w.size(1), out = w.size(2), rows = x.numel() / (blocks * in);
+  const Tensor xd = x.to(DType::F64).contiguous(), wd = w.to(DType::F64).contiguous();
+  Tensor y = Tensor::zeros({rows, blocks * out}, DType::F64);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t b = 0; b < blocks; ++b)
+      for (std::int64_t j = 0; j < out; ++j) {
+        double sum = bias.defined() ? bias.to(DType::F64).data<double>()[b * out + j] : 0.0;
+        for (std::int64_t i = 0; i < in; ++i)
+          sum += xd.data<double>()[r * blocks * in + b * in + i] * wd.data<double>()[(b * in + i) * out + j];
+        y.data<double>()[r * blocks * out + b * out + j] = sum;
+      }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("block_diagonal_linear: each block of inputs through its own matrix", "[core][dense]") {
+  std::mt19937 rng(21);
+  for (const auto& [blocks, in, out] : {std::tuple{3, 4, 4}, std::tuple{2, 5, 3}, std::tuple{1, 8, 2}}) {
+    INFO(blocks << " blocks of " << in << " -> " << out);
+    const Tensor x = random_tensor({2, 7, blocks * in}, DType::F64, rng, -1, 1);
+    const Tensor w = random_tensor({blocks, in, out}, DType::F64, rng, -1, 1),
+                 b = random_tensor({blocks * out}, DType::F64, rng, -1, 1);
+    const Tensor want = block_diagonal_by_definition(x, w, b);
+    CHECK(max_rel_diff(block_diagonal_linear(x, w, b).view({14, blocks * out}), want) < 1e-14);
+    CHECK(max_rel_diff(
+              block_diagonal_linear(x.to(DType::F32), w.to(DType::F32), b.to(DType::F32)).view({14, blocks * out}),
+              want) < 1e-5);
+  }
+  const Tensor w = Tensor::zeros({2, 3, 3}, DType::F32);
+  CHECK_THROWS_WITH(block_diagonal_linear(Tensor::zeros({4, 5}, DType::F32), w),
+                    Catch::Contains("block_diagonal_linear: x: expected (..., 6) for 2 blocks of 3, found [4, 5]"));
+}
+
+TEST_CASE("block_diagonal_linear: CUDA equals the CPU", "[core][dense][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  std::mt19937 rng(22);
+  const Tensor x = random_tensor({3, 5, 12}, DType::F32, rng, -1, 1),
+               w = random_tensor({3, 4, 2}, DType::F32, rng, -1, 1);
+  const Tensor b = random_tensor({6}, DType::F32, rng, -1, 1);
+  const Tensor got = block_diagonal_linear(x.to(Device::cuda()), w.to(Device::cuda()), b.to(Device::cuda()));
+  REQUIRE(got.device().is_cuda());
+  CHECK(max_rel_diff(got, block_diagonal_linear(x, w, b)) < 1e-6);
+  CHECK(max_rel_diff(block_diagonal_linear(x.to(Device::cuda()), w.to(Device::cuda())), block_diagonal_linear(x, w)) <
+        1e-6);
 }

@@ -14,9 +14,11 @@
 #include "core/check.hpp"
 #include "core/dense.hpp"
 #include "moe/moe.hpp"
+#include "recurrent/based_mixer.hpp"
 #include "recurrent/delta_net_mixer.hpp"
 #include "recurrent/gla_mixer.hpp"
 #include "recurrent/griffin_mixer.hpp"
+#include "recurrent/mlstm_mixer.hpp"
 #include "recurrent/retention_mixer.hpp"
 #include "recurrent/rwkv4_mixer.hpp"
 #include "recurrent/rwkv6_mixer.hpp"
@@ -44,6 +46,8 @@ constexpr MixerKind kMixerKinds[] = {
     {'G', "Gated DeltaNet", "gated_deltanet.", &recurrent::make_gated_deltanet_mixer},
     {'U', "Griffin RG-LRU", "griffin.", &recurrent::make_griffin_mixer},
     {'O', "local attention", "local_attn.", &attention::make_local_attention_mixer},
+    {'B', "BASED", "based.", &recurrent::make_based_mixer},
+    {'X', "mLSTM", "mlstm.", &recurrent::make_mlstm_mixer},
 };
 
 const MixerKind* find_kind(char letter) {

@@ -10,10 +10,11 @@ namespace subq::lm {
 namespace {
 
 // The usual initialisation of these architectures: norms at one (by their role), and by tensor
-// name D at one, biases at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse softplus of dt log-uniform in
-// [1e-3, 1e-1], Griffin's RG-LRU decays a on a ring of radii [0.9, 0.999]; Hyena's as safari's: positions t in [0, 1),
-// sine frequencies 1, decay rates spread over [3, 15], a unit-scale positional embedding; S4D-Lin for S4 (A = -1/2 + i
-// pi n, B = 1, C of unit scale, dt as Mamba's); every other weight normal with standard deviation 0.02.
+// name D and xLSTM's learnable_skip at one, biases at zero, A_log = log(1 .. N) (S4D-real), dt biases the inverse
+// softplus of dt log-uniform in [1e-3, 1e-1], Griffin's RG-LRU decays a on a ring of radii [0.9, 0.999]; Hyena's as
+// safari's: positions t in [0, 1), sine frequencies 1, decay rates spread over [3, 15], a unit-scale positional
+// embedding; S4D-Lin for S4 (A = -1/2 + i pi n, B = 1, C of unit scale, dt as Mamba's); every other weight normal with
+// standard deviation 0.02.
 Tensor initial_value(const std::string& name, const Shape& shape, TensorRole role, std::mt19937_64& rng) {
   auto ends = [&](const char* suffix) {
     const std::string s(suffix);
@@ -26,7 +27,7 @@ Tensor initial_value(const std::string& name, const Shape& shape, TensorRole rol
   std::uniform_real_distribution<double> log_dt(std::log(1e-3), std::log(1e-1));
   std::uniform_real_distribution<double> ring(0.9 * 0.9 + 1e-8, 0.999 * 0.999 + 1e-8);
   for (std::int64_t i = 0; i < n; ++i) {
-    if (role == TensorRole::NormScale || ends(".D"))
+    if (role == TensorRole::NormScale || ends(".D") || ends("learnable_skip"))
       p[i] = 1.0f;
     else if (ends("pos_emb.t"))
       p[i] = float(i) / float(n);

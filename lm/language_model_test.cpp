@@ -196,13 +196,12 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
     CHECK(max_rel_diff(rotary.step(ids.select(1, t).contiguous(), rotary_cache), rotary_logits.select(1, t)) < 1e-5);
   // Patterns are checked.
   std::string bad_spec = spec;
-  bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MMXAMMMA");
-  CHECK_THROWS_WITH(
-      LanguageModel::random(bad_spec, 1),
-      Catch::Contains(
-          "layer_pattern 'MMXAMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), R (RetNet), H (Hyena), K "
-          "(RWKV-4), W (RWKV-6), V (RWKV-7), 4 (S4D), L (GLA), N (DeltaNet), G (Gated DeltaNet), U (Griffin RG-LRU) or "
-          "O (local attention)"));
+  bad_spec.replace(bad_spec.find("MMMAMMMA"), 8, "MM?AMMMA");
+  CHECK_THROWS_WITH(LanguageModel::random(bad_spec, 1),
+                    Catch::Contains("layer_pattern 'MM?AMMMA': expected letters A (attention), M (Mamba), S (Mamba-2), "
+                                    "R (RetNet), H (Hyena), K (RWKV-4), W (RWKV-6), V (RWKV-7), 4 (S4D), L (GLA), "
+                                    "N (DeltaNet), G (Gated DeltaNet), U (Griffin RG-LRU), O (local attention), "
+                                    "B (BASED) or X (mLSTM)"));
 }
 
 TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as it scores", "[lm][model]") {
@@ -239,6 +238,8 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(saved.info("model.layers.12.gated_deltanet.v_proj.weight").shape == Shape{256, 128});  // 4 value heads of 64
   CHECK(saved.contains("model.layers.13.griffin.rg_lru.a_gate.w"));
   CHECK(saved.contains("model.layers.14.local_attn.q_proj.weight"));
+  CHECK(saved.info("model.layers.15.based.q_proj.weight").shape == Shape{32, 128});   // 4 heads of 8 features
+  CHECK(saved.info("model.layers.16.mlstm.q_proj.weight").shape == Shape{64, 4, 4});  // inner 256 in blocks of 4
 }
 
 TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[lm][model]") {

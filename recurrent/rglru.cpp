@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/dense.hpp"
 #include "core/dispatch.hpp"
-#include "core/eigen_views.hpp"
 #include "core/math.hpp"
 #include "core/row_pass.hpp"
 #include "recurrent/qkv.hpp"
@@ -65,23 +65,11 @@ Sizes validate(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, c
 
 /// sigmoid(x W + b) per head block, for the rows of x (rows, D): (rows, D) on x's device.
 template <class T>
-Tensor block_diagonal_gate(const Tensor& x, const Tensor& w_in, const Tensor& b_in, const Sizes& s) {
-  const Device device = x.device();
-  const std::int64_t rows = s.B * s.L, D = s.D, Dh = s.D / s.H;
-  const Tensor w = detail::dense<T>(w_in), bias = detail::dense<T>(b_in);
-  Tensor gate = Tensor::empty({rows, D}, dtype_of<T>, device);
-  if (device.is_cuda()) {
-    subq::detail::run_row_pass(
-        kOp, device, detail::BlockDiagonalProduct<T>{x.data<T>(), w.data<T>(), gate.data<T>(), D, Dh}, rows * D);
-  } else {
-    for (std::int64_t h = 0; h < s.H; ++h) {
-      const StridedRows<T> X(x.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
-      const Eigen::Map<const RowMatrix<T>> W(w.data<T>() + h * Dh * Dh, Dh, Dh);
-      Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>> G(gate.data<T>() + h * Dh, rows, Dh, Eigen::OuterStride<>(D));
-      G.noalias() = X * W;
-    }
-  }
-  subq::detail::run_row_pass(kOp, device, detail::SigmoidWithBias<T>{gate.data<T>(), bias.data<T>(), D}, rows);
+Tensor block_diagonal_gate(const Tensor& x, const Tensor& w, const Tensor& b, const Sizes& s) {
+  const Tensor gate = block_diagonal_linear(x, detail::dense<T>(w));
+  const Tensor bias = detail::dense<T>(b);
+  subq::detail::run_row_pass(kOp, x.device(), detail::SigmoidWithBias<T>{gate.data<T>(), bias.data<T>(), s.D},
+                             s.B * s.L);
   return gate;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Internal: RG-LRU's passes (core/row_pass.hpp): the gates' block-diagonal product on CUDA (the
-// CPU's is Eigen's GEMM), the gates' sigmoid, and the recurrence's coefficients per (batch, step).
+// Internal: RG-LRU's row passes (core/row_pass.hpp), one row per (batch, step): the gates' sigmoid
+// after their block-diagonal product, and the recurrence's coefficients.
 #include <cmath>
 #include <cstdint>
 
@@ -8,23 +8,6 @@
 #include "core/math.hpp"
 
 namespace subq::recurrent::detail {
-
-/// One element (row, channel) per call: gate[row, h Dh + j] = sum_c x[row, h Dh + c] w[h, c, j],
-/// rows of D = heads x Dh channels.
-template <class T>
-struct BlockDiagonalProduct {
-  const T *x, *w;
-  T* gate;
-  std::int64_t D, Dh;
-  SUBQ_HOST_DEVICE void operator()(std::int64_t element) const {
-    const std::int64_t row = element / D, channel = element % D, head = channel / Dh, j = channel % Dh;
-    const T* xr = x + row * D + head * Dh;
-    const T* wc = w + head * Dh * Dh + j;
-    T sum = 0;
-    for (std::int64_t c = 0; c < Dh; ++c) sum += xr[c] * wc[c * Dh];
-    gate[element] = sum;
-  }
-};
 
 /// gate = sigmoid(gate + bias) over a row of D.
 template <class T>
