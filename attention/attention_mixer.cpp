@@ -36,6 +36,7 @@ AttentionMixer AttentionMixer::load(Checkpoint& ck, const std::string& prefix, c
   m.k_ = ck.take_matrix(prefix + "k_proj.weight", {c.kv_heads * d, H});
   m.v_ = ck.take_matrix(prefix + "v_proj.weight", {c.kv_heads * d, H});
   m.o_ = ck.take_matrix(prefix + "o_proj.weight", {H, c.heads * d});
+  if (c.output_bias) m.o_bias_ = ck.take(prefix + "o_proj.bias", {H});
   return m;
 }
 
@@ -44,7 +45,9 @@ Tensor AttentionMixer::forward(const Tensor& x, MixerState* state, MixerContext&
   const std::int64_t B = x.size(0), L = x.size(1), d = c.hidden / c.heads;
   Tensor q = linear(x, q_).view({B, L, c.heads, d});
   Tensor k = linear(x, k_).view({B, L, c.kv_heads, d}), v = linear(x, v_).view({B, L, c.kv_heads, d});
-  if (c.rope_theta > 0) q = rotary(q, context.position, c.rope_theta), k = rotary(k, context.position, c.rope_theta);
+  if (c.rope_theta > 0)
+    q = rotary(q, context.position, c.rope_theta, c.rotary_dims),
+    k = rotary(k, context.position, c.rope_theta, c.rotary_dims);
   if (state) {
     Tensor& held = (*state)[kHeld];
     if (!held.defined()) held = Tensor::from_vector<std::int64_t>({context.position}, {1});
@@ -54,7 +57,7 @@ Tensor AttentionMixer::forward(const Tensor& x, MixerState* state, MixerContext&
   }
   const Tensor o = causal_attention(q, k, v, 1.0 / std::sqrt(double(d)), c.window);
   if (state && c.window > 0) drop_outside_window(*state, k, v, c.window);
-  return linear(o.view({B, L, c.hidden}), o_);
+  return linear(o.view({B, L, c.hidden}), o_, o_bias_);
 }
 
 namespace {

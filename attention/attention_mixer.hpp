@@ -20,11 +20,14 @@ struct AttentionMixerConfig {
   std::int64_t hidden, heads, kv_heads;  // heads of hidden / heads; kv_heads divides heads
   double rope_theta = 0;                 // > 0: rotary positions on q and k with this base
   std::int64_t window = 0;               // > 0: each query sees the last `window` keys, itself included
+  std::int64_t rotary_dims = 0;          // with rope_theta: the leading dims of each head turned (0: all)
+  bool output_bias = false;              // o_proj.bias (RecurrentGemma's)
 };
 
 class AttentionMixer final : public Mixer {
  public:
-  /// Takes <prefix>{q,k,v,o}_proj.weight. On CUDA the head size must be one the kernel takes.
+  /// Takes <prefix>{q,k,v,o}_proj.weight (and o_proj.bias with output_bias). On CUDA the head size
+  /// must be one the kernel takes.
   static AttentionMixer load(Checkpoint& checkpoint, const std::string& prefix, const AttentionMixerConfig& config);
 
   /// x (batch, length, hidden) -> (batch, length, hidden); the state: keys, values, and how many
@@ -33,7 +36,7 @@ class AttentionMixer final : public Mixer {
 
  private:
   AttentionMixerConfig config_{};
-  Tensor q_, k_, v_, o_;
+  Tensor q_, k_, v_, o_, o_bias_;
 };
 
 /// A hybrid stack's attention layer, sized by the config's keys num_attention_heads and

@@ -113,6 +113,17 @@ std::vector<std::int64_t> JsonConfig::get_ints(const std::string& key) const {
   return out;
 }
 
+std::vector<std::string> JsonConfig::get_strings(const std::string& key) const {
+  const auto& v = impl_->at(key);
+  std::vector<std::string> out;
+  if (!v.is_array()) impl_->wrong_type(key, "an array of strings");
+  for (const auto& x : v) {
+    if (!x.is_string()) impl_->wrong_type(key, "an array of strings");
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
 std::vector<double> JsonConfig::get_doubles(const std::string& key) const {
   const auto& v = impl_->at(key);
   std::vector<double> out;

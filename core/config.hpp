@@ -35,6 +35,7 @@ class JsonConfig {
   std::string get_string(const std::string& key) const;
   std::vector<std::int64_t> get_ints(const std::string& key) const;
   std::vector<double> get_doubles(const std::string& key) const;
+  std::vector<std::string> get_strings(const std::string& key) const;
 
   std::int64_t get_int(const std::string& key, std::int64_t fallback) const;
   double get_double(const std::string& key, double fallback) const;

@@ -275,12 +275,15 @@ Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, co
                   [&](auto zero) { return normalise_groups<decltype(zero)>(x, dim / groups, weight, bias, eps); });
 }
 
-Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
+Tensor rotary(const Tensor& x, std::int64_t offset, double base, std::int64_t rotary_dims) {
   check_float_any_device("rotary", "x", x);
-  SUBQ_CHECK(x.dim() == 4 && x.size(3) % 2 == 0, "rotary: x: expected (batch, length, heads, even d), found {}",
-             to_string(x.shape()));
-  if (x.device().is_cuda()) return on_cuda("rotary", x.device(), [&] { return detail::rotary_cuda(x, offset, base); });
-  const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2), half = x.size(3) / 2;
+  SUBQ_CHECK(x.dim() == 4, "rotary: x: expected (batch, length, heads, d), found {}", to_string(x.shape()));
+  const std::int64_t width = x.size(3), dims = rotary_dims > 0 ? rotary_dims : width;
+  SUBQ_CHECK(dims % 2 == 0 && dims <= width, "rotary: {} rotary dims of heads of {}: expected an even count, at most d",
+             dims, width);
+  if (x.device().is_cuda())
+    return on_cuda("rotary", x.device(), [&] { return detail::rotary_cuda(x, offset, base, dims); });
+  const std::int64_t B = x.size(0), L = x.size(1), H = x.size(2), half = dims / 2;
   Tensor y = x.to(DType::F64).contiguous().clone();
   double* p = y.data<double>();
   for (std::int64_t t = 0; t < L; ++t)
@@ -291,7 +294,7 @@ Tensor rotary(const Tensor& x, std::int64_t offset, double base) {
       const double c = std::cos(angle), s = std::sin(angle);
       for (std::int64_t b = 0; b < B; ++b)
         for (std::int64_t h = 0; h < H; ++h) {
-          double* row = p + ((b * L + t) * H + h) * 2 * half;
+          double* row = p + ((b * L + t) * H + h) * width;
           const double x1 = row[i], x2 = row[i + half];
           row[i] = x1 * c - x2 * s;
           row[i + half] = x1 * s + x2 * c;

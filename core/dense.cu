@@ -66,13 +66,13 @@ __global__ void __launch_bounds__(kNormThreads)
 // One thread per pair (x[i], x[i + d/2]) of a row of a (batch, length, heads, d) input, turned by
 // (offset + t) * base^(-2i/d): the angle in float32, the turn in float64, as the CPU does.
 __global__ void rotary_kernel(const float* x, float* y, std::int64_t length, std::int64_t heads, std::int64_t half,
-                              std::int64_t offset, double base, std::int64_t pairs) {
+                              std::int64_t width, std::int64_t offset, double base, std::int64_t pairs) {
   SUBQ_GRID_STRIDE(e, pairs) {
     const std::int64_t row = e / half, i = e % half, t = row / heads % length;
     const float inv_freq = float(1.0 / pow(base, double(2 * i) / double(2 * half)));
     const float angle = float(offset + t) * inv_freq;
     const double c = cos(double(angle)), s = sin(double(angle));
-    const std::int64_t first = row * 2 * half + i;
+    const std::int64_t first = row * width + i;
     const double x1 = x[first], x2 = x[first + half];
     y[first] = float(x1 * c - x2 * s);
     y[first + half] = float(x1 * s + x2 * c);
@@ -117,9 +117,9 @@ std::string launch_group_norm(const float* x, const float* weight, const float* 
 }
 
 std::string launch_rotary(const float* x, float* y, std::int64_t rows, std::int64_t length, std::int64_t heads,
-                          std::int64_t half, std::int64_t offset, double base) {
+                          std::int64_t half, std::int64_t width, std::int64_t offset, double base) {
   const std::int64_t pairs = rows * half;
-  return launch_elementwise(rotary_kernel, pairs, x, y, length, heads, half, offset, base, pairs);
+  return launch_elementwise(rotary_kernel, pairs, x, y, length, heads, half, width, offset, base, pairs);
 }
 
 std::string launch_embedding(const float* table, const std::int64_t* ids, float* y, std::int64_t count,

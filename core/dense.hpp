@@ -34,9 +34,11 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 /// normalised to zero mean and unit variance, then * weight + bias (both (dim)).
 Tensor group_norm(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
 
-/// Rotary position embedding, the non-interleaved (GPT-NeoX) form: x (batch, length, heads, d)
-/// with d even; position p = offset + t turns the pair (x[i], x[i + d/2]) by p * base^(-2i/d).
-Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0);
+/// Rotary position embedding, the non-interleaved (GPT-NeoX) form: x (batch, length, heads, d);
+/// position p = offset + t turns the pair (x[i], x[i + r/2]) by p * base^(-2i/r) for i < r/2, over
+/// the first r = rotary_dims of each head (0: all d; partial rotary, as RecurrentGemma's, rotates
+/// a leading share and passes the rest through). r even, at most d.
+Tensor rotary(const Tensor& x, std::int64_t offset, double base = 10000.0, std::int64_t rotary_dims = 0);
 
 /// x * factor as a new contiguous tensor of x's dtype (float32 or float64), each element
 /// computed in float64 and rounded once. A compact weight (bfloat16, float16, q8_0, q4_0) is

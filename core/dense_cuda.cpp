@@ -102,13 +102,14 @@ Tensor group_norm_cuda(const Tensor& x, std::int64_t groups, const Tensor& weigh
   return y;
 }
 
-Tensor rotary_cuda(const Tensor& x, std::int64_t offset, double base) {
+Tensor rotary_cuda(const Tensor& x, std::int64_t offset, double base, std::int64_t rotary_dims) {
   check_cuda_float32("rotary", x.device(), {{"x", &x}});
   const Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  // The dims past rotary_dims pass through: y starts as x's copy.
+  Tensor y = rotary_dims < x.size(3) ? xc.clone() : Tensor::empty(x.shape(), DType::F32, x.device());
   check_launch("rotary", x.device(),
                launch_rotary(data(xc), y.data<float>(), x.size(0) * x.size(1) * x.size(2), x.size(1), x.size(2),
-                             x.size(3) / 2, offset, base));
+                             rotary_dims / 2, x.size(3), offset, base));
   return y;
 }
 

@@ -8,7 +8,7 @@ namespace subq::detail {
 Tensor linear_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor rms_norm_cuda(const Tensor& x, const Tensor& weight, double eps, const Tensor& gate);
 Tensor group_norm_cuda(const Tensor& x, std::int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
-Tensor rotary_cuda(const Tensor& x, std::int64_t offset, double base);
+Tensor rotary_cuda(const Tensor& x, std::int64_t offset, double base, std::int64_t rotary_dims);
 Tensor scale_cuda(const Tensor& x, double factor);
 void add_into_cuda(const Tensor& h, const Tensor& update);
 /// table on the GPU; ids contiguous on the CPU, already checked against the vocabulary.

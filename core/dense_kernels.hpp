@@ -13,10 +13,10 @@ std::string launch_rms_norm(const float* x, const float* gate, const float* weig
 /// consecutive features, rows of dim features (weight and bias (dim), bias may be null).
 std::string launch_group_norm(const float* x, const float* weight, const float* bias, float* y, std::int64_t groups,
                               std::int64_t size, std::int64_t dim, float eps);
-/// y = x's rows (rows = batch x length x heads, of 2 * half values) turned by rotary positions
-/// offset + t, t the row's step.
+/// y = x's rows (rows = batch x length x heads, of `width` values) with their first 2 * half
+/// values turned by rotary positions offset + t, t the row's step (the rest of y is left as it is).
 std::string launch_rotary(const float* x, float* y, std::int64_t rows, std::int64_t length, std::int64_t heads,
-                          std::int64_t half, std::int64_t offset, double base);
+                          std::int64_t half, std::int64_t width, std::int64_t offset, double base);
 /// y (count, dim) = table[ids[k]]; the ids are already checked against the vocabulary.
 std::string launch_embedding(const float* table, const std::int64_t* ids, float* y, std::int64_t count,
                              std::int64_t dim);

@@ -66,6 +66,8 @@ TEST_CASE("dense layers: CUDA equals the CPU", "[core][dense][cuda]") {
       CHECK(max_rel_diff(layer_norm(x.to(gpu), scale.to(gpu), {}, 1e-5), layer_norm(x, scale, {}, 1e-5)) < 1e-4);
       const Tensor heads = random_tensor({2, rows, 3, 2 * (dim / 2 + 1)}, DType::F32, rng, -2, 2);
       CHECK(max_rel_diff(rotary(heads.to(gpu), 7, 500.0), rotary(heads, 7, 500.0)) < 1e-6);
+      const std::int64_t part = 2 * ((dim / 2 + 1) / 2);  // RecurrentGemma's half of each head, rounded to pairs
+      CHECK(max_rel_diff(rotary(heads.to(gpu), 7, 500.0, part), rotary(heads, 7, 500.0, part)) < 1e-6);
 
       const Tensor h = x.contiguous().clone(), h_gpu = x.to(gpu);
       add_into(h, gate);
@@ -139,4 +141,15 @@ TEST_CASE("block_diagonal_linear: CUDA equals the CPU", "[core][dense][cuda]") {
   CHECK(max_rel_diff(got, block_diagonal_linear(x, w, b)) < 1e-6);
   CHECK(max_rel_diff(block_diagonal_linear(x.to(Device::cuda()), w.to(Device::cuda())), block_diagonal_linear(x, w)) <
         1e-6);
+}
+
+TEST_CASE("rotary: partial rotary turns the leading dims as a head of that size, and passes the rest",
+          "[core][dense]") {
+  std::mt19937 rng(23);
+  const Tensor x = random_tensor({2, 5, 3, 8}, DType::F32, rng, -2, 2);
+  const Tensor partial = rotary(x, 4, 100.0, 4);
+  CHECK(max_rel_diff(partial.slice(3, 0, 4), rotary(x.slice(3, 0, 4).contiguous(), 4, 100.0)) == 0);
+  CHECK(max_rel_diff(partial.slice(3, 4, 8), x.slice(3, 4, 8)) == 0);
+  CHECK(max_rel_diff(rotary(x, 4, 100.0, 8), rotary(x, 4, 100.0)) == 0);
+  CHECK_THROWS_WITH(rotary(x, 0, 100.0, 5), Catch::Contains("rotary: 5 rotary dims of heads of 8"));
 }

@@ -47,7 +47,7 @@ Tensor initial_value(const std::string& name, const Shape& shape, TensorRole rol
       p[i] = 35.0f * normal(rng);
     else if (ends("pos_emb.z"))
       p[i] = 50.0f * normal(rng);
-    else if (ends("rg_lru.a_param"))  // Griffin's: a^2 uniform in [0.9^2, 0.999^2], through softplus
+    else if (ends("rg_lru.a_param") || ends("rg_lru.recurrent_param"))  // Griffin's: a^2 uniform in [0.9^2, 0.999^2]
       p[i] = float(std::log(std::exp(-0.5 * std::log(ring(rng))) - 1.0));
     else if (ends("A_log"))
       p[i] = float(std::log(double(i % last + 1)));

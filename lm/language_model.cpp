@@ -26,6 +26,7 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
       {"jamba", &lm::load_jamba},
       {"mamba", &lm::load_mamba},
       {"mamba2", &lm::load_mamba2},
+      {"recurrent_gemma", &lm::load_recurrent_gemma},
       {"retnet", &lm::load_retnet},
       {"rwkv", &lm::load_rwkv4},
       {"rwkv6", &lm::load_rwkv6},
@@ -35,8 +36,8 @@ Loader find_loader(const JsonConfig& config, std::string* type) {
   *type = config.get_string("model_type");
   const auto it = loaders.find(*type);
   SUBQ_CHECK(it != loaders.end(),
-             "{}: model_type '{}': expected one of delta_net, gated_deltanet, gla, jamba, mamba, mamba2, retnet, rwkv, "
-             "rwkv6, rwkv7, subq_hybrid",
+             "{}: model_type '{}': expected one of delta_net, gated_deltanet, gla, jamba, mamba, mamba2, "
+             "recurrent_gemma, retnet, rwkv, rwkv6, rwkv7, subq_hybrid",
              config.source(), *type);
   return it->second;
 }

@@ -70,6 +70,17 @@ void check_decodes_as_it_scores(const LanguageModel& model, const Tensor& ids, c
   }
 }
 
+// transformers' RecurrentGemma keys, small (a vocabulary of ASCII): two recurrent blocks, then local attention over 5
+// keys, multi-query, half of each head turned by rotary positions.
+std::string recurrent_gemma_config() {
+  return R"({"model_type": "recurrent_gemma", "vocab_size": 128, "hidden_size": 64,
+      "intermediate_size": 192, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 1,
+      "lru_width": 64, "attention_window_size": 5, "conv1d_width": 4, "logits_soft_cap": 30.0,
+      "rms_norm_eps": 1e-6, "block_types": ["recurrent", "recurrent", "attention"],
+      "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+      "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": true})";
+}
+
 }  // namespace
 
 TEST_CASE("language models: decoding token by token equals the parallel pass", "[lm][model]") {
@@ -85,12 +96,15 @@ TEST_CASE("language models: decoding token by token equals the parallel pass", "
 TEST_CASE("language models: every architecture on CUDA gives the CPU's logits and decodes as it scores",
           "[lm][model][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
-  // The fixtures, and a random hybrid of every mixer the patterns take (experts every other layer,
-  // attention with grouped heads and rotary positions).
+  // The fixtures, a random hybrid of every mixer the patterns take (experts every other layer,
+  // attention with grouped heads and rotary positions), and a random RecurrentGemma.
   random_example("hybrid_all_mixers.json", 11, fs::temp_directory_path() / "subq_test_all_mixers_cuda");
-  for (const fs::path& dir : {fixture("hf/mamba"), fixture("hf/mamba2"), fixture("hf/rwkv4"), fixture("fla/rwkv6"),
-                              fixture("fla/rwkv7"), fixture("fla/retnet"), fixture("hf/jamba"),
-                              fs::temp_directory_path() / "subq_test_all_mixers_cuda"}) {
+  fs::remove_all(fs::temp_directory_path() / "subq_test_recurrent_gemma_cuda");
+  LanguageModel::random(recurrent_gemma_config(), 5, fs::temp_directory_path() / "subq_test_recurrent_gemma_cuda");
+  for (const fs::path& dir :
+       {fixture("hf/mamba"), fixture("hf/mamba2"), fixture("hf/rwkv4"), fixture("fla/rwkv6"), fixture("fla/rwkv7"),
+        fixture("fla/retnet"), fixture("hf/jamba"), fs::temp_directory_path() / "subq_test_all_mixers_cuda",
+        fs::temp_directory_path() / "subq_test_recurrent_gemma_cuda"}) {
     INFO(dir.string());
     const LanguageModel cpu = LanguageModel::load(dir);
     const LanguageModel gpu = LanguageModel::load(dir, Device::cuda());
@@ -119,7 +133,7 @@ TEST_CASE("language models: a checkpoint that does not match its config names th
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "mamba2"; }), Catch::Contains("missing key 'num_heads'"));
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c["model_type"] = "llama"; }),
                     Catch::Contains("model_type 'llama': expected one of delta_net, gated_deltanet, gla, jamba, mamba, "
-                                    "mamba2, retnet, rwkv, rwkv6, rwkv7, subq_hybrid"));
+                                    "mamba2, recurrent_gemma, retnet, rwkv, rwkv6, rwkv7, subq_hybrid"));
   CHECK_THROWS_WITH(load("hf/mamba", [](auto& c) { c.erase("hidden_size"); }), Catch::Contains("missing key 'hidden_size'"));
   CHECK_THROWS_WITH(load("hf/mamba2", [](auto& c) { c["n_groups"] = 1; }),
                     Catch::Contains("backbone.layers.0.mixer.in_proj.weight") && Catch::Contains("[296, 64]"));
@@ -384,4 +398,27 @@ TEST_CASE("language models: fla's GLA, DeltaNet and Gated DeltaNet configs make 
       "{\"model_type\": \"delta_net\", " + common + R"(, "num_heads": 2, "use_short_conv": false})";
   CHECK_THROWS_WITH(LanguageModel::random(conv_free, 1),
                     Catch::Contains("use_short_conv: a layer without its short convolutions is not supported"));
+}
+
+TEST_CASE("language models: a RecurrentGemma config makes a model that saves, loads and decodes", "[lm][model]") {
+  const std::string config = recurrent_gemma_config();
+  const fs::path dir = fs::temp_directory_path() / "subq_test_recurrent_gemma";
+  fs::remove_all(dir);
+  const LanguageModel model = LanguageModel::random(config, 5, dir);
+  std::vector<std::int64_t> text;
+  for (const char c : std::string("Call me Ishmael. Some years ago")) text.push_back(c % 64);
+  const Tensor ids = Tensor::from_vector<std::int64_t>(text, {1, std::int64_t(text.size())});
+  const Tensor logits = model.forward(ids);
+  CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
+  check_decodes_as_it_scores(model, ids, logits, {1, 16, 21});
+  // transformers' names; the MLP is half of intermediate_size wide; logits are capped at 30.
+  const SafetensorsFile saved = SafetensorsFile::open(dir / "model.safetensors");
+  CHECK(saved.contains("model.layers.0.temporal_block.rg_lru.recurrent_gate_weight"));
+  CHECK(saved.info("model.layers.1.temporal_block.conv_1d.weight").shape == Shape{64, 1, 4});
+  CHECK(saved.contains("model.layers.2.temporal_block.o_proj.bias"));
+  CHECK(saved.info("model.layers.2.mlp_block.gate_proj.weight").shape == Shape{96, 64});
+  double largest = 0;
+  for (std::int64_t i = 0; i < logits.numel(); ++i)
+    largest = std::max(largest, double(std::abs(logits.data<float>()[i])));
+  CHECK(largest < 30);
 }

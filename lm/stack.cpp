@@ -2,6 +2,7 @@
 
 #include "core/check.hpp"
 #include "core/dense.hpp"
+#include "core/elementwise.hpp"
 
 namespace subq::lm {
 
@@ -12,6 +13,12 @@ Norm Norm::rms(Checkpoint& checkpoint, const std::string& prefix, std::int64_t h
 Norm Norm::layer(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps, bool bias) {
   const Tensor weight = checkpoint.take_norm(prefix + "weight", {hidden});
   return {Kind::Layer, weight, bias ? checkpoint.take(prefix + "bias", {hidden}) : Tensor{}, eps};
+}
+
+Norm Norm::rms_plus_one(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps) {
+  Tensor weight = checkpoint.take_on_cpu(prefix + "weight", {hidden}).contiguous().clone();
+  for (std::int64_t i = 0; i < hidden; ++i) weight.data<float>()[i] += 1.0f;
+  return {Kind::Rms, weight.to(checkpoint.device()), {}, eps};
 }
 
 Tensor Norm::operator()(const Tensor& x) const {
@@ -38,6 +45,7 @@ Stack load_stack(Checkpoint& ck, const StackLayout& layout, const std::function<
   for (std::int64_t i = 0; i < layout.layers; ++i) blocks.push_back(load_block(i));
   ends.final_norm = load_final_norm();
   ends.head = output_head(ck, layout.head, ends.embeddings, layout.tie_embeddings);
+  ends.embedding_scale = layout.embedding_scale, ends.logit_cap = layout.logit_cap;
   return Stack(std::move(ends), std::move(blocks));
 }
 
@@ -45,6 +53,7 @@ Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only
   if (cache && cache->empty()) cache->layers.resize(blocks_.size());
   MixerContext context{cache ? cache->position : 0, {}};
   Tensor h = embedding(ends_.embeddings, input_ids);
+  if (ends_.embedding_scale != 1) h = scale(h, ends_.embedding_scale);
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     ModelCache::Layer* state = cache ? &cache->layers[i] : nullptr;
@@ -54,7 +63,9 @@ Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only
     if (b.residual_scale != 1) h = scale(h, b.residual_scale);
   }
   const std::int64_t L = h.size(1);
-  return linear(ends_.final_norm(last_only ? h.slice(1, L - 1, L) : h), ends_.head);
+  const Tensor logits = linear(ends_.final_norm(last_only ? h.slice(1, L - 1, L) : h), ends_.head);
+  if (ends_.logit_cap <= 0) return logits;
+  return scale(activate(scale(logits, 1 / ends_.logit_cap), Activation::Tanh), ends_.logit_cap);
 }
 
 }  // namespace subq::lm

@@ -1,11 +1,11 @@
 #pragma once
 // Internal: the building blocks every language model of lm/ is made of. A model is a Stack:
-//   h = embeddings[ids]
+//   h = embeddings[ids] * embedding_scale
 //   for each block:  h = pre_norm(h)                       (when defined: RWKV's, before layer 0)
 //                    h += mixer(mixer_norm(h))
 //                    h += feed_forward(feed_forward_norm(h))  (when the block has one)
 //                    h *= residual_scale                    (RWKV-4's rescale_every)
-//   logits = head(final_norm(h))
+//   logits = head(final_norm(h)), soft-capped where the model caps them
 // Each architecture's file (lm/<model_type>.cpp) reads its config and fills the blocks with its
 // own mixers, feed-forwards and tensor names.
 #include <functional>
@@ -30,6 +30,8 @@ struct Norm {
   /// Takes <prefix>weight (and <prefix>bias for a LayerNorm with one).
   static Norm rms(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps);
   static Norm layer(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps, bool bias);
+  /// Gemma's RMSNorm, which scales by 1 + <prefix>weight (stored centred at zero).
+  static Norm rms_plus_one(Checkpoint& checkpoint, const std::string& prefix, std::int64_t hidden, double eps);
 
   bool defined() const { return weight.defined(); }
   Tensor operator()(const Tensor& x) const;
@@ -55,6 +57,8 @@ struct Block {
 struct Ends {
   Tensor embeddings, head;
   Norm final_norm;
+  double embedding_scale = 1;  // h = embeddings[ids] * embedding_scale (Gemma's sqrt(hidden))
+  double logit_cap = 0;        // > 0: logits = cap tanh(logits / cap) (Gemma's soft-capping)
 };
 
 /// The output head: <name>, or the embeddings when tied (as transformers ties them after
@@ -66,6 +70,7 @@ struct StackLayout {
   std::string embeddings, head;  // the tensors' names
   std::int64_t vocab, hidden, layers;
   bool tie_embeddings;
+  double embedding_scale = 1, logit_cap = 0;  // Ends'
 };
 
 class Stack;
@@ -115,6 +120,7 @@ Stack load_retnet(Checkpoint& checkpoint);
 Stack load_gla(Checkpoint& checkpoint);
 Stack load_delta_net(Checkpoint& checkpoint);
 Stack load_gated_deltanet(Checkpoint& checkpoint);
+Stack load_recurrent_gemma(Checkpoint& checkpoint);
 Stack load_jamba(Checkpoint& checkpoint);
 Stack load_hybrid_stack(Checkpoint& checkpoint);
 

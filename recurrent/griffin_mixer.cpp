@@ -34,11 +34,16 @@ GriffinMixer GriffinMixer::load(Checkpoint& ck, const std::string& prefix, const
   m.y_bias_ = take("linear_y.bias", {W});
   m.out_ = matrix("linear_out.weight", {H, W});
   m.out_bias_ = take("linear_out.bias", {H});
-  // recurrentgemma's w[i] weighs the input i - (width - 1) steps back: the convolution's
-  // (channels, width) taps, transposed.
-  m.conv_ = take("conv_1d.w", {c.conv_width, W}).transpose(0, 1).contiguous();
-  m.conv_bias_ = take("conv_1d.b", {W});
-  m.rg_lru_ = RgLru::load(ck, prefix + "rg_lru.", W, c.heads);
+  if (c.names == RgLruNames::Transformers) {
+    m.conv_ = take("conv_1d.weight", {W, 1, c.conv_width}).view({W, c.conv_width});
+    m.conv_bias_ = take("conv_1d.bias", {W});
+  } else {
+    // recurrentgemma's w[i] weighs the input i - (width - 1) steps back: the convolution's
+    // (channels, width) taps, transposed.
+    m.conv_ = take("conv_1d.w", {c.conv_width, W}).transpose(0, 1).contiguous();
+    m.conv_bias_ = take("conv_1d.b", {W});
+  }
+  m.rg_lru_ = RgLru::load(ck, prefix + "rg_lru.", W, c.heads, c.names);
   return m;
 }
 

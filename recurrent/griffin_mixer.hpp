@@ -19,12 +19,14 @@ namespace subq::recurrent {
 
 struct GriffinMixerConfig {
   std::int64_t hidden, lru_width, heads, conv_width;
+  RgLruNames names = RgLruNames::Recurrentgemma;  // transformers' also name the convolution as torch's Conv1d
 };
 
 class GriffinMixer final : public Mixer {
  public:
-  /// Takes <prefix>linear_{x,y,out}.{weight,bias}, conv_1d.{w,b} (w (temporal_width, lru_width))
-  /// and rg_lru.* (RgLru::load).
+  /// Takes <prefix>linear_{x,y,out}.{weight,bias}, conv_1d.{w,b} (w (temporal_width, lru_width);
+  /// transformers': conv_1d.{weight,bias}, weight (lru_width, 1, temporal_width)) and rg_lru.*
+  /// (RgLru::load).
   static GriffinMixer load(Checkpoint& checkpoint, const std::string& prefix, const GriffinMixerConfig& config);
 
   /// x (batch, length, hidden) -> (batch, length, hidden); the state: the convolution's inputs and

@@ -135,13 +135,18 @@ RgLruResult recurrent_typed(const RgLru& layer, const Tensor& x_in, const Tensor
 
 }  // namespace
 
-RgLru RgLru::load(Checkpoint& weights, const std::string& prefix, std::int64_t width, std::int64_t heads, DType dtype) {
-  SUBQ_CHECK(heads >= 1 && width % heads == 0, "{}: {} heads do not divide width {}", prefix + "a_param", heads, width);
+RgLru RgLru::load(Checkpoint& weights, const std::string& prefix, std::int64_t width, std::int64_t heads,
+                  RgLruNames names, DType dtype) {
+  const bool hf = names == RgLruNames::Transformers;
+  SUBQ_CHECK(heads >= 1 && width % heads == 0, "{}: {} heads do not divide width {}", prefix, heads, width);
   const std::int64_t Dh = width / heads;
-  return {
-      weights.take(prefix + "a_param", {width}, dtype), weights.take(prefix + "input_gate.w", {heads, Dh, Dh}, dtype),
-      weights.take(prefix + "input_gate.b", {heads, Dh}, dtype),
-      weights.take(prefix + "a_gate.w", {heads, Dh, Dh}, dtype), weights.take(prefix + "a_gate.b", {heads, Dh}, dtype)};
+  auto take = [&](const char* ours, const char* theirs, const Shape& shape) {
+    return weights.take(prefix + (hf ? theirs : ours), shape, dtype);
+  };
+  return {take("a_param", "recurrent_param", {width}), take("input_gate.w", "input_gate_weight", {heads, Dh, Dh}),
+          take("input_gate.b", "input_gate_bias", {heads, Dh}),
+          take("a_gate.w", "recurrent_gate_weight", {heads, Dh, Dh}),
+          take("a_gate.b", "recurrent_gate_bias", {heads, Dh})};
 }
 
 RgLruResult rglru(const RgLru& layer, const Tensor& x, const Tensor& segment_pos, const Tensor& h0) {

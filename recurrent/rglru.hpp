@@ -14,6 +14,11 @@
 
 namespace subq::recurrent {
 
+/// Where a checkpoint keeps the layer's weights: recurrentgemma's names (a_param, input_gate.{w,b},
+/// a_gate.{w,b}) or transformers' RecurrentGemma (recurrent_param, input_gate_{weight,bias},
+/// recurrent_gate_{weight,bias}), the same tensors.
+enum class RgLruNames { Recurrentgemma, Transformers };
+
 /// The layer's weights, recurrentgemma's names in brackets.
 struct RgLru {
   Tensor a_param;       // (width) [a_param]
@@ -22,10 +27,10 @@ struct RgLru {
   Tensor a_gate_w;      // (heads, width / heads, width / heads) [a_gate.w]
   Tensor a_gate_b;      // (heads, width / heads) [a_gate.b]
 
-  /// Takes <prefix>a_param, <prefix>input_gate.{w,b}, <prefix>a_gate.{w,b} for `width` channels in
-  /// `heads` blocks (float32, or float64 for the float64 tests).
+  /// Takes the layer's tensors under prefix, named as `names` says, for `width` channels in `heads`
+  /// blocks (float32, or float64 for the float64 tests).
   static RgLru load(Checkpoint& weights, const std::string& prefix, std::int64_t width, std::int64_t heads,
-                    DType dtype = DType::F32);
+                    RgLruNames names = RgLruNames::Recurrentgemma, DType dtype = DType::F32);
 };
 
 struct RgLruResult {
