@@ -19,6 +19,12 @@ SUBQ_HOST_DEVICE T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
+/// log(sigmoid(x)) = -softplus(-x), without overflow at either end (torch's logsigmoid).
+template <class T>
+SUBQ_HOST_DEVICE T log_sigmoid(T x) {
+  return x < T(0) ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x));
+}
+
 /// x * sigmoid(x), also called swish.
 template <class T>
 SUBQ_HOST_DEVICE T silu(T x) {

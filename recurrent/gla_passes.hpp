@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/complex.hpp"
+#include "core/math.hpp"
 
 namespace subq::recurrent::detail {
 
@@ -43,10 +44,7 @@ struct GlaLogGates {
   std::int64_t n;
   T normalizer;
   SUBQ_HOST_DEVICE void operator()(std::int64_t row) const {
-    for (std::int64_t i = 0; i < n; ++i) {
-      const T x = gk[row * n + i];
-      gk[row * n + i] = (x < T(0) ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x))) / normalizer;
-    }
+    for (std::int64_t i = 0; i < n; ++i) gk[row * n + i] = log_sigmoid(gk[row * n + i]) / normalizer;
   }
 };
 

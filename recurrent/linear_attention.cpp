@@ -7,7 +7,7 @@
 #include "core/row_pass.hpp"
 #include "recurrent/linear_attention_passes.hpp"
 #include "recurrent/qkv.hpp"
-#include "recurrent/ssd_form.hpp"
+#include "recurrent/ssd_states.hpp"
 #include "ssm/ssd.hpp"
 
 namespace subq::recurrent {
@@ -48,15 +48,8 @@ LinearAttentionResult chunked(const Tensor& q_in, const Tensor& k_in, const Tens
                              rows);
   ssm::SsdOptions ssd_options;
   ssd_options.chunk_length = options.chunk_length;
-  if (options.initial_state.defined() || options.initial_normalizer.defined()) {
-    const Tensor S0 = options.initial_state.defined() ? detail::dense<T>(options.initial_state) : Tensor{};
-    const Tensor z0 = options.initial_normalizer.defined() ? detail::dense<T>(options.initial_normalizer) : Tensor{};
-    ssd_options.initial_state = Tensor::empty({s.B, s.H, P, K}, dtype_of<T>, device);
-    subq::detail::run_row_pass(kOp, device,
-                               detail::PackSsdState<T>{detail::data_or_null<T>(S0), detail::data_or_null<T>(z0),
-                                                       ssd_options.initial_state.data<T>(), K, V, P},
-                               s.B * s.H);
-  }
+  ssd_options.initial_state =
+      detail::ssd_initial_state<T>(kOp, options.initial_state, options.initial_normalizer, P, s, device);
   const Tensor no_decay = Tensor::zeros({1, 1, 1}, dtype_of<T>, device).expand({s.B, s.L, s.H});
   const ssm::SsdResult r = ssm::ssd(X, no_decay, features_k, features_q, ssd_options);
   LinearAttentionResult out{Tensor::empty(v.shape(), dtype_of<T>, device),
@@ -64,12 +57,7 @@ LinearAttentionResult chunked(const Tensor& q_in, const Tensor& k_in, const Tens
                             options.normalize ? Tensor::empty({s.B, s.H, K}, dtype_of<T>, device) : Tensor{}};
   subq::detail::run_row_pass(
       kOp, device, detail::NormalizedOutputs<T>{r.Y.data<T>(), out.o.data<T>(), V, P, T(options.epsilon)}, rows);
-  const Tensor final_state = r.final_state.contiguous();
-  subq::detail::run_row_pass(
-      kOp, device,
-      detail::UnpackSsdState<T>{final_state.data<T>(), out.final_state.data<T>(),
-                                options.normalize ? out.final_normalizer.data<T>() : nullptr, K, V, P},
-      s.B * s.H);
+  detail::unpack_ssd_state<T>(kOp, r.final_state, out.final_state, out.final_normalizer, s);
   return out;
 }
 

@@ -8,7 +8,7 @@
 #include "core/row_pass.hpp"
 #include "recurrent/mlstm_passes.hpp"
 #include "recurrent/qkv.hpp"
-#include "recurrent/ssd_form.hpp"
+#include "recurrent/ssd_states.hpp"
 #include "ssm/ssd.hpp"
 
 namespace subq::recurrent {
@@ -58,24 +58,13 @@ MlstmResult through_ssd(const Tensor& q_in, const Tensor& k_in, const Tensor& v_
                              rows);
   ssm::SsdOptions ssd_options;
   ssd_options.chunk_length = options.chunk_length;
-  if (options.initial_C.defined() || options.initial_n.defined()) {
-    const Tensor C0 = options.initial_C.defined() ? detail::dense<T>(options.initial_C) : Tensor{};
-    const Tensor n0 = options.initial_n.defined() ? detail::dense<T>(options.initial_n) : Tensor{};
-    ssd_options.initial_state = Tensor::empty({s.B, H, P, K}, dtype_of<T>, device);
-    subq::detail::run_row_pass(kOp, device,
-                               detail::PackSsdState<T>{detail::data_or_null<T>(C0), detail::data_or_null<T>(n0),
-                                                       ssd_options.initial_state.data<T>(), K, V, P},
-                               s.B * H);
-  }
+  ssd_options.initial_state = detail::ssd_initial_state<T>(kOp, options.initial_C, options.initial_n, P, s, device);
   const ssm::SsdResult r = ssm::ssd(X, log_decay, keys, detail::dense<T>(q_in), ssd_options);
   MlstmResult out{Tensor::empty(v.shape(), dtype_of<T>, device), Tensor::empty({s.B, H, K, V}, dtype_of<T>, device),
                   Tensor::empty({s.B, H, K}, dtype_of<T>, device), final_m};
   subq::detail::run_row_pass(
       kOp, device, detail::MlstmOutputs<T>{r.Y.data<T>(), m.data<T>(), out.h.data<T>(), V, T(options.epsilon)}, rows);
-  const Tensor final_state = r.final_state.contiguous();
-  subq::detail::run_row_pass(
-      kOp, device,
-      detail::UnpackSsdState<T>{final_state.data<T>(), out.final_C.data<T>(), out.final_n.data<T>(), K, V, P}, s.B * H);
+  detail::unpack_ssd_state<T>(kOp, r.final_state, out.final_C, out.final_n, s);
   return out;
 }
 

@@ -5,15 +5,15 @@
 #include <cstdint>
 
 #include "core/complex.hpp"
+#include "core/math.hpp"
 
 namespace subq::recurrent::detail {
 
-/// log f from the forget gate's pre-activation: log sigmoid (computed without overflow), or the
-/// pre-activation itself for the exponential gate.
+/// log f from the forget gate's pre-activation: its log sigmoid, or, for the exponential gate, the
+/// pre-activation itself.
 template <class T>
 SUBQ_HOST_DEVICE T log_forget(bool exponential, T pre) {
-  if (exponential) return pre;
-  return pre < T(0) ? pre - std::log1p(std::exp(pre)) : -std::log1p(std::exp(-pre));
+  return exponential ? pre : log_sigmoid(pre);
 }
 
 /// Per (batch, head) row: m[t] = max(log f[t] + m[t-1], i[t]) from m_last (m before step 0, then
