@@ -48,6 +48,17 @@ TEST_CASE("attention: a sliding window equals the plain definition's band of key
                     Catch::Contains("window: expected W >= 1 keys, or 0 for all, found -1"));
 }
 
+TEST_CASE("attention: a sliding window stays finite over 100K queries", "[attention][long]") {
+  std::mt19937 rng(9);
+  const std::int64_t L = 100000;
+  const Tensor q = random_tensor({1, L, 2, 8}, DType::F32, rng, -4, 4),
+               k = random_tensor({1, L, 1, 8}, DType::F32, rng, -4, 4);
+  const Tensor o = causal_attention(q, k, random_tensor({1, L, 1, 8}, DType::F32, rng, -1, 1), 0.35, 64);
+  bool finite = true;
+  for (std::int64_t i = 0; i < o.numel(); ++i) finite = finite && std::isfinite(o.data<float>()[i]);
+  CHECK(finite);
+}
+
 TEST_CASE("attention: keys and values read in place from a longer buffer, batch rows apart", "[attention]") {
   std::mt19937 rng(11);
   // The first 30 of a buffer's 48 steps, as the KV cache holds them, and a transposed q.
