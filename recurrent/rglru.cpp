@@ -86,11 +86,14 @@ RgLruResult scanned(const RgLru& layer, const Tensor& x_in, const Tensor& segmen
   const Tensor segment_pos = segment_pos_in.defined() ? segment_pos_in.contiguous() : Tensor{};
   const Tensor a = block_diagonal_gate<T>(x, layer.a_gate_w, layer.a_gate_b, s);          // gate_a, then a in place
   const Tensor b = block_diagonal_gate<T>(x, layer.input_gate_w, layer.input_gate_b, s);  // gate_x, then the input
-  subq::detail::run_row_pass(
-      kOp, device,
-      detail::RgLruCoefficients<T>{a.data<T>(), b.data<T>(), x.data<T>(), a_param.data<T>(),
-                                   detail::data_or_null<std::int64_t>(segment_pos), D, T(kGateExponent)},
-      s.B * s.L);
+  // The decay rates are the channels': softplus once per call, not per step.
+  const Tensor rate = Tensor::empty({D}, dtype_of<T>, device);
+  subq::detail::run_row_pass(kOp, device,
+                             detail::RgLruDecayRates<T>{a_param.data<T>(), rate.data<T>(), T(kGateExponent)}, D);
+  subq::detail::run_row_pass(kOp, device,
+                             detail::RgLruCoefficients<T>{a.data<T>(), b.data<T>(), x.data<T>(), rate.data<T>(),
+                                                          detail::data_or_null<std::int64_t>(segment_pos), D},
+                             s.B * s.L);
   // The scan core takes (batch, channels, length): these are (batch, length, width) read
   // transposed on the CPU; CUDA's scan wants each channel's steps adjacent.
   const auto channels_first = [&](const Tensor& t) {

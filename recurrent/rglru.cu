@@ -7,6 +7,8 @@
 namespace subq::detail {
 template std::string launch_row_pass(const recurrent::detail::SigmoidWithBias<float>&, std::int64_t);
 template std::string launch_row_pass(const recurrent::detail::SigmoidWithBias<double>&, std::int64_t);
+template std::string launch_row_pass(const recurrent::detail::RgLruDecayRates<float>&, std::int64_t);
+template std::string launch_row_pass(const recurrent::detail::RgLruDecayRates<double>&, std::int64_t);
 template std::string launch_row_pass(const recurrent::detail::RgLruCoefficients<float>&, std::int64_t);
 template std::string launch_row_pass(const recurrent::detail::RgLruCoefficients<double>&, std::int64_t);
 }  // namespace subq::detail
