@@ -30,7 +30,7 @@ struct DeltaRuleResult {
 
 /// q, k: (batch, length, heads, d_k); v: (batch, length, heads, d_v); beta: (batch, length,
 /// heads); every operand of q's dtype and on its device: float32 or float64 on the CPU, float32 on
-/// CUDA (where WKV-7 steps).
+/// CUDA (where WKV-7 steps, with d_k <= 256 and d_v <= 1024, its kernel's limits).
 DeltaRuleResult delta_rule(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& beta,
                            const DeltaRuleOptions& options = {});
 

@@ -24,7 +24,8 @@ struct GlaResult {
 };
 
 /// q, k, gk: (batch, length, heads, d_k), gk the log-gate (<= 0); v: (batch, length, heads,
-/// d_v); every operand of q's dtype and on its device: float32 or float64 on the CPU, float32 on CUDA.
+/// d_v); every operand of q's dtype and on its device: float32 or float64 on the CPU, float32 on CUDA
+/// (there d_k <= 256 and d_v <= 1024, WKV-6's kernel's limits).
 GlaResult gla(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gk, const GlaOptions& options = {});
 
 /// The same, one step at a time in float64 on the CPU (rounded to q's dtype, returned on the CPU):
