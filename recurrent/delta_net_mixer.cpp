@@ -77,7 +77,7 @@ Tensor DeltaNetMixer::forward(const Tensor& x, MixerState* state, MixerContext&)
       detail::DeltaNetGates<float>{c.gated ? a_raw.data<float>() : nullptr, b_raw.data<float>(),
                                    c.gated ? A_log_.data<float>() : nullptr, c.gated ? dt_bias_.data<float>() : nullptr,
                                    beta.data<float>(), c.gated ? options.g.data<float>() : nullptr, c.v_heads,
-                                   c.v_heads, c.v_heads, c.allow_neg_eigval ? 2.0f : 1.0f},
+                                   c.allow_neg_eigval ? 2.0f : 1.0f},
       B * L);
   if (state) options.initial_state = (*state)[kRuleState];
   const DeltaRuleResult r = delta_rule(repeat_heads(q, group), repeat_heads(k, group), v, beta, options);

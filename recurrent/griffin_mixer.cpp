@@ -14,7 +14,10 @@ namespace {
 enum Slot : std::size_t { kConvState, kLruState };
 
 // Griffin's segment positions of a call's tokens, position .. position + length - 1 in every row.
+// They matter only where they are 0 (the RG-LRU resets there), so a call that continues a stream
+// (decoding, above all) needs none: undefined, no resets.
 Tensor segment_positions(std::int64_t batch, std::int64_t length, std::int64_t position, Device device) {
+  if (position > 0) return {};
   std::vector<std::int64_t> positions(static_cast<std::size_t>(batch * length));
   for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = position + std::int64_t(i) % length;
   return Tensor::from_vector(positions, {batch, length}).to(device);
