@@ -76,6 +76,19 @@ bench::Cost with_state_read(bench::Cost cost, const Tensor& s, int copies = 1) {
   return cost;
 }
 
+// A CPU prefill of L tokens through `run`, warmed up once, reported against `cost`; `memory` began
+// before the inputs were made, so that its peak includes them.
+template <class Run>
+void prefill_benchmark(benchmark::State& state, const PeakMemory& memory, std::int64_t L, Run run,
+                       const bench::Cost& cost) {
+  benchmark::DoNotOptimize(run().raw_data());  // warm-up
+  const bench::RooflineReport roofline(Device::cpu());
+  for (auto _ : state) benchmark::DoNotOptimize(run().raw_data());
+  memory.report(state);
+  tokens_per_second(state, L);
+  roofline.report(state, cost);
+}
+
 constexpr std::int64_t kRwkvHeads = 32, kRwkvHead = 64;
 
 void BM_wkv6_prefill(benchmark::State& state) {
@@ -83,13 +96,8 @@ void BM_wkv6_prefill(benchmark::State& state) {
   const std::int64_t L = state.range(0), H = kRwkvHeads, d = kRwkvHead;
   const Tensor r = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
                w = uniform({1, L, H, d}, -2, -0.01f, 4), u = uniform({H, d}, -1, 1, 5);
-  auto prefill = [&] { return recurrent::wkv6(r, k, v, w, u).o; };
-  benchmark::DoNotOptimize(prefill().raw_data());  // warm-up
-  const bench::RooflineReport roofline(Device::cpu());
-  for (auto _ : state) benchmark::DoNotOptimize(prefill().raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
-  roofline.report(state, bench::costs::wkv6(L, H, d));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::wkv6(r, k, v, w, u).o; }, bench::costs::wkv6(L, H, d));
 }
 
 void BM_wkv6_decode(benchmark::State& state) {
@@ -133,13 +141,9 @@ void BM_wkv7_prefill(benchmark::State& state) {
   const Wkv7Inputs in = wkv7_inputs(L);
   // The default form (stepped, on the CPU), or chunks of 16 steps.
   const recurrent::Wkv7Options options{{}, kChunked ? 16 : 0};
-  auto prefill = [&] { return recurrent::wkv7(in.r, in.w, in.k, in.v, in.a, in.b, options).o; };
-  benchmark::DoNotOptimize(prefill().raw_data());  // warm-up
-  const bench::RooflineReport roofline(Device::cpu());
-  for (auto _ : state) benchmark::DoNotOptimize(prefill().raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
-  roofline.report(state, bench::costs::wkv7(L, kRwkvHeads, kRwkvHead));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::wkv7(in.r, in.w, in.k, in.v, in.a, in.b, options).o; },
+      bench::costs::wkv7(L, kRwkvHeads, kRwkvHead));
 }
 
 void BM_wkv7_decode(benchmark::State& state) {
@@ -158,13 +162,8 @@ void BM_wkv4_prefill(benchmark::State& state) {
   const std::int64_t L = state.range(0), C = kRwkvHeads * kRwkvHead;
   const Tensor decay = uniform({C}, -3, 1, 1), first = uniform({C}, -1, 1, 2), k = uniform({1, L, C}, -5, 5, 3),
                v = uniform({1, L, C}, -1, 1, 4);
-  auto prefill = [&] { return recurrent::wkv4(decay, first, k, v).out; };
-  benchmark::DoNotOptimize(prefill().raw_data());  // warm-up
-  const bench::RooflineReport roofline(Device::cpu());
-  for (auto _ : state) benchmark::DoNotOptimize(prefill().raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
-  roofline.report(state, bench::costs::wkv4(L, C));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::wkv4(decay, first, k, v).out; }, bench::costs::wkv4(L, C));
 }
 
 void BM_wkv4_decode(benchmark::State& state) {
@@ -186,13 +185,8 @@ void BM_retention_prefill(benchmark::State& state) {
   const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kRetentionHeads, dk = kRetentionKey, dv = kRetentionValue;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3);
-  auto prefill = [&] { return recurrent::retention(q, k, v).o; };
-  benchmark::DoNotOptimize(prefill().raw_data());  // warm-up
-  const bench::RooflineReport roofline(Device::cpu());
-  for (auto _ : state) benchmark::DoNotOptimize(prefill().raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
-  roofline.report(state, bench::costs::retention(L, H, dk, dv));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::retention(q, k, v).o; }, bench::costs::retention(L, H, dk, dv));
 }
 
 void BM_retention_decode(benchmark::State& state) {
@@ -283,47 +277,42 @@ void BM_hyena(benchmark::State& state) {
   roofline.report(state, bench::costs::hyena(D, L));
 }
 
-// A prefill of L tokens through `run`, warmed up once, reported against `cost`.
-template <class Run>
-void prefill_benchmark(benchmark::State& state, std::int64_t L, Run run, const bench::Cost& cost) {
-  const PeakMemory memory;
-  benchmark::DoNotOptimize(run().raw_data());  // warm-up
-  const bench::RooflineReport roofline(Device::cpu());
-  for (auto _ : state) benchmark::DoNotOptimize(run().raw_data());
-  memory.report(state);
-  tokens_per_second(state, L);
-  roofline.report(state, cost);
-}
-
 void BM_linear_attention(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 16, d = 128;
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
   recurrent::LinearAttentionOptions options;
   options.feature_map = recurrent::FeatureMap::Elu1;
   options.normalize = true;
   options.scale = 1 / std::sqrt(double(d));
-  prefill_benchmark(state, L, [&] { return recurrent::linear_attention(q, k, v, options).o; },
-                    bench::costs::linear_attention(L, H, d, d));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::linear_attention(q, k, v, options).o; },
+      bench::costs::linear_attention(L, H, d, d));
 }
 
 void BM_based(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 16, features = 16, dv = 128;
   const Tensor q = uniform({1, L, H, features}, -1, 1, 1), k = uniform({1, L, H, features}, -1, 1, 2),
                v = uniform({1, L, H, dv}, -1, 1, 3);
   const recurrent::BasedOptions options{0.25, true, 0};
-  prefill_benchmark(state, L, [&] { return recurrent::based(q, k, v, options); }, bench::costs::based(L, H, features, dv));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::based(q, k, v, options); }, bench::costs::based(L, H, features, dv));
 }
 
 void BM_gla(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 4, dk = 256, dv = 512;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3),
                gk = uniform({1, L, H, dk}, -0.1f, 0, 4);
   const recurrent::GlaOptions options{1 / std::sqrt(double(dk)), {}, 0};
-  prefill_benchmark(state, L, [&] { return recurrent::gla(q, k, v, gk, options).o; }, bench::costs::gla(L, H, dk, dv));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::gla(q, k, v, gk, options).o; }, bench::costs::gla(L, H, dk, dv));
 }
 
 template <bool kGated>
 void BM_delta_rule(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 16, d = 128;
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3),
                beta = uniform({1, L, H}, 0, 1, 4);
@@ -331,33 +320,40 @@ void BM_delta_rule(benchmark::State& state) {
   options.scale = 1 / std::sqrt(double(d));
   options.l2_normalize = true;
   if (kGated) options.g = uniform({1, L, H}, -0.1f, 0, 5);
-  prefill_benchmark(state, L, [&] { return recurrent::delta_rule(q, k, v, beta, options).o; },
-                    bench::costs::delta_rule(L, H, d, d));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::delta_rule(q, k, v, beta, options).o; },
+      bench::costs::delta_rule(L, H, d, d));
 }
 
 void BM_mlstm(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = 8, dk = 256, dv = 512;
   const Tensor q = uniform({1, L, H, dk}, -1, 1, 1), k = uniform({1, L, H, dk}, -1, 1, 2), v = uniform({1, L, H, dv}, -1, 1, 3),
                i = uniform({1, L, H}, -3, 3, 4), f = uniform({1, L, H}, -3, 3, 5);
-  prefill_benchmark(state, L, [&] { return recurrent::mlstm(q, k, v, i, f).h; }, bench::costs::mlstm(L, H, dk, dv));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::mlstm(q, k, v, i, f).h; }, bench::costs::mlstm(L, H, dk, dv));
 }
 
 void BM_rglru(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), D = 2560, heads = 10, block = D / heads;
   const recurrent::RgLru layer{uniform({D}, -2, 2, 1), uniform({heads, block, block}, -0.06f, 0.06f, 2),
                                uniform({heads, block}, -0.1f, 0.1f, 3), uniform({heads, block, block}, -0.06f, 0.06f, 4),
                                uniform({heads, block}, -0.1f, 0.1f, 5)};
   const Tensor x = uniform({1, L, D}, -1, 1, 6);
-  prefill_benchmark(state, L, [&] { return recurrent::rglru(layer, x).y; }, bench::costs::rglru(L, D, heads));
+  prefill_benchmark(
+      state, memory, L, [&] { return recurrent::rglru(layer, x).y; }, bench::costs::rglru(L, D, heads));
 }
 
 constexpr std::int64_t kWindow = 2048;
 
 void BM_sliding_window_attention(benchmark::State& state) {
+  const PeakMemory memory;
   const std::int64_t L = state.range(0), H = kAttentionHeads, d = kAttentionHead;
   const Tensor q = uniform({1, L, H, d}, -1, 1, 1), k = uniform({1, L, H, d}, -1, 1, 2), v = uniform({1, L, H, d}, -1, 1, 3);
-  prefill_benchmark(state, L, [&] { return attention::causal_attention(q, k, v, 0.088, kWindow); },
-                    bench::costs::sliding_window_attention(L, kWindow, H, d));
+  prefill_benchmark(
+      state, memory, L, [&] { return attention::causal_attention(q, k, v, 0.088, kWindow); },
+      bench::costs::sliding_window_attention(L, kWindow, H, d));
 }
 
 }  // namespace
