@@ -18,6 +18,7 @@
 
 using namespace subq;
 using subq::testing::max_rel_diff;
+using subq::testing::non_finite_count;
 namespace fs = std::filesystem;
 
 namespace {
@@ -171,9 +172,7 @@ TEST_CASE("language models: the tiny trained Jamba decodes as it scores", "[lm][
   std::vector<std::int64_t> bytes(text.begin(), text.end());
   const Tensor ids = Tensor::from_vector(bytes, {1, std::int64_t(bytes.size())});
   const Tensor whole = model.forward(ids);
-  int bad = 0;
-  for (std::int64_t i = 0; i < whole.numel(); ++i) bad += !std::isfinite(whole.data<float>()[i]);
-  CHECK(bad == 0);
+  CHECK(non_finite_count(whole) == 0);
   ModelCache cache;
   CHECK(max_rel_diff(model.forward(ids.slice(1, 0, 10).contiguous(), &cache), whole.slice(1, 0, 10)) < 1e-5);
   for (std::int64_t t = 10; t < ids.size(1); ++t) {
@@ -189,9 +188,7 @@ TEST_CASE("language models: a described hybrid with random weights, saved and lo
   REQUIRE(model.architecture() == "subq_hybrid");
   const Tensor ids = Tensor::from_vector<std::int64_t>({72, 101, 108, 108, 111, 44, 32, 119, 111, 114, 108, 100}, {1, 12});
   const Tensor logits = model.forward(ids);
-  int bad = 0;
-  for (std::int64_t i = 0; i < logits.numel(); ++i) bad += !std::isfinite(logits.data<float>()[i]);
-  CHECK(bad == 0);
+  CHECK(non_finite_count(logits) == 0);
   // The folder holds exactly what the loader reads: the same logits come back.
   CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
   ModelCache cache;
@@ -225,9 +222,7 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   for (const char c : std::string("Call me Ishmael. Some years ago, never mind how long")) text.push_back(c);
   const Tensor ids = Tensor::from_vector<std::int64_t>(text, {1, std::int64_t(text.size())});
   const Tensor logits = model.forward(ids);
-  int bad = 0;
-  for (std::int64_t i = 0; i < logits.numel(); ++i) bad += !std::isfinite(logits.data<float>()[i]);
-  CHECK(bad == 0);
+  CHECK(non_finite_count(logits) == 0);
   CHECK(max_rel_diff(LanguageModel::load(dir).forward(ids), logits) == 0);
   // Prompts within, at and across the Mamba-2 chunks of 16.
   check_decodes_as_it_scores(model, ids, logits, {1, 16, 21});

@@ -44,6 +44,14 @@ inline double max_rel_diff(const Tensor& x, const Tensor& y) {
   return worst;
 }
 
+/// How many of t's elements are NaN or infinite (any real dtype, any device).
+inline std::int64_t non_finite_count(const Tensor& t) {
+  const Tensor d = t.to(Device::cpu()).to(DType::F64).contiguous();
+  std::int64_t bad = 0;
+  for (std::int64_t i = 0; i < d.numel(); ++i) bad += !std::isfinite(d.data<double>()[i]);
+  return bad;
+}
+
 /// A CUDA result against its float64 CPU reference, for kernels whose outputs come in the inputs'
 /// dtype and whose states are float32 (float64 for float64 inputs): float32 errors grow with the
 /// `terms` products summed per value, and bfloat16 outputs carry their own rounding besides.
