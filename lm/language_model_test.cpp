@@ -266,6 +266,16 @@ TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "
   CHECK_THROWS_WITH(refused("s4_d_state", 1)(), Catch::Contains("s4_d_state must be >= 2"));
   CHECK_THROWS_WITH(refused("s4_disc", "euler")(), Catch::Contains("euler"));
   CHECK_THROWS_WITH(refused("hyena_order", 1)(), Catch::Contains("order must be >= 2, found 1"));
+  CHECK_THROWS_WITH(refused("gla_num_heads", 3)(), Catch::Contains("3 heads must divide the key width 64"));
+  CHECK_THROWS_WITH(refused("delta_net_num_heads", 3)(), Catch::Contains("3 heads do not divide the key width 128"));
+  CHECK_THROWS_WITH(refused("gated_deltanet_num_heads", 3)(), Catch::Contains("4 value heads over 3 heads"));
+  CHECK_THROWS_WITH(refused("griffin_num_heads", 3)(),
+                    Catch::Contains("griffin_num_heads 3 must divide griffin_lru_width 128"));
+  CHECK_THROWS_WITH(refused("local_attention_window", 0)(),
+                    Catch::Contains("local_attention_window: expected >= 1 keys, found 0"));
+  CHECK_THROWS_WITH(refused("based_num_heads", 3)(), Catch::Contains("based_num_heads 3 must divide hidden_size 128"));
+  CHECK_THROWS_WITH(refused("mlstm_num_heads", 3)(),
+                    Catch::Contains("inner width 256 must be a multiple of mlstm_num_heads 3"));
 }
 
 TEST_CASE("language models: a decoding step reads every weight but the experts a token skips", "[lm][model]") {
@@ -416,4 +426,16 @@ TEST_CASE("language models: a RecurrentGemma config makes a model that saves, lo
   for (std::int64_t i = 0; i < logits.numel(); ++i)
     largest = std::max(largest, double(std::abs(logits.data<float>()[i])));
   CHECK(largest < 30);
+  // What the loader does not take is named.
+  nlohmann::json bad = nlohmann::json::parse(config);
+  bad["block_types"] = {"recurrent", "mamba"};
+  CHECK_THROWS_WITH(LanguageModel::random(bad.dump(), 1),
+                    Catch::Contains("block_types: expected \"recurrent\" and \"attention\""));
+  bad = nlohmann::json::parse(config);
+  bad["attention_bias"] = true;
+  CHECK_THROWS_WITH(LanguageModel::random(bad.dump(), 1),
+                    Catch::Contains("attention_bias: biased q, k, v projections are not supported"));
+  bad = nlohmann::json::parse(config);
+  bad["rope_parameters"]["partial_rotary_factor"] = 0.3;
+  CHECK_THROWS_WITH(LanguageModel::random(bad.dump(), 1), Catch::Contains("partial_rotary_factor 0.3 of heads of 16"));
 }

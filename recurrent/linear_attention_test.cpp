@@ -110,6 +110,16 @@ TEST_CASE("based: the linear form equals the quadratic definition for L = 1..300
   }
 }
 
+TEST_CASE("based: bad operands are named", "[recurrent][based]") {
+  std::mt19937 rng(10);
+  const Qkv p = random_qkv(5, 4, 3, rng);
+  CHECK_THROWS_WITH(based(p.q, p.k.slice(1, 0, 4), p.v), Catch::Contains("based: k: expected shape"));
+  CHECK_THROWS_WITH(based(p.q, p.k, p.v.to(DType::F32)),
+                    Catch::Contains("based: v: expected float64 (q's dtype), found float32"));
+  CHECK_THROWS_WITH(taylor_features(Tensor{}, 1.0),
+                    Catch::Contains("taylor_features: x: expected (..., d_k), found nothing"));
+}
+
 TEST_CASE("gla: the WKV-6 forms equal the recurrent form for L = 1..300", "[recurrent][gla]") {
   std::mt19937 rng(5);
   for (std::int64_t L = 1; L <= 300; ++L) {
