@@ -1,5 +1,7 @@
 #include "lm/scorer.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -11,107 +13,289 @@ namespace subq {
 
 namespace {
 
-// Accumulates -log p(token) by position.
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The depth bucket of document position p: [0, 1), then edges 1, 2, 3, 4, 6, 8, 12, 16, ...
+std::size_t depth_bucket(std::int64_t p) {
+  if (p == 0) return 0;
+  const int j = std::bit_width(std::uint64_t(p)) - 1;  // 2^j <= p < 2^(j+1)
+  if (j == 0) return 1;
+  return std::size_t(2 * j + (2 * p >= 3 * (std::int64_t(1) << j) ? 1 : 0));
+}
+
+std::int64_t depth_edge(std::size_t bucket) {  // the first position of a bucket
+  if (bucket <= 2) return std::int64_t(bucket);
+  const std::int64_t j = std::int64_t(bucket) / 2;
+  return bucket % 2 == 0 ? std::int64_t(1) << j : 3 * (std::int64_t(1) << (j - 1));
+}
+
+// -log p(token) summed overall, by position in the window and by depth bucket.
 struct Tally {
   double total = 0, squares = 0;
-  std::int64_t count = 0;
-  std::vector<double> sum, n;
-  const std::function<void(std::span<const double>, std::int64_t)>& each_position;
-  std::vector<double> log_probs;  // for each_position
+  std::int64_t count = 0, nonfinite = 0;
+  std::vector<double> window_sum, window_count, depth_sum, depth_count;
 
-  Tally(std::int64_t positions, const ScoreOptions& o)
-      : sum(static_cast<std::size_t>(positions), 0.0),
-        n(static_cast<std::size_t>(positions), 0.0),
-        each_position(o.each_position) {}
-
-  // logits (vocab) predicting `target`, at window position `position`.
-  void add(const float* logits, std::int64_t vocab, std::int64_t target, std::int64_t position) {
-    double max = -std::numeric_limits<double>::infinity(), z = 0;
-    for (std::int64_t v = 0; v < vocab; ++v) max = std::max(max, double(logits[v]));
-    for (std::int64_t v = 0; v < vocab; ++v) z += std::exp(double(logits[v]) - max);
-    const double log_z = std::log(z) + max, nll = log_z - double(logits[target]);
+  void add(double nll, std::size_t window_position, std::size_t bucket) {
     total += nll, squares += nll * nll, ++count;
-    sum[std::size_t(position)] += nll, n[std::size_t(position)] += 1;
-    if (!each_position) return;
-    log_probs.resize(std::size_t(vocab));
-    for (std::int64_t v = 0; v < vocab; ++v) log_probs[std::size_t(v)] = double(logits[v]) - log_z;
-    each_position(log_probs, target);
+    grow(window_sum, window_count, window_position + 1);
+    window_sum[window_position] += nll, window_count[window_position] += 1;
+    grow(depth_sum, depth_count, bucket + 1);
+    depth_sum[bucket] += nll, depth_count[bucket] += 1;
+  }
+  void merge(const Tally& o) {
+    total += o.total, squares += o.squares, count += o.count, nonfinite += o.nonfinite;
+    grow(window_sum, window_count, o.window_sum.size());
+    for (std::size_t i = 0; i < o.window_sum.size(); ++i)
+      window_sum[i] += o.window_sum[i], window_count[i] += o.window_count[i];
+    grow(depth_sum, depth_count, o.depth_sum.size());
+    for (std::size_t i = 0; i < o.depth_sum.size(); ++i)
+      depth_sum[i] += o.depth_sum[i], depth_count[i] += o.depth_count[i];
+  }
+
+ private:
+  static void grow(std::vector<double>& sum, std::vector<double>& count, std::size_t size) {
+    if (sum.size() < size) sum.resize(size, 0.0), count.resize(size, 0.0);
   }
 };
 
-// Windows starting at `starts` (each `window` long), scoring positions >= first_scored[i].
-void score_windows(const LanguageModel& model, const std::vector<std::int64_t>& tokens, const std::vector<std::int64_t>& starts,
-                   const std::vector<std::int64_t>& first_scored, const ScoreOptions& o, Tally& tally) {
-  const std::int64_t W = o.window, V = model.vocab_size();
-  for (std::size_t b0 = 0; b0 < starts.size(); b0 += std::size_t(o.batch)) {
-    const std::size_t batch = std::min(starts.size() - b0, std::size_t(o.batch));
-    std::vector<std::int64_t> ids;
-    for (std::size_t i = 0; i < batch; ++i) ids.insert(ids.end(), tokens.begin() + starts[b0 + i], tokens.begin() + starts[b0 + i] + W);
-    const Tensor logits = model.forward(Tensor::from_vector(ids, {std::int64_t(batch), W}));
-    for (std::size_t i = 0; i < batch; ++i)
-      for (std::int64_t t = std::max<std::int64_t>(1, first_scored[b0 + i]); t < W; ++t)
-        tally.add(logits.data<float>() + ((std::int64_t(i) * W) + t - 1) * V, V, ids[i * std::size_t(W) + std::size_t(t)], t);
-    if (o.progress) o.progress(std::int64_t(b0 + batch), std::int64_t(starts.size()));
+// One forward call's input: tokens start .. start+length-1 of the document (index -1 being the
+// prefix token), the first replaced by BOS when bos_first; rows [first_row, end_row) of its logits
+// are scored, row r predicting token start + r + 1.
+struct Window {
+  std::int64_t start, length, first_row, end_row;
+  bool bos_first = false;
+};
+
+std::vector<Window> plan_windows(const Document& d, const ScoreOptions& o) {
+  const std::int64_t N = std::int64_t(d.tokens.size()), W = o.window;
+  std::vector<Window> plan;
+  switch (o.protocol) {
+    case ScoreProtocol::Windows:
+      SUBQ_CHECK(N >= W,
+                 "score: {} has {} tokens, fewer than one window of {} (a smaller window, or the lm-eval protocol, "
+                 "which scores every token)",
+                 d.name, N, W);
+      for (std::int64_t s = 0; s + W <= N; s += W) plan.push_back({s, W, 0, W - 1});
+      break;
+    case ScoreProtocol::Sliding: {
+      SUBQ_CHECK(N >= W, "score: {} has {} tokens, fewer than one window of {}", d.name, N, W);
+      std::int64_t scored_until = 0;  // positions before this one are scored already
+      for (std::int64_t s = 0; scored_until < N; s += o.stride) {
+        const std::int64_t start = std::min(s, N - W);
+        plan.push_back({start, W, std::max<std::int64_t>(1, scored_until - start) - 1, W - 1});
+        scored_until = start + W;
+      }
+      break;
+    }
+    case ScoreProtocol::LmEval: {
+      const std::int64_t first = std::min(W, N);
+      plan.push_back({-1, first, 0, first});
+      for (std::int64_t predicted = first; predicted < N;) {
+        const std::int64_t n = std::min(N - predicted, W), end = predicted + n;
+        plan.push_back({end - W - 1, W, W - n, W});
+        predicted = end;
+      }
+      break;
+    }
+    case ScoreProtocol::Llama: {
+      const std::int64_t offset = o.bos_token >= 0 ? 1 : 0;  // the BOS put before the document
+      SUBQ_CHECK(N + offset >= W, "score: {} has {} tokens{}, fewer than one chunk of {}", d.name, N + offset,
+                 offset ? " with its BOS" : "", W);
+      for (std::int64_t c = 0; (c + 1) * W <= N + offset; ++c)
+        plan.push_back({c * W - offset, W, W / 2, W - 1, offset == 1});
+      break;
+    }
+    case ScoreProtocol::Stream: break;
   }
+  return plan;
 }
 
-void score_stream(const LanguageModel& model, const std::vector<std::int64_t>& tokens, const ScoreOptions& o, Tally& tally) {
-  const std::int64_t N = std::int64_t(tokens.size()), V = model.vocab_size();
-  ModelCache cache;
-  std::vector<float> previous(static_cast<std::size_t>(V));  // the logits that predict the next piece's first token
-  for (std::int64_t p0 = 0; p0 < N; p0 += o.window) {
-    const std::int64_t n = std::min(o.window, N - p0);
-    const std::vector<std::int64_t> ids(tokens.begin() + p0, tokens.begin() + p0 + n);
-    const Tensor logits = model.forward(Tensor::from_vector(ids, {1, n}), &cache);
-    if (p0 > 0) tally.add(previous.data(), V, ids[0], 0);  // across the piece boundary
-    for (std::int64_t t = 1; t < n; ++t) tally.add(logits.data<float>() + (t - 1) * V, V, ids[std::size_t(t)], t);
-    std::copy_n(logits.data<float>() + (n - 1) * V, V, previous.data());
-    if (o.progress) o.progress(p0 + n, N);
+class DocumentScorer {
+ public:
+  DocumentScorer(const LanguageModel& model, const Document& document, const ScoreOptions& o, ScoreProgress& progress)
+      : model_(model), d_(document), o_(o), progress_(progress), V_(model.vocab_size()) {}
+
+  Tally run() {
+    if (o_.protocol == ScoreProtocol::Stream)
+      stream();
+    else
+      windows(plan_windows(d_, o_));
+    return std::move(tally_);
   }
+
+ private:
+  std::int64_t token(std::int64_t i) const { return i < 0 ? o_.prefix_token : d_.tokens[std::size_t(i)]; }
+
+  void windows(const std::vector<Window>& plan) {
+    for (std::size_t b0 = 0; b0 < plan.size();) {
+      // A batch: up to o.batch consecutive windows of one length and kind.
+      std::size_t b1 = b0 + 1;
+      while (b1 < plan.size() && b1 - b0 < std::size_t(o_.batch) && plan[b1].length == plan[b0].length &&
+             plan[b1].bos_first == plan[b0].bos_first)
+        ++b1;
+      const std::int64_t L = plan[b0].length;
+      std::vector<std::int64_t> ids;
+      for (std::size_t w = b0; w < b1; ++w)
+        for (std::int64_t r = 0; r < L; ++r)
+          ids.push_back(r == 0 && plan[w].bos_first ? o_.bos_token : token(plan[w].start + r));
+      const Tensor logits = model_.forward(Tensor::from_vector(ids, {std::int64_t(b1 - b0), L}));
+      for (std::size_t w = b0; w < b1; ++w)
+        for (std::int64_t r = plan[w].first_row; r < plan[w].end_row; ++r) {
+          const std::int64_t target = plan[w].start + r + 1;
+          add(logits.data<float>() + (std::int64_t(w - b0) * L + r) * V_, token(target), std::int64_t(w), r + 1,
+              target);
+        }
+      report(plan[b1 - 1].start + plan[b1 - 1].end_row + 1);
+      b0 = b1;
+    }
+  }
+
+  void stream() {
+    const std::int64_t N = std::int64_t(d_.tokens.size());
+    SUBQ_CHECK(N >= 2, "score: {} has {} token(s); the stream protocol needs at least 2", d_.name, N);
+    ModelCache cache;
+    std::vector<float> previous(static_cast<std::size_t>(V_));  // the logits that predict the next piece's first token
+    for (std::int64_t p0 = 0, piece = 0; p0 < N; p0 += o_.window, ++piece) {
+      const std::int64_t n = std::min(o_.window, N - p0);
+      const std::vector<std::int64_t> ids(d_.tokens.begin() + p0, d_.tokens.begin() + p0 + n);
+      const Tensor logits = model_.forward(Tensor::from_vector(ids, {1, n}), &cache);
+      if (p0 > 0) add(previous.data(), ids[0], piece, 0, p0);  // across the piece boundary
+      for (std::int64_t t = 1; t < n; ++t)
+        add(logits.data<float>() + (t - 1) * V_, ids[std::size_t(t)], piece, t, p0 + t);
+      std::copy_n(logits.data<float>() + (n - 1) * V_, V_, previous.data());
+      report(p0 + n);
+    }
+  }
+
+  // The logits (vocab) of window `window` predicting `target` at its position `window_position`,
+  // document position `depth`.
+  void add(const float* logits, std::int64_t target, std::int64_t window, std::int64_t window_position,
+           std::int64_t depth) {
+    double max = -std::numeric_limits<double>::infinity();
+    bool finite = true;
+    for (std::int64_t v = 0; v < V_; ++v) finite &= std::isfinite(logits[v]), max = std::max(max, double(logits[v]));
+    if (!finite) {
+      SUBQ_CHECK(o_.allow_nonfinite,
+                 "score: {}, window {}, position {}: the logits are not finite (NaN or infinite; "
+                 "a weight or input that is not finite?); allow_nonfinite counts such positions instead",
+                 d_.name, window, depth);
+      ++tally_.nonfinite;
+      return;
+    }
+    double z = 0;
+    for (std::int64_t v = 0; v < V_; ++v) z += std::exp(double(logits[v]) - max);
+    const double log_z = std::log(z) + max;
+    tally_.add(log_z - double(logits[target]), std::size_t(window_position), depth_bucket(depth));
+    if (!o_.each_position) return;
+    log_probs_.resize(std::size_t(V_));
+    for (std::int64_t v = 0; v < V_; ++v) log_probs_[std::size_t(v)] = double(logits[v]) - log_z;
+    o_.each_position(log_probs_, target);
+  }
+
+  void report(std::int64_t done) {
+    if (!o_.progress) return;
+    ScoreProgress p = progress_;
+    p.tokens_done += std::min(done, std::int64_t(d_.tokens.size()));
+    o_.progress(p);
+  }
+
+  const LanguageModel& model_;
+  const Document& d_;
+  const ScoreOptions& o_;
+  const ScoreProgress& progress_;  // at this document's start
+  const std::int64_t V_;
+  Tally tally_;
+  std::vector<double> log_probs_;  // for each_position
+};
+
+ScoreResult summarise(const Tally& t, std::string name, std::int64_t tokens, std::int64_t bytes, std::int64_t words,
+                      double seconds) {
+  ScoreResult r;
+  r.name = std::move(name);
+  r.seconds = seconds;
+  r.tokens_scored = t.count, r.nonfinite_positions = t.nonfinite;
+  r.nll_sum_nats = t.total;
+  r.mean_nll_nats = t.count > 0 ? t.total / double(t.count) : kNaN;
+  r.perplexity = std::exp(r.mean_nll_nats);
+  const double variance = std::max(0.0, t.squares / double(t.count) - r.mean_nll_nats * r.mean_nll_nats);
+  r.mean_nll_error = t.count > 1 ? std::sqrt(variance / double(t.count - 1)) : 0.0;
+  r.perplexity_error = r.perplexity * r.mean_nll_error;
+  r.bits_per_token = r.mean_nll_nats / std::numbers::ln2;
+  // The scored tokens stand for all the text's, in proportion: exact where all are scored.
+  const double text_nll = r.mean_nll_nats * double(tokens);
+  r.bits_per_byte = text_nll / double(bytes) / std::numbers::ln2;
+  r.bits_per_byte_error = r.mean_nll_error * double(tokens) / double(bytes) / std::numbers::ln2;
+  r.byte_perplexity = std::exp(text_nll / double(bytes));
+  r.word_perplexity = words > 0 ? std::exp(text_nll / double(words)) : kNaN;
+  r.tokens_per_second = double(t.count) / std::max(seconds, 1e-9);
+  for (std::size_t p = 0; p < t.window_sum.size(); ++p)
+    r.nll_by_position.push_back(t.window_count[p] > 0 ? t.window_sum[p] / t.window_count[p] : kNaN);
+  for (std::size_t b = 0; b < t.depth_sum.size(); ++b)
+    if (t.depth_count[b] > 0)
+      r.nll_by_depth.push_back(
+          {depth_edge(b), depth_edge(b + 1), std::int64_t(t.depth_count[b]), t.depth_sum[b] / t.depth_count[b]});
+  return r;
+}
+
+bool is_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 }  // namespace
 
-ScoreResult score(const LanguageModel& model, const std::vector<std::int64_t>& tokens, std::int64_t text_bytes,
-                  const ScoreOptions& o) {
+std::int64_t count_words(const std::string& text) {
+  std::int64_t pieces = 1;
+  bool in_space = false;
+  for (std::size_t i = 0; i < text.size();) {
+    // Decode one UTF-8 code point (invalid bytes count as themselves: never whitespace).
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    char32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (std::size_t k = 1; k < n && i + k < text.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3f);
+    const bool space = is_space(cp);
+    if (space && !in_space) ++pieces;
+    in_space = space;
+    i += n;
+  }
+  return pieces;
+}
+
+DocumentScores score(const LanguageModel& model, const std::vector<Document>& documents, const ScoreOptions& o) {
+  SUBQ_CHECK(!documents.empty(), "score: no documents");
   SUBQ_CHECK(o.window >= 2, "score: window must be >= 2 tokens, found {}", o.window);
   SUBQ_CHECK(o.batch >= 1, "score: batch must be >= 1, found {}", o.batch);
-  SUBQ_CHECK(text_bytes >= 1, "score: the text is empty");
-  const std::int64_t N = std::int64_t(tokens.size());
-  Tally tally(o.window, o);
-  const auto t0 = std::chrono::steady_clock::now();
-  if (o.protocol == ScoreProtocol::Stream) {
-    SUBQ_CHECK(N >= 2, "score: the text has {} token(s); at least 2 are needed", N);
-    score_stream(model, tokens, o, tally);
-  } else {
-    SUBQ_CHECK(N >= o.window, "score: the window of {} tokens is longer than the text ({} tokens)", o.window, N);
-    std::vector<std::int64_t> starts, first;  // each window's start and first position to score
-    const std::int64_t step = o.protocol == ScoreProtocol::Windows ? o.window : o.stride;
-    SUBQ_CHECK(step >= 1 && step <= o.window, "score: stride must be in [1, window], found {}", step);
-    std::int64_t scored_until = 0;  // positions before this one are scored already
-    for (std::int64_t s = 0; s + o.window <= N || (o.protocol == ScoreProtocol::Sliding && scored_until < N); s += step) {
-      const std::int64_t start = std::min(s, N - o.window);
-      starts.push_back(start);
-      first.push_back(std::max<std::int64_t>(1, scored_until - start));
-      scored_until = start + o.window;
-    }
-    score_windows(model, tokens, starts, first, o, tally);
+  SUBQ_CHECK(o.protocol != ScoreProtocol::Sliding || (o.stride >= 1 && o.stride <= o.window),
+             "score: stride must be in [1, window = {}], found {}", o.window, o.stride);
+  SUBQ_CHECK(o.protocol != ScoreProtocol::LmEval || (o.prefix_token >= 0 && o.prefix_token < model.vocab_size()),
+             "score: the lm-eval protocol needs a prefix token in [0, {}) (lm-eval's BOS, else EOS), found {}",
+             model.vocab_size(), o.prefix_token);
+  SUBQ_CHECK(o.protocol != ScoreProtocol::Llama || o.bos_token < model.vocab_size(),
+             "score: the BOS token {} is outside the vocabulary of {}", o.bos_token, model.vocab_size());
+  ScoreProgress progress{0, std::int64_t(documents.size()), 0, 0};
+  std::int64_t tokens = 0, bytes = 0, words = 0;
+  bool all_words = true;
+  for (const Document& d : documents) {
+    SUBQ_CHECK(!d.tokens.empty(), "score: {} has no tokens", d.name);
+    SUBQ_CHECK(d.bytes >= 1, "score: {}: its text is empty", d.name);
+    progress.tokens += std::int64_t(d.tokens.size());
   }
-  ScoreResult r;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.tokens_scored = tally.count;
-  r.mean_nll_nats = tally.total / double(tally.count);
-  r.perplexity = std::exp(r.mean_nll_nats);
-  const double variance = std::max(0.0, tally.squares / double(tally.count) - r.mean_nll_nats * r.mean_nll_nats);
-  r.mean_nll_error = tally.count > 1 ? std::sqrt(variance / double(tally.count - 1)) : 0.0;
-  r.perplexity_error = r.perplexity * r.mean_nll_error;
-  r.bits_per_token = r.mean_nll_nats / std::numbers::ln2;
-  // Over the bytes behind the scored tokens, in proportion: exact for byte tokens.
-  r.bits_per_byte = r.bits_per_token * double(N) / double(text_bytes);
-  r.tokens_per_second = double(tally.count) / std::max(r.seconds, 1e-9);
-  for (std::size_t p = 0; p < tally.sum.size(); ++p)
-    r.nll_by_position.push_back(tally.n[p] > 0 ? tally.sum[p] / tally.n[p] : std::numeric_limits<double>::quiet_NaN());
-  return r;
+  DocumentScores result;
+  Tally total;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const Document& d : documents) {
+    const auto d0 = std::chrono::steady_clock::now();
+    const Tally tally = DocumentScorer(model, d, o, progress).run();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - d0).count();
+    result.documents.push_back(summarise(tally, d.name, std::int64_t(d.tokens.size()), d.bytes, d.words, seconds));
+    total.merge(tally);
+    tokens += std::int64_t(d.tokens.size()), bytes += d.bytes, words += d.words, all_words &= d.words > 0;
+    ++progress.document, progress.tokens_done += std::int64_t(d.tokens.size());
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.total = summarise(total, "", tokens, bytes, all_words ? words : 0, seconds);
+  return result;
 }
 
 }  // namespace subq

@@ -46,8 +46,26 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--text", ppl.text, "UTF-8 text (tokenised by --tokenizer, the model's tokenizer.json, or as bytes)");
   ppl_cmd->add_option("--tokenizer", ppl.tokenizer, "A Hugging Face tokenizer.json (byte-level BPE)");
   ppl_cmd->add_option("--tokens", ppl.tokens, "Token ids: .npy (int32/int64/uint16/uint32) or raw int32 .bin");
-  ppl_cmd->add_option("--window", ppl.window, "Tokens per window (per call with --stream)")->capture_default_str();
+  ppl_cmd->add_option(
+      "--documents", ppl.documents,
+      "Documents, each scored from an empty state: a .jsonl of {\"text\": ...} lines or a folder of .txt files");
+  ppl_cmd
+      ->add_option("--protocol", ppl.protocol,
+                   "windows, sliding (with --stride), stream, lm-eval (loglikelihood_rolling) or llama "
+                   "(llama-perplexity): README, \"Perplexity protocols\"")
+      ->capture_default_str();
+  ppl_cmd
+      ->add_option("--window", ppl.window,
+                   "Tokens per window (lm-eval's max length, llama's n_ctx; per call with stream)")
+      ->capture_default_str();
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
+  ppl_cmd->add_option("--prefix-token", ppl.prefix_token,
+                      "lm-eval's token before each document (default: config.json's bos_token_id, else eos_token_id)");
+  ppl_cmd->add_option("--bos-token", ppl.bos_token,
+                      "llama's BOS, put before each document and over each chunk's first token "
+                      "(default: config.json's bos_token_id; -1 for none)");
+  ppl_cmd->add_flag("--allow-nonfinite", ppl.allow_nonfinite,
+                    "Count positions whose logits are NaN or infinite instead of stopping at the first");
   ppl_cmd->add_option("--device", ppl.device, "cpu, cuda or cuda:N")->capture_default_str();
   ppl_cmd->add_option("--dtype", ppl.dtype, kDtypeHelp)->capture_default_str();
   ppl_cmd->add_option("--save-logits", ppl.save_logits,
@@ -58,7 +76,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
-  ppl_cmd->add_option("--per-position", ppl.per_position, "Write the mean loss by position as CSV to this file (and a PNG plot beside it)");
+  ppl_cmd->add_option("--per-position", ppl.per_position,
+                      "Write the mean loss by position in the window as CSV to this file (and a PNG plot beside it)");
+  ppl_cmd->add_option("--depth-curve", ppl.depth_curve,
+                      "Write the mean loss by position in the document (log-spaced buckets) as CSV and PNG, beside the "
+                      "stream protocol's (the windows protocol's for a stream run): a second scoring pass");
 
   subq::tools::GenerateOptions gen;
   CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a checkpoint");

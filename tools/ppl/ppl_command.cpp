@@ -5,84 +5,102 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
 #include "core/check.hpp"
 #include "lm/divergence.hpp"
 #include "lm/scorer.hpp"
 #include "lm/tokenizer.hpp"
 #include "tools/plot/line_plot.hpp"
+#include "tools/ppl/inputs.hpp"
 #include "tools/weights_option.hpp"
 
 namespace subq::tools {
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SUBQ_CHECK(in.good(), "{}: cannot open", path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+ScoreProtocol parse_protocol(const PplOptions& o) {
+  SUBQ_CHECK(!o.stream || o.protocol == "windows" || o.protocol == "stream", "ppl: --stream and --protocol {} disagree",
+             o.protocol);
+  if (o.stream) return ScoreProtocol::Stream;
+  if (o.protocol == "windows") return o.stride > 0 ? ScoreProtocol::Sliding : ScoreProtocol::Windows;
+  SUBQ_CHECK(o.stride == 0 || o.protocol == "sliding", "ppl: --stride is for the sliding protocol, not {}", o.protocol);
+  if (o.protocol == "sliding") return ScoreProtocol::Sliding;
+  if (o.protocol == "stream") return ScoreProtocol::Stream;
+  if (o.protocol == "lm-eval") return ScoreProtocol::LmEval;
+  if (o.protocol == "llama") return ScoreProtocol::Llama;
+  throw Error(fmt::format("ppl: --protocol {}: expected windows, sliding, stream, lm-eval or llama", o.protocol));
 }
 
-// Throws unless the file is UTF-8 text: NUL bytes or invalid UTF-8 mean a binary file.
-void check_text(const std::string& path, const std::string& text) {
-  SUBQ_CHECK(!text.empty(), "{}: the text is empty", path);
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    SUBQ_CHECK(c != 0 && n != 0 && i + n <= text.size(), "{}: byte {} is not UTF-8 text (a binary file?)", path, i);
-    for (std::size_t k = 1; k < n; ++k)
-      SUBQ_CHECK((static_cast<unsigned char>(text[i + k]) >> 6) == 2, "{}: byte {} is not UTF-8 text (a binary file?)", path, i + k);
-    i += n;
+const char* protocol_name(ScoreProtocol p) {
+  switch (p) {
+    case ScoreProtocol::Windows: return "windows";
+    case ScoreProtocol::Sliding: return "sliding";
+    case ScoreProtocol::Stream: return "stream";
+    case ScoreProtocol::LmEval: return "lm-eval";
+    case ScoreProtocol::Llama: return "llama";
   }
+  return "";
 }
 
-// A .npy array of integers (little-endian int32/int64/uint16/uint32) or raw int32 (.bin).
-std::vector<std::int64_t> token_file(const std::string& path) {
-  const std::string bytes = read_file(path);
-  std::string dtype = "<i4";
-  std::size_t start = 0;
-  if (bytes.rfind("\x93NUMPY", 0) == 0) {
-    SUBQ_CHECK(bytes.size() >= 10, "{}: truncated .npy header", path);
-    const std::size_t header = std::size_t(static_cast<unsigned char>(bytes[8])) | std::size_t(static_cast<unsigned char>(bytes[9])) << 8;
-    start = 10 + header;
-    SUBQ_CHECK(bytes.size() >= start, "{}: truncated .npy header", path);
-    const std::string h = bytes.substr(10, header);
-    const std::size_t d = h.find("'descr': '");
-    SUBQ_CHECK(d != std::string::npos, "{}: .npy header without descr", path);
-    dtype = h.substr(d + 10, 3);
-    SUBQ_CHECK(h.find("'fortran_order': False") != std::string::npos, "{}: Fortran-ordered arrays are not supported", path);
-  }
-  const std::size_t width = dtype == "<i8" ? 8 : dtype == "<u2" ? 2 : 4;
-  SUBQ_CHECK(dtype == "<i4" || dtype == "<i8" || dtype == "<u2" || dtype == "<u4",
-             "{}: token dtype '{}': expected int32, int64, uint16 or uint32", path, dtype);
-  SUBQ_CHECK((bytes.size() - start) % width == 0, "{}: {} data bytes are not whole {}-byte ids", path, bytes.size() - start, width);
-  std::vector<std::int64_t> ids((bytes.size() - start) / width);
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const char* p = bytes.data() + start + i * width;
-    if (dtype == "<i4") { std::int32_t v; std::memcpy(&v, p, 4); ids[i] = v; }
-    else if (dtype == "<i8") { std::memcpy(&ids[i], p, 8); }
-    else if (dtype == "<u2") { std::uint16_t v; std::memcpy(&v, p, 2); ids[i] = v; }
-    else { std::uint32_t v; std::memcpy(&v, p, 4); ids[i] = v; }
-  }
-  SUBQ_CHECK(!ids.empty(), "{}: no tokens", path);
-  return ids;
+// config.json's integer `key`, if it has one.
+std::optional<std::int64_t> config_token(const std::string& model, const char* key) {
+  const nlohmann::json config =
+      nlohmann::json::parse(read_file((std::filesystem::path(model) / "config.json").string()), nullptr, false);
+  if (config.is_object() && config.contains(key) && config[key].is_number_integer())
+    return config[key].get<std::int64_t>();
+  return std::nullopt;
 }
 
-void progress_bar(std::int64_t done, std::int64_t total) {
+// The tokenizer for texts: --tokenizer, else the checkpoint's tokenizer.json, else bytes.
+Tokenizer text_tokenizer(const PplOptions& o, const LanguageModel& model) {
+  const std::filesystem::path beside = std::filesystem::path(o.model) / "tokenizer.json";
+  const std::string file = !o.tokenizer.empty() ? o.tokenizer : std::filesystem::exists(beside) ? beside.string() : "";
+  const Tokenizer tokenizer = file.empty() ? Tokenizer::bytes() : Tokenizer::load(file);
+  SUBQ_CHECK(file.empty() || tokenizer.vocab_size() <= model.vocab_size(),
+             "ppl: {} has {} tokens but the model only {}", file, tokenizer.vocab_size(), model.vocab_size());
+  SUBQ_CHECK(!file.empty() || model.vocab_size() >= 256,
+             "ppl: {} has a vocabulary of {} and no tokenizer.json: give --tokenizer or --tokens", o.model,
+             model.vocab_size());
+  return tokenizer;
+}
+
+std::vector<Document> documents_of(const PplOptions& o, const LanguageModel& model) {
+  SUBQ_CHECK(int(!o.text.empty()) + int(!o.tokens.empty()) + int(!o.documents.empty()) == 1,
+             "ppl: give exactly one of --text, --tokens or --documents");
+  if (!o.tokens.empty()) {
+    std::vector<std::int64_t> ids = read_token_file(o.tokens);
+    const auto n = std::int64_t(ids.size());
+    return {{o.tokens, std::move(ids), n, 0}};  // unknown text: bits per byte are reported per token
+  }
+  std::vector<TextDocument> texts;
+  if (!o.text.empty()) {
+    texts.push_back({o.text, read_file(o.text)});
+    check_text(o.text, texts.back().text);
+  } else {
+    texts = read_documents(o.documents);
+  }
+  const Tokenizer tokenizer = text_tokenizer(o, model);
+  std::vector<Document> documents;
+  for (TextDocument& t : texts)
+    documents.push_back(
+        {std::move(t.name), tokenizer.encode(t.text), std::int64_t(t.text.size()), count_words(t.text)});
+  return documents;
+}
+
+void progress_bar(const ScoreProgress& p) {
   constexpr int kWidth = 40;
-  const int filled = int(kWidth * done / std::max<std::int64_t>(total, 1));
-  std::fprintf(stderr, "\r[%s%s] %lld/%lld", std::string(std::size_t(filled), '=').c_str(),
-               std::string(std::size_t(kWidth - filled), ' ').c_str(), static_cast<long long>(done), static_cast<long long>(total));
-  if (done == total) std::fprintf(stderr, "\n");
+  const int filled = int(kWidth * p.tokens_done / std::max<std::int64_t>(p.tokens, 1));
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld tokens", std::string(std::size_t(filled), '=').c_str(),
+               std::string(std::size_t(kWidth - filled), ' ').c_str(), static_cast<long long>(p.tokens_done),
+               static_cast<long long>(p.tokens));
+  if (p.documents > 1)
+    std::fprintf(stderr, ", document %lld/%lld", static_cast<long long>(p.document + 1),
+                 static_cast<long long>(p.documents));
+  std::fflush(stderr);
 }
 
 void print_divergence(const DivergenceSummary& d, const std::string& reference) {
@@ -104,34 +122,98 @@ nlohmann::json divergence_json(const DivergenceSummary& d, const std::string& re
           {"ln_ppl_ratio", d.ln_ppl_ratio}, {"ln_ppl_ratio_error", d.ln_ppl_ratio_error}};
 }
 
+void print_result(const ScoreResult& r) {
+  fmt::print(
+      "tokens_scored {}\nmean_nll_nats {:.6f} +- {:.6f}\nperplexity {:.4f} +- {:.4f}\nbits_per_token {:.6f}\n"
+      "bits_per_byte {:.6f} +- {:.6f}\nbyte_perplexity {:.6f}\n",
+      r.tokens_scored, r.mean_nll_nats, r.mean_nll_error, r.perplexity, r.perplexity_error, r.bits_per_token,
+      r.bits_per_byte, r.bits_per_byte_error, r.byte_perplexity);
+  if (!std::isnan(r.word_perplexity)) fmt::print("word_perplexity {:.4f}\n", r.word_perplexity);
+  if (r.nonfinite_positions > 0) fmt::print("nonfinite_positions {}\n", r.nonfinite_positions);
+  fmt::print("tokens_per_second {:.0f}\n", r.tokens_per_second);
+}
+
+// JSON numbers cannot be NaN: null stands for "none".
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+nlohmann::json result_json(const ScoreResult& r) {
+  nlohmann::json j = {{"tokens_scored", r.tokens_scored},
+                      {"nll_sum_nats", r.nll_sum_nats},
+                      {"mean_nll_nats", number(r.mean_nll_nats)},
+                      {"mean_nll_error", r.mean_nll_error},
+                      {"perplexity", number(r.perplexity)},
+                      {"perplexity_error", number(r.perplexity_error)},
+                      {"bits_per_token", number(r.bits_per_token)},
+                      {"bits_per_byte", number(r.bits_per_byte)},
+                      {"bits_per_byte_error", number(r.bits_per_byte_error)},
+                      {"byte_perplexity", number(r.byte_perplexity)},
+                      {"word_perplexity", number(r.word_perplexity)},
+                      {"nonfinite_positions", r.nonfinite_positions},
+                      {"seconds", r.seconds}};
+  if (!r.name.empty()) j["name"] = r.name;
+  return j;
+}
+
+void write_per_position(const std::string& path, const ScoreResult& r) {
+  std::ofstream csv(path);
+  SUBQ_CHECK(csv.good(), "{}: cannot write", path);
+  csv << "position,mean_nll_nats\n";
+  Series loss;
+  for (std::size_t p = 0; p < r.nll_by_position.size(); ++p) {
+    if (std::isnan(r.nll_by_position[p])) continue;
+    csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
+    loss.x.push_back(double(p)), loss.y.push_back(r.nll_by_position[p]);
+  }
+  // The plot beside the CSV: loss (y) against position in the window (x, log scale).
+  const std::string png = path.substr(0, path.rfind('.')) + ".png";
+  write_line_plot(png, {loss}, {"mean loss by position in the window", "position (tokens)", "NLL (nats)"},
+                  /*log_x=*/true);
+  fmt::print("per-position loss: {} and {}\n", path, png);
+}
+
+// The loss by depth of two runs (this one's protocol and the comparison), as CSV rows per
+// bucket and one plot: the picture of a model using its context (or not) past the window.
+void write_depth_curve(const std::string& path, const std::vector<std::pair<std::string, const ScoreResult*>>& runs) {
+  std::ofstream csv(path);
+  SUBQ_CHECK(csv.good(), "{}: cannot write", path);
+  csv << "protocol,begin,end,tokens,mean_nll_nats\n";
+  std::vector<Series> curves;
+  for (const auto& [name, r] : runs) {
+    Series s{name, {}, {}};
+    for (const DepthBucket& b : r->nll_by_depth) {
+      csv << name << ',' << b.begin << ',' << b.end << ',' << b.count << ',' << fmt::format("{:.6f}", b.mean_nll_nats)
+          << '\n';
+      // Plotted at the bucket's geometric middle (position 0 at 0.5 on the log axis).
+      s.x.push_back(std::sqrt(std::max(0.25, double(b.begin)) * double(b.end))), s.y.push_back(b.mean_nll_nats);
+    }
+    curves.push_back(std::move(s));
+  }
+  const std::string png = path.substr(0, path.rfind('.')) + ".png";
+  write_line_plot(png, curves, {"mean loss by position in the document", "position (tokens)", "NLL (nats)"},
+                  /*log_x=*/true);
+  fmt::print("loss by depth: {} and {}\n", path, png);
+}
+
 }  // namespace
 
 int run_ppl(const PplOptions& o) {
-  SUBQ_CHECK(o.text.empty() != o.tokens.empty(), "ppl: give exactly one of --text or --tokens");
   const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), {.weights = weight_format(o.dtype)});
-  std::vector<std::int64_t> tokens;
-  std::int64_t text_size = 0;
-  if (!o.text.empty()) {
-    const std::string text = read_file(o.text);
-    check_text(o.text, text);
-    // The tokenizer: --tokenizer, else the checkpoint's tokenizer.json, else bytes.
-    const std::filesystem::path beside = std::filesystem::path(o.model) / "tokenizer.json";
-    const std::string file = !o.tokenizer.empty() ? o.tokenizer : std::filesystem::exists(beside) ? beside.string() : "";
-    const Tokenizer tokenizer = file.empty() ? Tokenizer::bytes() : Tokenizer::load(file);
-    SUBQ_CHECK(file.empty() || tokenizer.vocab_size() <= model.vocab_size(),
-               "ppl: {} has {} tokens but the model only {}", file, tokenizer.vocab_size(), model.vocab_size());
-    SUBQ_CHECK(!file.empty() || model.vocab_size() >= 256,
-               "ppl: {} has a vocabulary of {} and no tokenizer.json: give --tokenizer or --tokens", o.model, model.vocab_size());
-    tokens = tokenizer.encode(text);
-    text_size = std::int64_t(text.size());
-  } else {
-    tokens = token_file(o.tokens);
-    text_size = std::int64_t(tokens.size());  // unknown text: bits per byte are reported per token
-  }
+  const std::vector<Document> documents = documents_of(o, model);
   ScoreOptions options;
   options.window = o.window;
-  options.protocol = o.stream ? ScoreProtocol::Stream : o.stride > 0 ? ScoreProtocol::Sliding : ScoreProtocol::Windows;
+  options.protocol = parse_protocol(o);
   options.stride = o.stride;
+  options.allow_nonfinite = o.allow_nonfinite;
+  const std::optional<std::int64_t> bos = o.bos_token ? o.bos_token : config_token(o.model, "bos_token_id");
+  options.bos_token = bos.value_or(-1);
+  const std::optional<std::int64_t> prefix = o.prefix_token ? o.prefix_token
+                                             : bos          ? bos
+                                                            : config_token(o.model, "eos_token_id");
+  SUBQ_CHECK(options.protocol != ScoreProtocol::LmEval || prefix,
+             "ppl: the lm-eval protocol puts a token before each document: {}/config.json has no bos_token_id or "
+             "eos_token_id; give --prefix-token",
+             o.model);
+  options.prefix_token = prefix.value_or(-1);
   if (isatty(STDERR_FILENO)) options.progress = progress_bar;
   std::optional<LogProbWriter> saved;
   std::optional<DivergenceTally> divergence;
@@ -142,41 +224,46 @@ int run_ppl(const PplOptions& o) {
       if (saved) saved->add(log_probs, target);
       if (divergence) divergence->add(log_probs, target);
     };
-  const ScoreResult r = score(model, tokens, text_size, options);
+  const DocumentScores scores = score(model, documents, options);
+  if (options.progress) std::fprintf(stderr, "\n");
   if (saved) saved->finish();
-  const char* protocol = o.stream ? "stream" : o.stride > 0 ? "sliding" : "windows";
+  const ScoreResult& r = scores.total;
+  const char* protocol = protocol_name(options.protocol);
   fmt::print("model {} ({}), {} protocol, window {}\n", o.model, model.architecture(), protocol, o.window);
-  fmt::print(
-      "tokens_scored {}\nmean_nll_nats {:.6f} +- {:.6f}\nperplexity {:.4f} +- {:.4f}\nbits_per_token {:.6f}\n"
-      "bits_per_byte {:.6f}\n",
-      r.tokens_scored, r.mean_nll_nats, r.mean_nll_error, r.perplexity, r.perplexity_error, r.bits_per_token,
-      r.bits_per_byte);
-  fmt::print("tokens_per_second {:.0f}\n", r.tokens_per_second);
+  if (documents.size() > 1) {
+    fmt::print("{:>8} {:>10} {:>12} {:>14}  document\n", "tokens", "scored", "mean_nll", "bits_per_byte");
+    for (std::size_t i = 0; i < documents.size(); ++i) {
+      const ScoreResult& d = scores.documents[i];
+      fmt::print("{:>8} {:>10} {:>12.6f} {:>14.6f}  {}\n", documents[i].tokens.size(), d.tokens_scored, d.mean_nll_nats,
+                 d.bits_per_byte, d.name);
+    }
+    fmt::print("documents {}\n", documents.size());
+  }
+  print_result(r);
   if (saved) fmt::print("saved the distributions of {} positions to {}\n", r.tokens_scored, o.save_logits);
   if (divergence) print_divergence(divergence->summary(), o.kl_divergence);
   if (!o.json.empty()) {
-    nlohmann::json j = {{"model", o.model},         {"architecture", model.architecture()}, {"protocol", protocol},
-                        {"window", o.window},       {"tokens_scored", r.tokens_scored},     {"mean_nll_nats", r.mean_nll_nats},
-                        {"perplexity", r.perplexity}, {"bits_per_byte", r.bits_per_byte},   {"bits_per_token", r.bits_per_token},
-                        {"tokens_per_second", r.tokens_per_second}, {"seconds", r.seconds}};
-    j["mean_nll_error"] = r.mean_nll_error, j["perplexity_error"] = r.perplexity_error, j["weights"] = o.dtype;
+    nlohmann::json j = result_json(r);
+    j["model"] = o.model, j["architecture"] = model.architecture(), j["protocol"] = protocol, j["window"] = o.window;
+    j["weights"] = o.dtype, j["tokens_per_second"] = r.tokens_per_second;
+    if (documents.size() > 1)
+      for (const ScoreResult& d : scores.documents) j["documents"].push_back(result_json(d));
+    for (const DepthBucket& b : r.nll_by_depth)
+      j["nll_by_depth"].push_back(
+          {{"begin", b.begin}, {"end", b.end}, {"tokens", b.count}, {"mean_nll_nats", b.mean_nll_nats}});
     if (divergence) j["kl_divergence"] = divergence_json(divergence->summary(), o.kl_divergence);
-    std::ofstream(o.json) << j.dump(1) << "\n";
+    std::ofstream out(o.json);
+    SUBQ_CHECK(out.good(), "{}: cannot write", o.json);
+    out << j.dump(1) << "\n";
   }
-  if (!o.per_position.empty()) {
-    std::ofstream csv(o.per_position);
-    SUBQ_CHECK(csv.good(), "{}: cannot write", o.per_position);
-    csv << "position,mean_nll_nats\n";
-    Series loss;
-    for (std::size_t p = 0; p < r.nll_by_position.size(); ++p) {
-      if (std::isnan(r.nll_by_position[p])) continue;
-      csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
-      loss.x.push_back(double(p)), loss.y.push_back(r.nll_by_position[p]);
-    }
-    // The plot beside the CSV: loss (y) against position in the window (x, log scale).
-    const std::string png = o.per_position.substr(0, o.per_position.rfind('.')) + ".png";
-    write_line_plot(png, {loss}, {"mean loss by position in the window", "position (tokens)", "NLL (nats)"}, /*log_x=*/true);
-    fmt::print("per-position loss: {} and {}\n", o.per_position, png);
+  if (!o.per_position.empty()) write_per_position(o.per_position, r);
+  if (!o.depth_curve.empty()) {
+    ScoreOptions other = options;
+    other.protocol = options.protocol == ScoreProtocol::Stream ? ScoreProtocol::Windows : ScoreProtocol::Stream;
+    other.each_position = nullptr;
+    const ScoreResult compared = score(model, documents, other).total;
+    if (options.progress) std::fprintf(stderr, "\n");
+    write_depth_curve(o.depth_curve, {{protocol, &r}, {protocol_name(other.protocol), &compared}});
   }
   return 0;
 }

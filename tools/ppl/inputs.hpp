@@ -1,0 +1,28 @@
+#pragma once
+// The inputs of the evaluation commands: UTF-8 texts, token files and document collections.
+// Every error is a subq::Error naming the file (and the line of a jsonl).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace subq::tools {
+
+/// The whole file; an error when it cannot be opened.
+std::string read_file(const std::string& path);
+
+/// Throws unless `text` is non-empty UTF-8 text: NUL bytes or invalid UTF-8 mean a binary file.
+void check_text(const std::string& path, const std::string& text);
+
+/// A .npy array of integers (little-endian int32/int64/uint16/uint32) or raw int32 (.bin).
+std::vector<std::int64_t> read_token_file(const std::string& path);
+
+struct TextDocument {
+  std::string name;  // "FILE:LINE" for a jsonl, the file name for a folder's
+  std::string text;
+};
+
+/// The documents of a .jsonl file (one JSON object a line with a string "text"; blank lines
+/// skipped) or of a folder (each .txt file in it, by name). Each text is checked as UTF-8.
+std::vector<TextDocument> read_documents(const std::string& path);
+
+}  // namespace subq::tools
