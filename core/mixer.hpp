@@ -24,6 +24,12 @@ class MixerState {
     if (slot >= slots_.size()) slots_.resize(slot + 1);
     return slots_[slot];
   }
+  /// A deep copy, every slot's tensor cloned: a branch of the sequences, leaving these as they are.
+  MixerState clone() const {
+    MixerState copy;
+    for (const Tensor& t : slots_) copy.slots_.push_back(t.defined() ? t.clone() : Tensor());
+    return copy;
+  }
 
  private:
   std::vector<Tensor> slots_;

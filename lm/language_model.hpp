@@ -36,6 +36,12 @@ struct ModelCache {
   std::vector<Layer> layers;  // sized by the model on first use
   std::int64_t position = 0;  // tokens seen so far
   bool empty() const { return layers.empty(); }
+  /// A deep copy: to continue the same sequences along several branches (e.g. candidate answers).
+  ModelCache clone() const {
+    ModelCache copy{{}, position};
+    for (const Layer& l : layers) copy.layers.push_back({l.mixer.clone(), l.feed_forward.clone()});
+    return copy;
+  }
 };
 
 /// How load() holds the weights.

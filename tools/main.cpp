@@ -13,6 +13,7 @@
 #include "tools/generate/generate_command.hpp"
 #include "tools/init/init_command.hpp"
 #include "tools/ppl/ppl_command.hpp"
+#include "tools/probe/probe_command.hpp"
 #include "tools/quantize/quantize_command.hpp"
 
 namespace {
@@ -82,6 +83,29 @@ int main(int argc, char** argv) {
                       "Write the mean loss by position in the document (log-spaced buckets) as CSV and PNG, beside the "
                       "stream protocol's (the windows protocol's for a stream run): a second scoring pass");
 
+  subq::tools::ProbeOptions probe;
+  CLI::App* probe_cmd =
+      app.add_subcommand("probe", "Retrieval probes over prompt length: passkey, needle in a haystack, MQAR");
+  probe_cmd->add_option("kind", probe.kind, "passkey, niah or mqar")->required();
+  probe_cmd->add_option("--model", probe.model, "Checkpoint folder (config.json + model.safetensors)")->required();
+  probe_cmd->add_option("--lengths", probe.lengths, "Prompt lengths in tokens, comma-separated (4K = 4096, 1M)")
+      ->capture_default_str();
+  probe_cmd->add_option("--depths", probe.depths, "Where the needle goes, 0 (start) to 1 (end)")->capture_default_str();
+  probe_cmd->add_option("--kv-pairs", probe.kv_pairs, "MQAR: key-value pairs per example, comma-separated")
+      ->capture_default_str();
+  probe_cmd->add_option("--samples", probe.samples, "Probes per cell of the grid")->capture_default_str();
+  probe_cmd->add_option("--candidates", probe.candidates, "Answers the right one is ranked among by likelihood")
+      ->capture_default_str();
+  probe_cmd->add_option("--seed", probe.seed, "Random seed (the same grid for the same seed)")->capture_default_str();
+  probe_cmd->add_option("--window", probe.window, "Tokens per forward call as the prompt streams")
+      ->capture_default_str();
+  probe_cmd->add_option("--haystack", probe.haystack, "Filler text (default: tests/data/moby_dick_heldout.txt)");
+  probe_cmd->add_option("--tokenizer", probe.tokenizer,
+                        "A Hugging Face tokenizer.json (default: the model's, else bytes)");
+  probe_cmd->add_option("--out", probe.out, "Prefix of the JSON and PNG outputs")->capture_default_str();
+  probe_cmd->add_option("--device", probe.device, "cpu, cuda or cuda:N")->capture_default_str();
+  probe_cmd->add_option("--dtype", probe.dtype, kDtypeHelp)->capture_default_str();
+
   subq::tools::GenerateOptions gen;
   CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a checkpoint");
   gen_cmd->add_option("--model", gen.model, "Checkpoint folder (config.json + model.safetensors)")->required();
@@ -126,6 +150,7 @@ int main(int argc, char** argv) {
   try {
     if (check_cmd->parsed()) return subq::check::run_check(check);
     if (ppl_cmd->parsed()) return subq::tools::run_ppl(ppl);
+    if (probe_cmd->parsed()) return subq::tools::run_probe(probe);
     if (gen_cmd->parsed()) return subq::tools::run_generate(gen);
     if (bench_cmd->parsed())
       return bench.model.empty() ? subq::tools::run_bench(bench) : subq::tools::run_model_bench(bench);

@@ -63,6 +63,20 @@ std::vector<std::int64_t> read_token_file(const std::string& path) {
   return ids;
 }
 
+Tokenizer text_tokenizer(const std::string& model_dir, const std::string& tokenizer_json, std::int64_t vocab_size) {
+  const std::filesystem::path beside = std::filesystem::path(model_dir) / "tokenizer.json";
+  const std::string file = !tokenizer_json.empty()           ? tokenizer_json
+                           : std::filesystem::exists(beside) ? beside.string()
+                                                             : "";
+  const Tokenizer tokenizer = file.empty() ? Tokenizer::bytes() : Tokenizer::load(file);
+  SUBQ_CHECK(file.empty() || tokenizer.vocab_size() <= vocab_size, "{} has {} tokens but the model only {}", file,
+             tokenizer.vocab_size(), vocab_size);
+  SUBQ_CHECK(!file.empty() || vocab_size >= 256,
+             "{} has a vocabulary of {} and no tokenizer.json: give --tokenizer (or, for ppl, --tokens)", model_dir,
+             vocab_size);
+  return tokenizer;
+}
+
 namespace {
 
 std::vector<TextDocument> jsonl_documents(const std::string& path) {

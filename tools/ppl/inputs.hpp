@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "lm/tokenizer.hpp"
+
 namespace subq::tools {
 
 /// The whole file; an error when it cannot be opened.
@@ -15,6 +17,10 @@ void check_text(const std::string& path, const std::string& text);
 
 /// A .npy array of integers (little-endian int32/int64/uint16/uint32) or raw int32 (.bin).
 std::vector<std::int64_t> read_token_file(const std::string& path);
+
+/// The tokenizer for a model's texts: tokenizer_json if given, else the tokenizer.json in
+/// model_dir, else bytes; an error when it does not fit the model's vocabulary.
+Tokenizer text_tokenizer(const std::string& model_dir, const std::string& tokenizer_json, std::int64_t vocab_size);
 
 struct TextDocument {
   std::string name;  // "FILE:LINE" for a jsonl, the file name for a folder's

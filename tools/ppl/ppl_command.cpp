@@ -55,19 +55,6 @@ std::optional<std::int64_t> config_token(const std::string& model, const char* k
   return std::nullopt;
 }
 
-// The tokenizer for texts: --tokenizer, else the checkpoint's tokenizer.json, else bytes.
-Tokenizer text_tokenizer(const PplOptions& o, const LanguageModel& model) {
-  const std::filesystem::path beside = std::filesystem::path(o.model) / "tokenizer.json";
-  const std::string file = !o.tokenizer.empty() ? o.tokenizer : std::filesystem::exists(beside) ? beside.string() : "";
-  const Tokenizer tokenizer = file.empty() ? Tokenizer::bytes() : Tokenizer::load(file);
-  SUBQ_CHECK(file.empty() || tokenizer.vocab_size() <= model.vocab_size(),
-             "ppl: {} has {} tokens but the model only {}", file, tokenizer.vocab_size(), model.vocab_size());
-  SUBQ_CHECK(!file.empty() || model.vocab_size() >= 256,
-             "ppl: {} has a vocabulary of {} and no tokenizer.json: give --tokenizer or --tokens", o.model,
-             model.vocab_size());
-  return tokenizer;
-}
-
 std::vector<Document> documents_of(const PplOptions& o, const LanguageModel& model) {
   SUBQ_CHECK(int(!o.text.empty()) + int(!o.tokens.empty()) + int(!o.documents.empty()) == 1,
              "ppl: give exactly one of --text, --tokens or --documents");
@@ -83,7 +70,7 @@ std::vector<Document> documents_of(const PplOptions& o, const LanguageModel& mod
   } else {
     texts = read_documents(o.documents);
   }
-  const Tokenizer tokenizer = text_tokenizer(o, model);
+  const Tokenizer tokenizer = text_tokenizer(o.model, o.tokenizer, model.vocab_size());
   std::vector<Document> documents;
   for (TextDocument& t : texts)
     documents.push_back(
