@@ -12,6 +12,7 @@
 #include "core/elementwise.hpp"
 #include "core/error.hpp"
 #include "core/mixer.hpp"
+#include "core/packing.hpp"
 #include "core/safetensors.hpp"
 #include "core/tensor.hpp"
 #include "core/thread_pool.hpp"

@@ -30,6 +30,22 @@ Tensor append_time(Tensor& buffer, std::int64_t filled, const Tensor& x) {
   return buffer.slice(1, 0, needed);
 }
 
+Tensor Mixer::forward_packed(const Tensor& x, const Packing& packing, MixerContext& context) const {
+  const Tensor v_first = context.v_first;  // packed, from an earlier layer
+  Tensor made_v_first;                     // packed, when this layer is the one that makes them
+  Tensor y = map_padded(x, packing, [&](const Tensor& padded, std::span<const std::int64_t> group) {
+    MixerContext padded_context{0, v_first.defined() ? pad_sequences(v_first, packing, group) : Tensor{}};
+    Tensor out = forward(padded, nullptr, padded_context);
+    if (!v_first.defined() && padded_context.v_first.defined()) {
+      if (!made_v_first.defined()) made_v_first = packed_like(padded_context.v_first, packing);
+      unpad_sequences(padded_context.v_first, packing, group, made_v_first);
+    }
+    return out;
+  });
+  if (made_v_first.defined()) context.v_first = made_v_first;
+  return y;
+}
+
 Tensor RerunMixer::forward(const Tensor& x, MixerState* state, MixerContext& context) const {
   if (!state) return whole_sequence_(x);
   const Tensor history = append_time((*state)[0], context.position, x);

@@ -13,6 +13,7 @@
 
 #include "checkpoint.hpp"
 #include "config.hpp"
+#include "packing.hpp"
 #include "tensor.hpp"
 
 namespace subq {
@@ -47,6 +48,12 @@ class Mixer {
   /// x (batch, length, hidden) -> (batch, length, hidden) on x's device. With a state, continues
   /// the sequences it holds (undefined slots: fresh ones) and leaves the state after the last token.
   virtual Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const = 0;
+  /// Sequences of different lengths packed end to end, x (1, total, hidden) -> (1, total,
+  /// hidden), each sequence from an empty state as if it ran alone: no step of one reaches the
+  /// next. context.v_first, when set, is packed as x is. This default runs forward() on right-
+  /// padded batches of similar lengths (map_padded: exact, since every mixer is causal); a mixer
+  /// whose kernels take the sequences' boundaries overrides it.
+  virtual Tensor forward_packed(const Tensor& x, const Packing& packing, MixerContext& context) const;
 };
 
 /// Where a mixer sits in a model, for its factory: the config keys it reads and the prefix of its

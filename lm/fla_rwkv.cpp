@@ -17,6 +17,7 @@ Stack fla_rwkv_stack(Checkpoint& ck, const FlaRwkvSizes& s, const MakeTimeMix& m
     b.feed_forward = [ffn = make_channel_mix(i, p + "ffn.")](const Tensor& x, MixerState* state) {
       return ffn.forward(x, state);
     };
+    b.feed_forward_shifts = true;
     return b;
   };
   return load_stack(ck, {"model.embeddings.weight", "lm_head.weight", s.vocab, H, s.layers, s.tie_embeddings},

@@ -151,6 +151,20 @@ Tensor LanguageModel::run(const Tensor& input_ids, ModelCache* cache, bool last_
   return logits.to(Device::cpu());
 }
 
+Tensor LanguageModel::forward_packed(const Tensor& input_ids, std::span<const std::int64_t> lengths) const {
+  SUBQ_CHECK(
+      input_ids.defined() && input_ids.dim() == 1 && input_ids.dtype() == DType::I64 && input_ids.device().is_cpu(),
+      "{} model: forward_packed: input_ids: expected (total) int64 on the CPU, found {} {}", architecture_,
+      input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
+      input_ids.defined() ? to_string(input_ids.shape()) : "");
+  const Packing packing({lengths.begin(), lengths.end()});
+  SUBQ_CHECK(packing.total() == input_ids.size(0),
+             "{} model: forward_packed: the {} lengths sum to {}, but input_ids holds {} tokens", architecture_,
+             lengths.size(), packing.total(), input_ids.size(0));
+  const Tensor ids = input_ids.contiguous().view({1, packing.total()});
+  return network_->forward_packed(ids, packing).to(Device::cpu()).view({packing.total(), vocab_size()});
+}
+
 Tensor LanguageModel::step(const Tensor& input_ids, ModelCache& cache) const {
   SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 1, "{} model: step: input_ids: expected (batch), found {}",
              architecture_, input_ids.defined() ? to_string(input_ids.shape()) : "nothing");

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,12 @@ class LanguageModel {
   /// input_ids (batch, length >= 1) -> (batch, vocab). The head is then one row per sequence, not
   /// length rows (at a vocabulary of 50K, as much work as the layers' for a short prompt).
   Tensor prefill(const Tensor& input_ids, ModelCache& cache) const;
+  /// A ragged batch: sequences of different lengths packed end to end, each run from an empty
+  /// state as forward() would run it alone. input_ids (total) int64 and the sequences' lengths
+  /// (each >= 1, summing to total) -> logits (total, vocab), row t the logits after token t.
+  /// The embeddings, norms, MLPs, experts and head run on the packed tokens, with no padding;
+  /// each mixer keeps every sequence's steps from reaching the next (Mixer::forward_packed).
+  Tensor forward_packed(const Tensor& input_ids, std::span<const std::int64_t> lengths) const;
   /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
   Tensor step(const Tensor& input_ids, ModelCache& cache) const;
 

@@ -55,6 +55,7 @@ Block load_block(Checkpoint& ck, const Config& c, std::int64_t i) {
       recurrent::Rwkv4TimeMix::load(ck, p + "attention.", {H, c.attention_hidden, rescale}));
   ffn.value = scale(matrix("feed_forward.value.weight", {H, F}), rescale);
   b.feed_forward = [ffn](const Tensor& x, MixerState* state) { return ffn.forward(x, state); };
+  b.feed_forward_shifts = true;
   if (c.rescale_every > 0 && (i + 1) % c.rescale_every == 0) b.residual_scale = 0.5;
   return b;
 }

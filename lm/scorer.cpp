@@ -110,101 +110,148 @@ std::vector<Window> plan_windows(const Document& d, const ScoreOptions& o) {
   return plan;
 }
 
-class DocumentScorer {
- public:
-  DocumentScorer(const LanguageModel& model, const Document& document, const ScoreOptions& o, ScoreProgress& progress)
-      : model_(model), d_(document), o_(o), progress_(progress), V_(model.vocab_size()) {}
+// A window of the plan, with the document it is of and its number there (for errors).
+struct PlannedWindow {
+  std::size_t document;
+  std::int64_t number;
+  Window window;
+};
 
-  Tally run() {
-    if (o_.protocol == ScoreProtocol::Stream)
-      stream();
-    else
-      windows(plan_windows(d_, o_));
-    return std::move(tally_);
+// Scores the documents' windows in packed batches of up to o.batch windows, whichever documents
+// they are of, and each document under the stream protocol on its own (it carries the state).
+class Scorer {
+ public:
+  Scorer(const LanguageModel& model, const std::vector<Document>& documents, const ScoreOptions& o)
+      : model_(model),
+        docs_(documents),
+        o_(o),
+        V_(model.vocab_size()),
+        tallies_(documents.size()),
+        seconds_(documents.size(), 0.0) {
+    for (const Document& d : docs_) progress_.tokens += std::int64_t(d.tokens.size());
+    progress_.documents = std::int64_t(docs_.size());
   }
+
+  void run() {
+    if (o_.protocol == ScoreProtocol::Stream) {
+      for (std::size_t d = 0; d < docs_.size(); ++d) {
+        const auto t0 = std::chrono::steady_clock::now();
+        stream(d);
+        seconds_[d] = since(t0);
+      }
+      return;
+    }
+    std::vector<PlannedWindow> plan;
+    for (std::size_t d = 0; d < docs_.size(); ++d) {
+      std::int64_t number = 0;
+      for (const Window& w : plan_windows(docs_[d], o_)) plan.push_back({d, number++, w});
+    }
+    for (std::size_t b0 = 0; b0 < plan.size(); b0 += std::size_t(o_.batch))
+      windows(std::span(plan).subspan(b0, std::min(plan.size() - b0, std::size_t(o_.batch))));
+  }
+
+  const Tally& tally(std::size_t d) const { return tallies_[d]; }
+  double seconds(std::size_t d) const { return seconds_[d]; }
 
  private:
-  std::int64_t token(std::int64_t i) const { return i < 0 ? o_.prefix_token : d_.tokens[std::size_t(i)]; }
-
-  void windows(const std::vector<Window>& plan) {
-    for (std::size_t b0 = 0; b0 < plan.size();) {
-      // A batch: up to o.batch consecutive windows of one length and kind.
-      std::size_t b1 = b0 + 1;
-      while (b1 < plan.size() && b1 - b0 < std::size_t(o_.batch) && plan[b1].length == plan[b0].length &&
-             plan[b1].bos_first == plan[b0].bos_first)
-        ++b1;
-      const std::int64_t L = plan[b0].length;
-      std::vector<std::int64_t> ids;
-      for (std::size_t w = b0; w < b1; ++w)
-        for (std::int64_t r = 0; r < L; ++r)
-          ids.push_back(r == 0 && plan[w].bos_first ? o_.bos_token : token(plan[w].start + r));
-      const Tensor logits = model_.forward(Tensor::from_vector(ids, {std::int64_t(b1 - b0), L}));
-      for (std::size_t w = b0; w < b1; ++w)
-        for (std::int64_t r = plan[w].first_row; r < plan[w].end_row; ++r) {
-          const std::int64_t target = plan[w].start + r + 1;
-          add(logits.data<float>() + (std::int64_t(w - b0) * L + r) * V_, token(target), std::int64_t(w), r + 1,
-              target);
-        }
-      report(plan[b1 - 1].start + plan[b1 - 1].end_row + 1);
-      b0 = b1;
-    }
+  static double since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
-  void stream() {
-    const std::int64_t N = std::int64_t(d_.tokens.size());
-    SUBQ_CHECK(N >= 2, "score: {} has {} token(s); the stream protocol needs at least 2", d_.name, N);
+  std::int64_t token(const Document& d, std::int64_t i) const {
+    return i < 0 ? o_.prefix_token : d.tokens[std::size_t(i)];
+  }
+
+  // One packed forward call over the batch's windows; its time shared out by their tokens.
+  void windows(std::span<const PlannedWindow> batch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::int64_t> ids, lengths;
+    for (const PlannedWindow& p : batch) {
+      const Document& d = docs_[p.document];
+      for (std::int64_t r = 0; r < p.window.length; ++r)
+        ids.push_back(r == 0 && p.window.bos_first ? o_.bos_token : token(d, p.window.start + r));
+      lengths.push_back(p.window.length);
+    }
+    const Tensor logits = model_.forward_packed(Tensor::from_vector(ids, {std::int64_t(ids.size())}), lengths);
+    std::int64_t row0 = 0;  // the window's first row in the packed logits
+    for (const PlannedWindow& p : batch) {
+      const Window& w = p.window;
+      for (std::int64_t r = w.first_row; r < w.end_row; ++r) {
+        const std::int64_t target = w.start + r + 1;
+        add(p.document, logits.data<float>() + (row0 + r) * V_, token(docs_[p.document], target), p.number, r + 1,
+            target);
+      }
+      row0 += w.length;
+    }
+    const double seconds = since(t0);
+    for (const PlannedWindow& p : batch) seconds_[p.document] += seconds * double(p.window.length) / double(ids.size());
+    const PlannedWindow& last = batch.back();
+    report(last.document, last.window.start + last.window.end_row + 1);
+  }
+
+  void stream(std::size_t doc) {
+    const Document& d = docs_[doc];
+    const std::int64_t N = std::int64_t(d.tokens.size());
+    SUBQ_CHECK(N >= 2, "score: {} has {} token(s); the stream protocol needs at least 2", d.name, N);
     ModelCache cache;
     std::vector<float> previous(static_cast<std::size_t>(V_));  // the logits that predict the next piece's first token
     for (std::int64_t p0 = 0, piece = 0; p0 < N; p0 += o_.window, ++piece) {
       const std::int64_t n = std::min(o_.window, N - p0);
-      const std::vector<std::int64_t> ids(d_.tokens.begin() + p0, d_.tokens.begin() + p0 + n);
+      const std::vector<std::int64_t> ids(d.tokens.begin() + p0, d.tokens.begin() + p0 + n);
       const Tensor logits = model_.forward(Tensor::from_vector(ids, {1, n}), &cache);
-      if (p0 > 0) add(previous.data(), ids[0], piece, 0, p0);  // across the piece boundary
+      if (p0 > 0) add(doc, previous.data(), ids[0], piece, 0, p0);  // across the piece boundary
       for (std::int64_t t = 1; t < n; ++t)
-        add(logits.data<float>() + (t - 1) * V_, ids[std::size_t(t)], piece, t, p0 + t);
+        add(doc, logits.data<float>() + (t - 1) * V_, ids[std::size_t(t)], piece, t, p0 + t);
       std::copy_n(logits.data<float>() + (n - 1) * V_, V_, previous.data());
-      report(p0 + n);
+      report(doc, p0 + n);
     }
   }
 
-  // The logits (vocab) of window `window` predicting `target` at its position `window_position`,
-  // document position `depth`.
-  void add(const float* logits, std::int64_t target, std::int64_t window, std::int64_t window_position,
+  // The logits (vocab) of document doc's window `window` predicting `target` at its position
+  // `window_position`, document position `depth`.
+  void add(std::size_t doc, const float* logits, std::int64_t target, std::int64_t window, std::int64_t window_position,
            std::int64_t depth) {
     double max = -std::numeric_limits<double>::infinity();
     bool finite = true;
     for (std::int64_t v = 0; v < V_; ++v) finite &= std::isfinite(logits[v]), max = std::max(max, double(logits[v]));
+    Tally& tally = tallies_[doc];
     if (!finite) {
       SUBQ_CHECK(o_.allow_nonfinite,
                  "score: {}, window {}, position {}: the logits are not finite (NaN or infinite; "
                  "a weight or input that is not finite?); allow_nonfinite counts such positions instead",
-                 d_.name, window, depth);
-      ++tally_.nonfinite;
+                 docs_[doc].name, window, depth);
+      ++tally.nonfinite;
       return;
     }
     double z = 0;
     for (std::int64_t v = 0; v < V_; ++v) z += std::exp(double(logits[v]) - max);
     const double log_z = std::log(z) + max;
-    tally_.add(log_z - double(logits[target]), std::size_t(window_position), depth_bucket(depth));
+    tally.add(log_z - double(logits[target]), std::size_t(window_position), depth_bucket(depth));
     if (!o_.each_position) return;
     log_probs_.resize(std::size_t(V_));
     for (std::int64_t v = 0; v < V_; ++v) log_probs_[std::size_t(v)] = double(logits[v]) - log_z;
     o_.each_position(log_probs_, target);
   }
 
-  void report(std::int64_t done) {
+  // Document doc scored up to its position `done`, the ones before it whole.
+  void report(std::size_t doc, std::int64_t done) {
+    for (; done_documents_ < doc; ++done_documents_)
+      progress_.tokens_done += std::int64_t(docs_[done_documents_].tokens.size());
     if (!o_.progress) return;
     ScoreProgress p = progress_;
-    p.tokens_done += std::min(done, std::int64_t(d_.tokens.size()));
+    p.document = std::int64_t(doc);
+    p.tokens_done += std::min(done, std::int64_t(docs_[doc].tokens.size()));
     o_.progress(p);
   }
 
   const LanguageModel& model_;
-  const Document& d_;
+  const std::vector<Document>& docs_;
   const ScoreOptions& o_;
-  const ScoreProgress& progress_;  // at this document's start
   const std::int64_t V_;
-  Tally tally_;
+  std::vector<Tally> tallies_;
+  std::vector<double> seconds_;
+  ScoreProgress progress_;  // tokens_done: of the documents before done_documents_
+  std::size_t done_documents_ = 0;
   std::vector<double> log_probs_;  // for each_position
 };
 
@@ -273,25 +320,23 @@ DocumentScores score(const LanguageModel& model, const std::vector<Document>& do
              model.vocab_size(), o.prefix_token);
   SUBQ_CHECK(o.protocol != ScoreProtocol::Llama || o.bos_token < model.vocab_size(),
              "score: the BOS token {} is outside the vocabulary of {}", o.bos_token, model.vocab_size());
-  ScoreProgress progress{0, std::int64_t(documents.size()), 0, 0};
-  std::int64_t tokens = 0, bytes = 0, words = 0;
-  bool all_words = true;
   for (const Document& d : documents) {
     SUBQ_CHECK(!d.tokens.empty(), "score: {} has no tokens", d.name);
     SUBQ_CHECK(d.bytes >= 1, "score: {}: its text is empty", d.name);
-    progress.tokens += std::int64_t(d.tokens.size());
   }
+  const auto t0 = std::chrono::steady_clock::now();
+  Scorer scorer(model, documents, o);
+  scorer.run();
   DocumentScores result;
   Tally total;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (const Document& d : documents) {
-    const auto d0 = std::chrono::steady_clock::now();
-    const Tally tally = DocumentScorer(model, d, o, progress).run();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - d0).count();
-    result.documents.push_back(summarise(tally, d.name, std::int64_t(d.tokens.size()), d.bytes, d.words, seconds));
-    total.merge(tally);
+  std::int64_t tokens = 0, bytes = 0, words = 0;
+  bool all_words = true;
+  for (std::size_t i = 0; i < documents.size(); ++i) {
+    const Document& d = documents[i];
+    result.documents.push_back(
+        summarise(scorer.tally(i), d.name, std::int64_t(d.tokens.size()), d.bytes, d.words, scorer.seconds(i)));
+    total.merge(scorer.tally(i));
     tokens += std::int64_t(d.tokens.size()), bytes += d.bytes, words += d.words, all_words &= d.words > 0;
-    ++progress.document, progress.tokens_done += std::int64_t(d.tokens.size());
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.total = summarise(total, "", tokens, bytes, all_words ? words : 0, seconds);

@@ -56,7 +56,10 @@ struct ScoreOptions {
   ScoreProtocol protocol = ScoreProtocol::Windows;
   std::int64_t window = 1024;
   std::int64_t stride = 512;  // Sliding only
-  std::int64_t batch = 8;     // windows per forward call (all but Stream)
+  /// Windows per forward call (all but Stream), whichever documents they are of: packed end to
+  /// end (LanguageModel::forward_packed), so windows of different lengths share a call and no
+  /// padding is computed on the position-wise layers.
+  std::int64_t batch = 8;
   /// LmEval: the token before each document (lm-eval's prefix_token_id: the tokenizer's BOS,
   /// else its EOS). Required by LmEval.
   std::int64_t prefix_token = -1;

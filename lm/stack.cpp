@@ -49,11 +49,21 @@ Stack load_stack(Checkpoint& ck, const StackLayout& layout, const std::function<
   return Stack(std::move(ends), std::move(blocks));
 }
 
+Tensor Stack::embed(const Tensor& input_ids) const {
+  const Tensor h = embedding(ends_.embeddings, input_ids);
+  return ends_.embedding_scale != 1 ? scale(h, ends_.embedding_scale) : h;
+}
+
+Tensor Stack::logits(const Tensor& h) const {
+  const Tensor logits = linear(ends_.final_norm(h), ends_.head);
+  if (ends_.logit_cap <= 0) return logits;
+  return scale(activate(scale(logits, 1 / ends_.logit_cap), Activation::Tanh), ends_.logit_cap);
+}
+
 Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only) const {
   if (cache && cache->empty()) cache->layers.resize(blocks_.size());
   MixerContext context{cache ? cache->position : 0, {}};
-  Tensor h = embedding(ends_.embeddings, input_ids);
-  if (ends_.embedding_scale != 1) h = scale(h, ends_.embedding_scale);
+  Tensor h = embed(input_ids);
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     ModelCache::Layer* state = cache ? &cache->layers[i] : nullptr;
@@ -63,9 +73,26 @@ Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only
     if (b.residual_scale != 1) h = scale(h, b.residual_scale);
   }
   const std::int64_t L = h.size(1);
-  const Tensor logits = linear(ends_.final_norm(last_only ? h.slice(1, L - 1, L) : h), ends_.head);
-  if (ends_.logit_cap <= 0) return logits;
-  return scale(activate(scale(logits, 1 / ends_.logit_cap), Activation::Tanh), ends_.logit_cap);
+  return logits(last_only ? h.slice(1, L - 1, L) : h);
+}
+
+Tensor Stack::forward_packed(const Tensor& input_ids, const Packing& packing) const {
+  MixerContext context;
+  Tensor h = embed(input_ids);
+  for (const Block& b : blocks_) {
+    if (b.pre_norm.defined()) h = b.pre_norm(h);
+    add_into(h, b.mixer->forward_packed(b.mixer_norm(h), packing, context));
+    if (b.feed_forward) {
+      const Tensor x = b.feed_forward_norm(h);
+      add_into(h, b.feed_forward_shifts ? map_padded(x, packing,
+                                                     [&](const Tensor& padded, std::span<const std::int64_t>) {
+                                                       return b.feed_forward(padded, nullptr);
+                                                     })
+                                        : b.feed_forward(x, nullptr));
+    }
+    if (b.residual_scale != 1) h = scale(h, b.residual_scale);
+  }
+  return logits(h);
 }
 
 }  // namespace subq::lm

@@ -48,6 +48,9 @@ struct Block {
   Norm pre_norm, mixer_norm, feed_forward_norm;
   std::unique_ptr<Mixer> mixer;
   FeedForward feed_forward;   // empty: none (Mamba, Mamba-2)
+  /// The feed-forward mixes a token with the one before (RWKV's channel mix), so packed
+  /// sequences run it padded (map_padded); the others are position-wise.
+  bool feed_forward_shifts = false;
   double residual_scale = 1;  // applied after the block
   /// Weight bytes a decoding step of one token does not read: the experts it is not routed to.
   std::int64_t unread_per_token_bytes = 0;
@@ -97,8 +100,14 @@ class Stack {
   /// vocab) of the last position when last_only. With a cache, its layers are read and left after
   /// the last token; cache->position counts the tokens before these.
   Tensor forward(const Tensor& input_ids, ModelCache* cache, bool last_only = false) const;
+  /// input_ids (1, total) int64, validated, of the sequences `packing` lays out -> logits (1,
+  /// total, vocab), each sequence from an empty state.
+  Tensor forward_packed(const Tensor& input_ids, const Packing& packing) const;
 
  private:
+  Tensor embed(const Tensor& input_ids) const;
+  Tensor logits(const Tensor& h) const;
+
   Ends ends_;
   std::vector<Block> blocks_;
 };

@@ -60,6 +60,10 @@ int main(int argc, char** argv) {
                    "Tokens per window (lm-eval's max length, llama's n_ctx; per call with stream)")
       ->capture_default_str();
   ppl_cmd->add_option("--stride", ppl.stride, "Sliding windows with this stride; only new tokens are scored");
+  ppl_cmd
+      ->add_option("--batch", ppl.batch,
+                   "Windows per forward call, of any documents, packed end to end (not with stream)")
+      ->capture_default_str();
   ppl_cmd->add_option("--prefix-token", ppl.prefix_token,
                       "lm-eval's token before each document (default: config.json's bos_token_id, else eos_token_id)");
   ppl_cmd->add_option("--bos-token", ppl.bos_token,

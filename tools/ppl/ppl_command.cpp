@@ -190,6 +190,7 @@ int run_ppl(const PplOptions& o) {
   options.window = o.window;
   options.protocol = parse_protocol(o);
   options.stride = o.stride;
+  options.batch = o.batch;
   options.allow_nonfinite = o.allow_nonfinite;
   const std::optional<std::int64_t> bos = o.bos_token ? o.bos_token : config_token(o.model, "bos_token_id");
   options.bos_token = bos.value_or(-1);

@@ -18,6 +18,7 @@ struct PplOptions {
   std::string protocol = "windows";  // windows, sliding, stream, lm-eval or llama
   std::int64_t window = 1024;        // tokens per window (per call with stream)
   std::int64_t stride = 0;     // > 0: sliding windows with this stride
+  std::int64_t batch = 8;      // windows per forward call, packed (ScoreOptions::batch)
   bool stream = false;         // the stream protocol (as --protocol stream)
   /// lm-eval's prefix token and llama's BOS; by default config.json's bos_token_id (the prefix
   /// falling back to eos_token_id). A negative BOS means none.
