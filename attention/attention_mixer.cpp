@@ -60,6 +60,23 @@ Tensor AttentionMixer::forward(const Tensor& x, MixerState* state, MixerContext&
   return linear(o.view({B, L, c.hidden}), o_, o_bias_);
 }
 
+Tensor AttentionMixer::forward_packed(const Tensor& x, const Packing& packing, MixerContext&) const {
+  const AttentionMixerConfig& c = config_;
+  const std::int64_t T = x.size(1), d = c.hidden / c.heads;
+  const Tensor q = linear(x, q_).view({1, T, c.heads, d});
+  const Tensor k = linear(x, k_).view({1, T, c.kv_heads, d}), v = linear(x, v_).view({1, T, c.kv_heads, d});
+  const Tensor o = Tensor::empty(q.shape(), DType::F32, x.device());
+  for (std::int64_t i = 0; i < packing.count(); ++i) {
+    const std::int64_t at = packing.offset(i), end = at + packing.length(i);
+    Tensor qi = q.slice(1, at, end), ki = k.slice(1, at, end);
+    if (c.rope_theta > 0)
+      qi = rotary(qi, 0, c.rope_theta, c.rotary_dims), ki = rotary(ki, 0, c.rope_theta, c.rotary_dims);
+    o.slice(1, at, end)
+        .copy_from(causal_attention(qi, ki, v.slice(1, at, end), 1.0 / std::sqrt(double(d)), c.window).contiguous());
+  }
+  return linear(o.view({1, T, c.hidden}), o_, o_bias_);
+}
+
 namespace {
 
 AttentionMixerConfig read_config(const MixerSite& site) {

@@ -33,6 +33,9 @@ class AttentionMixer final : public Mixer {
   /// x (batch, length, hidden) -> (batch, length, hidden); the state: keys, values, and how many
   /// of each the buffers hold.
   Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
+  /// Packed sequences without padding: the projections over all the packed tokens, then each
+  /// sequence's attention over its own keys only (rotary positions from 0 in each), one call each.
+  Tensor forward_packed(const Tensor& x, const Packing& packing, MixerContext& context) const override;
 
  private:
   AttentionMixerConfig config_{};

@@ -179,6 +179,21 @@ CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Te
                   [&](auto zero) { return run<decltype(zero)>(x, weight, bias, activation, initial_state); });
 }
 
+Tensor causal_conv1d_packed(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
+                            const Packing& packing) {
+  SUBQ_CHECK(x.dim() == 3 && x.size(0) == 1 && x.size(2) == packing.total(),
+             "causal_conv1d_packed: x: expected (1, channels, {}), found {}", packing.total(), to_string(x.shape()));
+  const Tensor out = causal_conv1d(x, weight, bias, activation).out.transpose(1, 2).contiguous();
+  const std::int64_t reach = weight.size(1) - 1;  // steps before t that t's taps read
+  const Tensor steps = out.select(0, 0);
+  for (std::int64_t i = 1; i < packing.count() && reach > 0; ++i) {  // the first sequence reads zeros already
+    const std::int64_t at = packing.offset(i), n = std::min(reach, packing.length(i));
+    const Tensor head = causal_conv1d(x.slice(2, at, at + n), weight, bias, activation).out;
+    steps.slice(0, at, at + n).copy_from(head.select(0, 0).transpose(0, 1).contiguous());
+  }
+  return out;
+}
+
 Tensor causal_conv1d_update(const Tensor& state, const Tensor& x, const Tensor& weight, const Tensor& bias,
                             Activation activation) {
   constexpr const char* op = "causal_conv1d_update";

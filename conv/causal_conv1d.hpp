@@ -4,6 +4,7 @@
 //   out[b, c, t] = act(bias[c] + sum_k weight[c, k] * x[b, c, t - (width - 1) + k])
 // with x before t = 0 taken from an initial state (the previous width - 1 inputs), zeros by default.
 #include "../core/activation.hpp"
+#include "../core/packing.hpp"
 #include "../core/tensor.hpp"
 
 namespace subq::conv {
@@ -19,6 +20,14 @@ struct CausalConv1dResult {
 /// CPU, float32 on CUDA (every operand on x's device).
 CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
                                  Activation activation = Activation::Identity, const Tensor& initial_state = {});
+
+/// Packed sequences (core/packing.hpp), each from zeros, no tap reaching into the sequence
+/// before: x (1, channels, total), any strides -> out (1, total, channels), contiguous (time-major,
+/// as the layers after it take it). The convolution runs once over the packed steps; only the
+/// first width - 1 steps of each sequence, whose taps would reach across, are computed again
+/// from that sequence alone.
+Tensor causal_conv1d_packed(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation,
+                            const Packing& packing);
 
 /// One decoding step: state (batch, channels, width - 1), contiguous, is shifted by x
 /// (batch, channels) in place; returns out (batch, channels).

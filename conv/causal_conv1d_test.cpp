@@ -73,6 +73,38 @@ TEST_CASE("causal conv1d: step by step equals the whole sequence", "[conv]") {
   CHECK(max_rel_diff(rest.final_state, state) == 0);
 }
 
+namespace {
+
+// Packed sequences of lengths 1, 2, 3 (shorter than the taps' reach), 9 and 1 through
+// causal_conv1d_packed against each sequence convolved alone, on `device`.
+void check_packed_equals_alone(Device device) {
+  std::mt19937 rng(6);
+  const std::int64_t C = 5, K = 4;
+  const Packing packing({1, 2, 3, 9, 1});
+  const Tensor x = random_tensor({1, packing.total(), C}, DType::F32, rng, -1, 1).transpose(1, 2).to(device);
+  const Tensor w = random_tensor({C, K}, DType::F32, rng, -1, 1).to(device),
+               b = random_tensor({C}, DType::F32, rng, -1, 1).to(device);
+  const Tensor packed = causal_conv1d_packed(x, w, b, Activation::Silu, packing);
+  REQUIRE(packed.shape() == Shape{1, packing.total(), C});
+  for (std::int64_t i = 0; i < packing.count(); ++i) {
+    INFO("sequence " << i);
+    const std::int64_t at = packing.offset(i), n = packing.length(i);
+    const Tensor alone = causal_conv1d(x.slice(2, at, at + n), w, b, Activation::Silu).out.transpose(1, 2);
+    CHECK(max_rel_diff(packed.slice(1, at, at + n), alone) < 1e-6);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("causal conv1d: packed sequences do not reach into the one before", "[conv][packed]") {
+  check_packed_equals_alone(Device::cpu());
+}
+
+TEST_CASE("causal conv1d: packed sequences on CUDA do not reach into the one before", "[conv][packed][cuda]") {
+  SUBQ_SKIP_WITHOUT_CUDA();
+  check_packed_equals_alone(Device::cuda());
+}
+
 TEST_CASE("causal conv1d: CUDA equals the CPU", "[conv][cuda]") {
   SUBQ_SKIP_WITHOUT_CUDA();
   const Device gpu = Device::cuda();

@@ -15,6 +15,13 @@ Packing::Packing(std::vector<std::int64_t> lengths) : lengths_(std::move(lengths
   }
 }
 
+Tensor Packing::positions() const {
+  std::vector<std::int64_t> positions;
+  for (const std::int64_t n : lengths_)
+    for (std::int64_t t = 0; t < n; ++t) positions.push_back(t);
+  return Tensor::from_vector(positions, {1, total()});
+}
+
 std::vector<std::vector<std::int64_t>> Packing::padded_groups() const {
   std::vector<std::int64_t> order(lengths_.size());
   std::iota(order.begin(), order.end(), 0);

@@ -21,6 +21,8 @@ class Packing {
   std::int64_t length(std::int64_t i) const { return lengths_[std::size_t(i)]; }
   std::int64_t offset(std::int64_t i) const { return offsets_[std::size_t(i)]; }
   std::span<const std::int64_t> lengths() const { return lengths_; }
+  /// Each step's position in its sequence, (1, total) int64 on the CPU: 0 where one starts.
+  Tensor positions() const;
 
   /// The sequences in groups of similar length, longest first, for running as right-padded
   /// batches: a group takes the next sequence while its padding stays within a quarter of its

@@ -63,6 +63,14 @@ Tensor GriffinMixer::forward(const Tensor& x, MixerState* state, MixerContext& c
   return linear(multiply(lru.y, y), out_, out_bias_);
 }
 
+Tensor GriffinMixer::forward_packed(const Tensor& x, const Packing& packing, MixerContext&) const {
+  const Tensor y = activate(linear(x, y_, y_bias_), Activation::GeluTanh);
+  const Tensor u = conv::causal_conv1d_packed(linear(x, x_, x_bias_).transpose(1, 2), conv_, conv_bias_,
+                                              Activation::Identity, packing);
+  const RgLruResult lru = rglru(rg_lru_, u, packing.positions().to(x.device()));
+  return linear(multiply(lru.y, y), out_, out_bias_);
+}
+
 std::unique_ptr<Mixer> make_griffin_mixer(Checkpoint& checkpoint, const MixerSite& site) {
   const JsonConfig& c = site.config;
   const GriffinMixerConfig config{site.hidden, c.get_int("griffin_lru_width", site.hidden),

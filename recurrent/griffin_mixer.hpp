@@ -32,6 +32,9 @@ class GriffinMixer final : public Mixer {
   /// x (batch, length, hidden) -> (batch, length, hidden); the state: the convolution's inputs and
   /// the RG-LRU's h.
   Tensor forward(const Tensor& x, MixerState* state, MixerContext& context) const override;
+  /// Packed sequences without padding: the convolution does not reach across a boundary
+  /// (causal_conv1d_packed) and the RG-LRU resets where each sequence starts (its scan's a = 0).
+  Tensor forward_packed(const Tensor& x, const Packing& packing, MixerContext& context) const override;
 
  private:
   GriffinMixerConfig config_{};
