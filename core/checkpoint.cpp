@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 #include "core/weight_rows.hpp"
 
@@ -81,9 +82,7 @@ Checkpoint Checkpoint::generated(JsonConfig config, Generator generate) {
 void Checkpoint::save(const std::filesystem::path& dir) const {
   SUBQ_CHECK(generate_, "{}: only a generated checkpoint is saved (this one has its files)", dir_.string());
   std::filesystem::create_directories(dir);
-  std::ofstream config(dir / "config.json");
-  SUBQ_CHECK(config.good(), "{}: cannot write", (dir / "config.json").string());
-  config << config_.dump() << "\n";
+  write_file_atomically(dir / "config.json", config_.dump() + "\n");
   save_safetensors(dir / "model.safetensors", made_, {{"format", "pt"}});
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 
 namespace subq {
@@ -237,15 +238,15 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<std::
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
-  std::ofstream out(path, std::ios::binary);
-  SUBQ_CHECK(out.good(), "{}: cannot open for writing", path.string());
+  AtomicFile file(path);
+  std::ofstream& out = file.stream();
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(std::uint64_t(text.size()) >> (8 * i));
   out.write(reinterpret_cast<const char*>(length), 8);
   out.write(text.data(), std::streamsize(text.size()));
   for (const Tensor& t : contiguous)
     out.write(static_cast<const char*>(t.raw_data()), std::streamsize(std::size_t(t.numel()) * dtype_size(t.dtype())));
-  SUBQ_CHECK(out.good(), "{}: write failed", path.string());
+  file.commit();
 }
 
 }  // namespace subq

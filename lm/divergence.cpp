@@ -40,9 +40,8 @@ std::pair<double, double> mean_and_error(const std::vector<double>& x) {
 }  // namespace
 
 LogProbWriter::LogProbWriter(const std::filesystem::path& path, std::int64_t vocab, std::int64_t top_k)
-    : path_(path), out_(path, std::ios::binary), vocab_(vocab), k_(std::min(top_k, vocab)) {
+    : path_(path), file_(path), vocab_(vocab), k_(std::min(top_k, vocab)) {
   SUBQ_CHECK(top_k >= 1, "{}: top_k must be >= 1, found {}", path.string(), top_k);
-  SUBQ_CHECK(out_.good(), "{}: cannot write", path.string());
   out_.write(kMagic, 8);
   put(out_, vocab_), put(out_, k_), put(out_, std::int64_t(0));
 }
@@ -71,8 +70,7 @@ void LogProbWriter::add(std::span<const double> log_probs, std::int64_t target) 
 void LogProbWriter::finish() {
   out_.seekp(24);
   put(out_, count_);
-  out_.close();
-  SUBQ_CHECK(!out_.fail(), "{}: write failed", path_.string());
+  file_.commit();
 }
 
 DivergenceTally::DivergenceTally(const std::filesystem::path& reference)

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "../core/atomic_file.hpp"
+
 namespace subq {
 
 /// Writes the reference run's distributions, one add() per scored position.
@@ -31,12 +33,13 @@ class LogProbWriter {
   LogProbWriter(const std::filesystem::path& path, std::int64_t vocab, std::int64_t top_k);
   /// The log-softmax of one position's logits (vocab) and the token it predicts.
   void add(std::span<const double> log_probs, std::int64_t target);
-  /// Writes the count; the file is incomplete (and refused by DivergenceTally) without it.
+  /// Writes the count and puts the file at path (AtomicFile): without it no file appears.
   void finish();
 
  private:
   std::filesystem::path path_;
-  std::ofstream out_;
+  AtomicFile file_;  // the file appears, complete, only at finish()
+  std::ofstream& out_ = file_.stream();
   std::int64_t vocab_, k_, count_ = 0;
 };
 

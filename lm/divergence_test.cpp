@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "lm/divergence.hpp"
@@ -69,15 +70,27 @@ TEST_CASE("divergence: another text, model or an incomplete file is refused", "[
   const auto file = std::filesystem::temp_directory_path() / "subq_divergence_refused.bin";
   std::mt19937 rng(22);
   const std::vector<double> lp = random_log_probs(rng, 10, 1);
+  std::filesystem::remove(file);
   {
     LogProbWriter writer(file, 10, 4);
     writer.add(lp, 3), writer.add(lp, 4);
-  }  // no finish(): the count stays 0
-  CHECK_THROWS_WITH(DivergenceTally(file), Catch::Contains("incomplete"));
+  }  // no finish() (an error or an interruption): no file at all, not a partial one
+  CHECK(!std::filesystem::exists(file));
   {
     LogProbWriter writer(file, 10, 4);
     writer.add(lp, 3), writer.add(lp, 4);
     writer.finish();
+  }
+  {  // a file whose count was never written (as by a writer that did not finish) is refused
+    const auto incomplete = std::filesystem::temp_directory_path() / "subq_divergence_incomplete.bin";
+    std::filesystem::copy_file(file, incomplete, std::filesystem::copy_options::overwrite_existing);
+    std::fstream f(incomplete, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(24);
+    const std::int64_t zero = 0;
+    f.write(reinterpret_cast<const char*>(&zero), sizeof zero);
+    f.close();
+    CHECK_THROWS_WITH(DivergenceTally(incomplete), Catch::Contains("incomplete"));
+    std::filesystem::remove(incomplete);
   }
   DivergenceTally tally(file);
   CHECK_THROWS_WITH(tally.add(lp, 5), Catch::Contains("predicts token 3, this run 5"));

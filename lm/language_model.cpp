@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 #include "core/safetensors.hpp"
 #include "lm/initialization.hpp"
@@ -89,9 +90,7 @@ std::int64_t convert_checkpoint(const std::filesystem::path& dir, const std::fil
   }
   for (const fs::directory_entry& e : fs::directory_iterator(out))  // a sharded checkpoint written there before
     if (e.path().filename().string().starts_with("model.safetensors")) fs::remove(e.path());
-  std::ofstream config(out / "config.json");
-  config << converted_config(ck.config(), weights) << "\n";
-  SUBQ_CHECK(config.good(), "{}: cannot write", (out / "config.json").string());
+  write_file_atomically(out / "config.json", converted_config(ck.config(), weights) + "\n");
   save_safetensors(out / "model.safetensors", tensors, {{"format", "pt"}});
   return bytes;
 }

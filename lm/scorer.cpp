@@ -323,6 +323,11 @@ DocumentScores score(const LanguageModel& model, const std::vector<Document>& do
   for (const Document& d : documents) {
     SUBQ_CHECK(!d.tokens.empty(), "score: {} has no tokens", d.name);
     SUBQ_CHECK(d.bytes >= 1, "score: {}: its text is empty", d.name);
+    // Every id, not only those a window reads: a bad id in a dropped tail is still a bad input.
+    const std::int64_t V = model.vocab_size();
+    for (std::size_t p = 0; p < d.tokens.size(); ++p)
+      SUBQ_CHECK(d.tokens[p] >= 0 && d.tokens[p] < V,
+                 "score: {}: token id {} at position {} is outside the vocabulary [0, {})", d.name, d.tokens[p], p, V);
   }
   const auto t0 = std::chrono::steady_clock::now();
   Scorer scorer(model, documents, o);

@@ -108,8 +108,9 @@ struct DocumentScores {
   std::vector<ScoreResult> documents;  // in the order given
 };
 
-/// Scores each document on its own; an error when a document has nothing to score under the
-/// protocol (e.g. fewer tokens than one window), naming it.
+/// Scores each document on its own; an error, before any scoring, when a document has nothing
+/// to score under the protocol (e.g. fewer tokens than one window) or an id outside the
+/// vocabulary anywhere in it (with its position), naming the document.
 DocumentScores score(const LanguageModel& model, const std::vector<Document>& documents, const ScoreOptions& options);
 
 }  // namespace subq

@@ -208,6 +208,16 @@ TEST_CASE("scorer: lm-eval's word count splits at runs of Unicode whitespace", "
   CHECK(count_words("caf\u00e9 \u2014 ok") == 3);  // é and the dash are not whitespace
 }
 
+TEST_CASE("scorer: an id outside the vocabulary is an error even where no window reads it", "[lm][scorer]") {
+  // Windows of 4 over 6 tokens read tokens 0..3; the bad id is in the dropped tail.
+  ScoreOptions o;
+  o.window = 4;
+  CHECK_THROWS_WITH(score(toy_model(), {{"tail", {1, 2, 3, 4, 5, 99}, 6, 1}}, o),
+                    Catch::Contains("score: tail: token id 99 at position 5 is outside the vocabulary [0, 16)"));
+  CHECK_THROWS_WITH(score(toy_model(), {{"negative", {1, -2, 3, 4}, 4, 1}}, o),
+                    Catch::Contains("token id -2 at position 1"));
+}
+
 TEST_CASE("scorer: a NaN weight stops the run at the first position, naming it", "[lm][scorer]") {
   const fs::path dir = fs::temp_directory_path() / "subq_test_nan_weight";
   fs::remove_all(dir);

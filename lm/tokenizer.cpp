@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/check.hpp"
 
@@ -128,25 +129,43 @@ std::vector<std::pair<std::string, std::int64_t>> added_tokens(const nlohmann::j
   return added;
 }
 
+// Ids index the decoding table, so they must be dense enough for it: a gap of more than the
+// entries themselves (an id of 2^60 in a fuzzed file) would ask for terabytes.
+void check_id_dense(const std::string& source, std::int64_t id, std::int64_t entries) {
+  SUBQ_CHECK(id < 2 * entries + 1024, "{}: id {} is far beyond the {} tokens listed (ids must be dense)", source, id,
+             entries);
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::bytes() { return Tokenizer{}; }
 
 Tokenizer Tokenizer::load(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   SUBQ_CHECK(in.good(), "{}: cannot open", path.string());
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  SUBQ_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "{}: no 'model' object", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path.string());
+}
+
+Tokenizer Tokenizer::parse(const std::string& json, const std::string& source) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  SUBQ_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "{}: no 'model' object", source);
   const nlohmann::json& model = j["model"];
-  SUBQ_CHECK(model.value("type", "") == "BPE", "{}: model.type '{}': only byte-level BPE is supported", path.string(),
-             model.value("type", ""));
-  SUBQ_CHECK(model.contains("vocab") && model["vocab"].is_object() && model.contains("merges") && model["merges"].is_array(),
-             "{}: model needs a vocab object and a merges array", path.string());
+  const std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "";
+  SUBQ_CHECK(type == "BPE", "{}: model.type '{}': only byte-level BPE is supported", source, type);
+  SUBQ_CHECK(
+      model.contains("vocab") && model["vocab"].is_object() && model.contains("merges") && model["merges"].is_array(),
+      "{}: model needs a vocab object and a merges array", source);
   Tokenizer t;
   t.bpe_ = true;
+  const std::int64_t entries =
+      std::int64_t(model["vocab"].size()) +
+      (j.contains("added_tokens") && j["added_tokens"].is_array() ? std::int64_t(j["added_tokens"].size()) : 0);
   for (const auto& [token, id] : model["vocab"].items()) {
-    SUBQ_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0, "{}: vocab['{}'] is not an id", path.string(), token);
+    SUBQ_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0, "{}: vocab['{}'] is not an id", source, token);
     const std::int64_t i = id.get<std::int64_t>();
+    check_id_dense(source, i, entries);
     t.vocab_[token] = i;
     if (std::int64_t(t.tokens_.size()) <= i) t.tokens_.resize(std::size_t(i) + 1);
     t.tokens_[std::size_t(i)] = token;
@@ -157,15 +176,18 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     if (m.is_string()) {
       const std::string s = m.get<std::string>();
       const std::size_t space = s.find(' ');
-      SUBQ_CHECK(space != std::string::npos, "{}: merge '{}' is not two tokens", path.string(), s);
+      SUBQ_CHECK(space != std::string::npos, "{}: merge '{}' is not two tokens", source, s);
       a = s.substr(0, space), b = s.substr(space + 1);
     } else {
-      SUBQ_CHECK(m.is_array() && m.size() == 2, "{}: a merge is neither 'a b' nor [a, b]", path.string());
+      SUBQ_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(),
+                 "{}: a merge is neither 'a b' nor [a, b], found {}", source, m.dump());
       a = m[0].get<std::string>(), b = m[1].get<std::string>();
     }
     t.ranks_.emplace(std::make_pair(a, b), rank++);
   }
-  t.add_tokens(added_tokens(j, path.string()));
+  std::vector<std::pair<std::string, std::int64_t>> added = added_tokens(j, source);
+  for (const auto& a : added) check_id_dense(source, a.second, entries);
+  t.add_tokens(std::move(added));
   // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest for 256 + n.
   int shifted = 0;
   for (int byte = 0; byte < 256; ++byte) {

@@ -22,6 +22,8 @@ class Tokenizer {
   static Tokenizer bytes();
   /// A tokenizer.json; errors name the file and what is missing.
   static Tokenizer load(const std::filesystem::path& tokenizer_json);
+  /// The same from the file's text; errors name `source`.
+  static Tokenizer parse(const std::string& json, const std::string& source);
 
   std::int64_t vocab_size() const;
   std::vector<std::int64_t> encode(const std::string& text) const;

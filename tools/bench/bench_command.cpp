@@ -16,6 +16,7 @@
 #include "bench/timing.hpp"
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
+#include "core/atomic_file.hpp"
 #include "core/thread_pool.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv6.hpp"
@@ -215,7 +216,8 @@ int run_bench(const BenchOptions& o) {
     r.roofline_fraction = floor.seconds / r.prefill_seconds, r.bound = floor.bound;
     fmt::print("  {:<22} {:>9} {:>8.4f}  {}-bound\n", r.mixer, r.length, r.roofline_fraction, r.bound);
   }
-  std::ofstream csv(o.out + ".csv");
+  AtomicFile csv_file(o.out + ".csv");
+  std::ofstream& csv = csv_file.stream();
   csv << "mixer,shape,length,prefill_seconds,prefill_tokens_per_second,decode_tokens_per_second,peak_rss_mib,"
          "roofline_fraction,bound\n";
   nlohmann::json json = nlohmann::json::array();
@@ -238,7 +240,8 @@ int run_bench(const BenchOptions& o) {
     if (std::isfinite(r.decode_tokens_per_second))
       decode.back().x.push_back(double(r.length)), decode.back().y.push_back(std::log10(r.decode_tokens_per_second));
   }
-  std::ofstream(o.out + ".json") << json.dump(1) << "\n";
+  csv_file.commit();
+  write_file_atomically(o.out + ".json", json.dump(1) + "\n");
   write_line_plot(o.out + ".png", prefill, {"prefill throughput", "L (tokens)", "log10 tokens/s"}, /*log_x=*/true);
   write_line_plot(o.out + "_decode.png", decode, {"decoding one token after L of context", "L (tokens)", "log10 tokens/s"},
                   /*log_x=*/true);

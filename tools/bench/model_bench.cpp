@@ -9,6 +9,7 @@
 #include "bench/copy_bandwidth.hpp"
 #include "bench/peak_memory.hpp"
 #include "bench/timing.hpp"
+#include "core/atomic_file.hpp"
 #include "core/thread_pool.hpp"
 #include "lm/language_model.hpp"
 #include "tools/device_option.hpp"
@@ -120,7 +121,7 @@ int run_model_bench(const BenchOptions& o) {
                  memory / first["resident_bytes"].get<double>());
     }
   }
-  std::ofstream(o.out + "_model.json") << json.dump(1) << "\n";
+  write_file_atomically(o.out + "_model.json", json.dump(1) + "\n");
   fmt::print("wrote {}_model.json\n", o.out);
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 
 namespace subq::tools {
@@ -73,9 +74,7 @@ void write_png(const std::string& path, const Canvas& c) {
   chunk(png, "IHDR", header);
   chunk(png, "IDAT", zlib_stored(raw));
   chunk(png, "IEND", {});
-  std::ofstream out(path, std::ios::binary);
-  SUBQ_CHECK(out.good(), "{}: cannot write", path);
-  out.write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size()));
+  write_file_atomically(path, {reinterpret_cast<const char*>(png.data()), png.size()});
 }
 
 }  // namespace subq::tools

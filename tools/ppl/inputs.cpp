@@ -32,8 +32,9 @@ void check_text(const std::string& path, const std::string& text) {
   }
 }
 
-std::vector<std::int64_t> read_token_file(const std::string& path) {
-  const std::string bytes = read_file(path);
+std::vector<std::int64_t> read_token_file(const std::string& path) { return parse_token_file(path, read_file(path)); }
+
+std::vector<std::int64_t> parse_token_file(const std::string& path, const std::string& bytes) {
   std::string dtype = "<i4";
   std::size_t start = 0;
   if (bytes.rfind("\x93NUMPY", 0) == 0) {
@@ -77,11 +78,8 @@ Tokenizer text_tokenizer(const std::string& model_dir, const std::string& tokeni
   return tokenizer;
 }
 
-namespace {
-
-std::vector<TextDocument> jsonl_documents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  SUBQ_CHECK(in.good(), "{}: cannot open", path);
+std::vector<TextDocument> parse_jsonl_documents(const std::string& path, const std::string& text) {
+  std::istringstream in(text);
   std::vector<TextDocument> documents;
   std::string line;
   for (std::int64_t number = 1; std::getline(in, line); ++number) {
@@ -98,12 +96,10 @@ std::vector<TextDocument> jsonl_documents(const std::string& path) {
   return documents;
 }
 
-}  // namespace
-
 std::vector<TextDocument> read_documents(const std::string& path) {
   namespace fs = std::filesystem;
   SUBQ_CHECK(fs::exists(path), "{}: no such file or folder", path);
-  if (!fs::is_directory(path)) return jsonl_documents(path);
+  if (!fs::is_directory(path)) return parse_jsonl_documents(path, read_file(path));
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(path))
     if (entry.is_regular_file() && entry.path().extension() == ".txt") files.push_back(entry.path());

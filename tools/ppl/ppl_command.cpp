@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 #include "lm/divergence.hpp"
 #include "lm/scorer.hpp"
@@ -142,8 +143,8 @@ nlohmann::json result_json(const ScoreResult& r) {
 }
 
 void write_per_position(const std::string& path, const ScoreResult& r) {
-  std::ofstream csv(path);
-  SUBQ_CHECK(csv.good(), "{}: cannot write", path);
+  AtomicFile file(path);
+  std::ofstream& csv = file.stream();
   csv << "position,mean_nll_nats\n";
   Series loss;
   for (std::size_t p = 0; p < r.nll_by_position.size(); ++p) {
@@ -151,6 +152,7 @@ void write_per_position(const std::string& path, const ScoreResult& r) {
     csv << p << ',' << fmt::format("{:.6f}", r.nll_by_position[p]) << '\n';
     loss.x.push_back(double(p)), loss.y.push_back(r.nll_by_position[p]);
   }
+  file.commit();
   // The plot beside the CSV: loss (y) against position in the window (x, log scale).
   const std::string png = path.substr(0, path.rfind('.')) + ".png";
   write_line_plot(png, {loss}, {"mean loss by position in the window", "position (tokens)", "NLL (nats)"},
@@ -161,8 +163,8 @@ void write_per_position(const std::string& path, const ScoreResult& r) {
 // The loss by depth of two runs (this one's protocol and the comparison), as CSV rows per
 // bucket and one plot: the picture of a model using its context (or not) past the window.
 void write_depth_curve(const std::string& path, const std::vector<std::pair<std::string, const ScoreResult*>>& runs) {
-  std::ofstream csv(path);
-  SUBQ_CHECK(csv.good(), "{}: cannot write", path);
+  AtomicFile file(path);
+  std::ofstream& csv = file.stream();
   csv << "protocol,begin,end,tokens,mean_nll_nats\n";
   std::vector<Series> curves;
   for (const auto& [name, r] : runs) {
@@ -175,6 +177,7 @@ void write_depth_curve(const std::string& path, const std::vector<std::pair<std:
     }
     curves.push_back(std::move(s));
   }
+  file.commit();
   const std::string png = path.substr(0, path.rfind('.')) + ".png";
   write_line_plot(png, curves, {"mean loss by position in the document", "position (tokens)", "NLL (nats)"},
                   /*log_x=*/true);
@@ -240,9 +243,7 @@ int run_ppl(const PplOptions& o) {
       j["nll_by_depth"].push_back(
           {{"begin", b.begin}, {"end", b.end}, {"tokens", b.count}, {"mean_nll_nats", b.mean_nll_nats}});
     if (divergence) j["kl_divergence"] = divergence_json(divergence->summary(), o.kl_divergence);
-    std::ofstream out(o.json);
-    SUBQ_CHECK(out.good(), "{}: cannot write", o.json);
-    out << j.dump(1) << "\n";
+    write_file_atomically(o.json, j.dump(1) + "\n");
   }
   if (!o.per_position.empty()) write_per_position(o.per_position, r);
   if (!o.depth_curve.empty()) {

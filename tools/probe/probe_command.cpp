@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/atomic_file.hpp"
 #include "core/check.hpp"
 #include "lm/probe.hpp"
 #include "tools/device_option.hpp"
@@ -189,7 +190,7 @@ int run_probe(const ProbeOptions& o) {
        {std::pair{"accuracy", &Cell::accuracy}, {"exact", &Cell::exact}, {"mean_rank", &Cell::mean_rank}})
     if (!mqar || std::string(name) == "accuracy") j[name] = values(grid, field);
   const std::string json = o.out + ".json", png = o.out + ".png";
-  std::ofstream(json) << j.dump(1) << "\n";
+  write_file_atomically(json, j.dump(1) + "\n");
   const std::string title =
       fmt::format("{} {}: {}", o.kind, mqar ? "accuracy" : "accuracy by likelihood", model.architecture());
   write_heatmap(png, values(grid, &Cell::accuracy), row_labels, column_labels, {title, "prompt length (tokens)", ""});
