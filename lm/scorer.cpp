@@ -134,7 +134,7 @@ class Scorer {
 
   void run() {
     if (o_.protocol == ScoreProtocol::Stream) {
-      for (std::size_t d = 0; d < docs_.size(); ++d) {
+      for (std::size_t d = 0; d < docs_.size() && !stopped_; ++d) {
         const auto t0 = std::chrono::steady_clock::now();
         stream(d);
         seconds_[d] = since(t0);
@@ -146,14 +146,23 @@ class Scorer {
       std::int64_t number = 0;
       for (const Window& w : plan_windows(docs_[d], o_)) plan.push_back({d, number++, w});
     }
-    for (std::size_t b0 = 0; b0 < plan.size(); b0 += std::size_t(o_.batch))
+    for (std::size_t b0 = 0; b0 < plan.size() && !stop(); b0 += std::size_t(o_.batch))
       windows(std::span(plan).subspan(b0, std::min(plan.size() - b0, std::size_t(o_.batch))));
   }
 
+  bool stopped() const { return stopped_; }
+  /// The documents scoring has reached: all of them unless stopped.
+  std::size_t documents_begun() const { return stopped_ ? begun_ : docs_.size(); }
   const Tally& tally(std::size_t d) const { return tallies_[d]; }
   double seconds(std::size_t d) const { return seconds_[d]; }
 
  private:
+  // Whether to stop before the next forward call (and remember it).
+  bool stop() {
+    if (!stopped_ && o_.stop && o_.stop()) stopped_ = true;
+    return stopped_;
+  }
+
   static double since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -166,6 +175,7 @@ class Scorer {
   void windows(std::span<const PlannedWindow> batch) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::int64_t> ids, lengths;
+    begun_ = std::max(begun_, batch.back().document + 1);
     for (const PlannedWindow& p : batch) {
       const Document& d = docs_[p.document];
       for (std::int64_t r = 0; r < p.window.length; ++r)
@@ -195,7 +205,8 @@ class Scorer {
     SUBQ_CHECK(N >= 2, "score: {} has {} token(s); the stream protocol needs at least 2", d.name, N);
     ModelCache cache;
     std::vector<float> previous(static_cast<std::size_t>(V_));  // the logits that predict the next piece's first token
-    for (std::int64_t p0 = 0, piece = 0; p0 < N; p0 += o_.window, ++piece) {
+    begun_ = doc + 1;
+    for (std::int64_t p0 = 0, piece = 0; p0 < N && !stop(); p0 += o_.window, ++piece) {
       const std::int64_t n = std::min(o_.window, N - p0);
       const std::vector<std::int64_t> ids(d.tokens.begin() + p0, d.tokens.begin() + p0 + n);
       const Tensor logits = model_.forward(Tensor::from_vector(ids, {1, n}), &cache);
@@ -252,6 +263,8 @@ class Scorer {
   std::vector<double> seconds_;
   ScoreProgress progress_;  // tokens_done: of the documents before done_documents_
   std::size_t done_documents_ = 0;
+  std::size_t begun_ = 0;  // documents scoring has reached
+  bool stopped_ = false;
   std::vector<double> log_probs_;  // for each_position
 };
 
@@ -336,7 +349,8 @@ DocumentScores score(const LanguageModel& model, const std::vector<Document>& do
   Tally total;
   std::int64_t tokens = 0, bytes = 0, words = 0;
   bool all_words = true;
-  for (std::size_t i = 0; i < documents.size(); ++i) {
+  result.stopped = scorer.stopped();
+  for (std::size_t i = 0; i < scorer.documents_begun(); ++i) {
     const Document& d = documents[i];
     result.documents.push_back(
         summarise(scorer.tally(i), d.name, std::int64_t(d.tokens.size()), d.bytes, d.words, scorer.seconds(i)));

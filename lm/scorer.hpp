@@ -70,6 +70,9 @@ struct ScoreOptions {
   bool allow_nonfinite = false;
   /// Called after each piece of work, e.g. for a progress bar.
   std::function<void(const ScoreProgress&)> progress;
+  /// Asked before each forward call: when it returns true, scoring stops there and the result
+  /// holds what was scored so far (DocumentScores::stopped), e.g. on an interrupt.
+  std::function<bool()> stop;
   /// Called for each scored position, in scoring order, with the float64 log-softmax of its
   /// logits (vocab) and the token it predicts (for LogProbWriter and DivergenceTally).
   std::function<void(std::span<const double>, std::int64_t)> each_position;
@@ -105,7 +108,8 @@ struct ScoreResult {
 
 struct DocumentScores {
   ScoreResult total;                   // all the documents' positions together
-  std::vector<ScoreResult> documents;  // in the order given
+  std::vector<ScoreResult> documents;  // in the order given; when stopped, those begun
+  bool stopped = false;                // ScoreOptions::stop ended the scoring early
 };
 
 /// Scores each document on its own; an error, before any scoring, when a document has nothing

@@ -208,6 +208,21 @@ TEST_CASE("scorer: lm-eval's word count splits at runs of Unicode whitespace", "
   CHECK(count_words("caf\u00e9 \u2014 ok") == 3);  // é and the dash are not whitespace
 }
 
+TEST_CASE("scorer: a stop stops between forward calls with what was scored", "[lm][scorer]") {
+  ScoreOptions o;
+  o.window = 4;
+  o.batch = 1;
+  int calls = 0;
+  o.stop = [&] { return ++calls > 2; };  // two windows, then stop
+  const DocumentScores s = score(toy_model(), toy_documents(false), o);
+  CHECK(s.stopped);
+  CHECK(s.total.tokens_scored == 2 * 3);  // positions 1..3 of two windows
+  REQUIRE(s.documents.size() == 2);       // a's window, then b's first: both begun
+  CHECK(s.documents[1].tokens_scored == 3);
+  o.stop = nullptr;
+  CHECK(!score(toy_model(), toy_documents(false), o).stopped);
+}
+
 TEST_CASE("scorer: an id outside the vocabulary is an error even where no window reads it", "[lm][scorer]") {
   // Windows of 4 over 6 tokens read tokens 0..3; the bad id is in the dropped tail.
   ScoreOptions o;

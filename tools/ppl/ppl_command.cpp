@@ -15,6 +15,7 @@
 #include "lm/divergence.hpp"
 #include "lm/scorer.hpp"
 #include "lm/tokenizer.hpp"
+#include "tools/interrupt.hpp"
 #include "tools/plot/line_plot.hpp"
 #include "tools/ppl/inputs.hpp"
 #include "tools/weights_option.hpp"
@@ -206,6 +207,8 @@ int run_ppl(const PplOptions& o) {
              o.model);
   options.prefix_token = prefix.value_or(-1);
   if (isatty(STDERR_FILENO)) options.progress = progress_bar;
+  catch_interrupts();
+  options.stop = [] { return caught_interrupt() != 0; };
   std::optional<LogProbWriter> saved;
   std::optional<DivergenceTally> divergence;
   if (!o.save_logits.empty()) saved.emplace(o.save_logits, model.vocab_size(), o.kl_top_k);
@@ -217,10 +220,18 @@ int run_ppl(const PplOptions& o) {
     };
   const DocumentScores scores = score(model, documents, options);
   if (options.progress) std::fprintf(stderr, "\n");
-  if (saved) saved->finish();
   const ScoreResult& r = scores.total;
   const char* protocol = protocol_name(options.protocol);
   fmt::print("model {} ({}), {} protocol, window {}\n", o.model, model.architecture(), protocol, o.window);
+  if (scores.stopped) {
+    // What was scored is printed; no file is written (the saved distributions' temporary is
+    // removed with its writer), so none is left half written under its name.
+    fmt::print("interrupted by {} after {} scored tokens: the figures are of those; no files written\n",
+               signal_name(caught_interrupt()), r.tokens_scored);
+    print_result(r);
+    return 128 + caught_interrupt();
+  }
+  if (saved) saved->finish();
   if (documents.size() > 1) {
     fmt::print("{:>8} {:>10} {:>12} {:>14}  document\n", "tokens", "scored", "mean_nll", "bits_per_byte");
     for (std::size_t i = 0; i < documents.size(); ++i) {
@@ -250,8 +261,14 @@ int run_ppl(const PplOptions& o) {
     ScoreOptions other = options;
     other.protocol = options.protocol == ScoreProtocol::Stream ? ScoreProtocol::Windows : ScoreProtocol::Stream;
     other.each_position = nullptr;
-    const ScoreResult compared = score(model, documents, other).total;
+    const DocumentScores compared_scores = score(model, documents, other);
+    const ScoreResult& compared = compared_scores.total;
     if (options.progress) std::fprintf(stderr, "\n");
+    if (compared_scores.stopped) {
+      fmt::print("interrupted by {} in the {} pass of --depth-curve: {} not written\n", signal_name(caught_interrupt()),
+                 protocol_name(other.protocol), o.depth_curve);
+      return 128 + caught_interrupt();
+    }
     write_depth_curve(o.depth_curve, {{protocol, &r}, {protocol_name(other.protocol), &compared}});
   }
   return 0;
