@@ -65,6 +65,10 @@ struct LoadOptions {
 /// weights written.
 std::int64_t convert_checkpoint(const std::filesystem::path& dir, const std::filesystem::path& out, DType weights);
 
+/// Thread safety: a model does not change after load(), so several threads may call forward,
+/// forward_packed, prefill, step (and score, generate) on one model at once, each with its own
+/// ModelCache; a cache belongs to one call at a time. The calls share the global thread pool,
+/// whose loops run one at a time (lm/concurrency_test.cpp checks the results bit for bit).
 class LanguageModel {
  public:
   /// Reads dir/config.json and the weights onto device; a tensor that is missing, of the wrong
