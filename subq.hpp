@@ -11,6 +11,7 @@
 #include "core/device.hpp"
 #include "core/elementwise.hpp"
 #include "core/error.hpp"
+#include "core/memory.hpp"
 #include "core/mixer.hpp"
 #include "core/packing.hpp"
 #include "core/safetensors.hpp"

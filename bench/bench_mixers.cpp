@@ -32,6 +32,7 @@
 #include "bench/random_hyena.hpp"
 #include "bench/roofline_counters.hpp"
 #include "conv/fft_conv.hpp"
+#include "core/memory.hpp"
 #include "recurrent/based.hpp"
 #include "recurrent/delta_rule.hpp"
 #include "recurrent/gla.hpp"
@@ -262,7 +263,7 @@ constexpr double kHyenaBytesPerToken = 35.0 * 1024;
 void BM_hyena(benchmark::State& state) {
   const PeakMemory memory;
   const std::int64_t L = state.range(0), D = 864;
-  const double needed = kHyenaBytesPerToken * double(L), available = bench::available_memory_bytes();
+  const double needed = kHyenaBytesPerToken * double(L), available = double(available_memory_bytes());
   if (needed > 0.8 * available) {
     state.SkipWithError(fmt::format("needs about {:.0f} GiB, {:.0f} GiB available", needed / double(1 << 30),
                                     available / double(1 << 30)).c_str());

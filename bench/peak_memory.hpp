@@ -67,19 +67,4 @@ class RunPeakMemory {
   double resident_;
 };
 
-/// Bytes the system can still give (MemAvailable), 0 where unknown.
-inline double available_memory_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  double kib = 0;
-  while (meminfo >> key) {
-    if (key == "MemAvailable:") {
-      meminfo >> kib;
-      return kib * 1024;
-    }
-    meminfo.ignore(1 << 10, '\n');
-  }
-  return 0;
-}
-
 }  // namespace subq::bench

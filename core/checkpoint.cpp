@@ -8,6 +8,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/check.hpp"
+#include "core/memory.hpp"
 #include "core/weight_rows.hpp"
 
 namespace subq {
@@ -130,7 +131,10 @@ Tensor Checkpoint::take_norm(const std::string& name, const Shape& shape) {
 }
 
 Tensor Checkpoint::take_as(const std::string& name, const Shape& shape, DType dtype, TensorRole role) {
-  taken_bytes_ += std::int64_t(storage_bytes(dtype, shape_numel(shape)));
+  const std::int64_t bytes = std::int64_t(storage_bytes(dtype, shape_numel(shape)));
+  check_memory(fmt::format("{}: the weights up to tensor '{}' {} {}", dir_.string(), name, to_string(shape), dtype_name(dtype)),
+               taken_bytes_ + bytes, memory_limit_);
+  taken_bytes_ += bytes;
   if (generate_) {
     SUBQ_CHECK(!taken_.count(name), "generated checkpoint: tensor '{}' taken twice", name);
     taken_.insert(name);
@@ -260,6 +264,20 @@ Tensor Checkpoint::stored(const std::string& name) const {
   const auto it = shard_of_.find(name);
   SUBQ_CHECK(it != shard_of_.end(), "{}: tensor '{}' is missing", dir_.string(), name);
   return shards_[it->second].get(name);
+}
+
+std::int64_t Checkpoint::estimated_bytes() const {
+  double bytes = 0;  // in double: headers may claim sizes whose sum overflows
+  for (const SafetensorsFile& shard : shards_)
+    for (const std::string& name : shard.names()) {
+      const TensorInfo& info = shard.info(name);
+      DType held = info.dtype == DType::F64 ? DType::F32 : info.dtype;
+      if (info.shape.size() == 2 && matrix_format_ && !name.ends_with(".scales"))
+        held = is_quantized(*matrix_format_) && info.shape[1] % dtype_block(*matrix_format_) != 0 ? DType::F32
+                                                                                                   : *matrix_format_;
+      bytes += double(storage_bytes(held, shape_numel(info.shape)));
+    }
+  return bytes >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::int64_t(bytes);
 }
 
 std::vector<std::string> Checkpoint::names() const {

@@ -5,6 +5,7 @@
 // (more layers, another architecture) is an error rather than silently half-loaded.
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -83,6 +84,14 @@ class Checkpoint {
   Tensor stored(const std::string& name) const;
   /// Every tensor name in the files, in file order.
   std::vector<std::string> names() const;
+  /// The most bytes take() may hold: a tensor that would bring taken_bytes() over it is refused
+  /// before it is made or read, the error naming it (a generated checkpoint whose config asks for
+  /// terabytes stops at its first tensor too many, in no time). No limit unless set.
+  void limit_memory(std::int64_t bytes) { memory_limit_ = bytes; }
+  /// The bytes the files' tensors will take when loaded: each as stored, the matrices (every 2-D
+  /// tensor, an overestimate where a loader holds one as float32) in the matrix format, float64
+  /// as float32. For the memory check before loading; 0 for a generated checkpoint.
+  std::int64_t estimated_bytes() const;
   /// Throws, naming them, when tensors remain that no take() asked for.
   void finish() const;
   /// Bytes of the tensors taken so far, in the dtypes they were taken as.
@@ -100,6 +109,7 @@ class Checkpoint {
   std::map<std::string, std::size_t> shard_of_;
   std::set<std::string> taken_;
   std::int64_t taken_bytes_ = 0;
+  std::int64_t memory_limit_ = std::numeric_limits<std::int64_t>::max();
   Generator generate_;
   Device device_;
   std::optional<DType> matrix_format_ = DType::F32;

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
 #include "core/check.hpp"
+#include "core/memory.hpp"
 #include "core/safetensors.hpp"
 #include "lm/initialization.hpp"
 #include "lm/stack.hpp"
@@ -104,9 +106,22 @@ LanguageModel::~LanguageModel() = default;
 LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
 LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
 
+namespace {
+
+std::int64_t memory_limit(const LoadOptions& options) {
+  if (options.max_memory) return *options.max_memory;
+  const std::int64_t available = available_memory_bytes();
+  return available > 0 ? available : std::numeric_limits<std::int64_t>::max();
+}
+
+}  // namespace
+
 LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device device, const LoadOptions& options) {
   Checkpoint checkpoint = Checkpoint::open(dir);
   checkpoint.hold_matrices_as(options.weights);
+  const std::int64_t limit = memory_limit(options);
+  check_memory(fmt::format("{}: the weights", dir.string()), checkpoint.estimated_bytes(), limit);
+  checkpoint.limit_memory(limit);
   std::string type;
   const Loader loader = find_loader(checkpoint.config(), &type);
   if (device.is_cuda())
@@ -117,12 +132,14 @@ LanguageModel LanguageModel::load(const std::filesystem::path& dir, Device devic
   return LanguageModel(type, std::move(network), checkpoint.taken_bytes());
 }
 
-LanguageModel LanguageModel::random(const std::string& config, std::uint64_t seed,
-                                    const std::filesystem::path& save_to) {
+LanguageModel LanguageModel::random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to,
+                                    const LoadOptions& options) {
   const JsonConfig parsed = JsonConfig::parse(config, "model config");
   std::string type;
   const Loader loader = find_loader(parsed, &type);
   Checkpoint checkpoint = Checkpoint::generated(parsed, lm::initial_weights(seed));
+  checkpoint.hold_matrices_as(options.weights);
+  checkpoint.limit_memory(memory_limit(options));
   auto network = std::make_unique<lm::Stack>(loader(checkpoint));
   if (!save_to.empty()) checkpoint.save(save_to);
   return LanguageModel(type, std::move(network), checkpoint.taken_bytes());

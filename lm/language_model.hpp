@@ -55,6 +55,11 @@ struct LoadOptions {
   /// recurrences that read them compound their rounding at every step, as llama.cpp's quantiser
   /// keeps them in float for. Activations, states, the scan and the softmax are float32 always.
   std::optional<DType> weights = DType::F32;
+  /// The most bytes the weights may take: a checkpoint whose tensors (as their headers say, in
+  /// the format above) would need more is refused before anything is read, with the estimate;
+  /// a generated one (random()) at the first tensor that crosses it. std::nullopt: what
+  /// available_memory_bytes() says when the load starts (no limit where that is unknown).
+  std::optional<std::int64_t> max_memory;
 };
 
 /// Writes the checkpoint at dir to out (an existing checkpoint there is replaced) with its weight
@@ -79,9 +84,10 @@ class LanguageModel {
                             const LoadOptions& options = {});
   /// A new model of the architecture `config` describes (the text of a config.json: any
   /// model_type load() reads whose sizes are all in the config, e.g. mamba, mamba2, jamba and
-  /// subq_hybrid) with freshly initialised weights, seeded. With save_to, the checkpoint folder is
-  /// written there too, for load() to read back.
-  static LanguageModel random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to = {});
+  /// subq_hybrid) with freshly initialised weights, seeded, held as options say. With save_to,
+  /// the checkpoint folder is written there too, for load() to read back.
+  static LanguageModel random(const std::string& config, std::uint64_t seed, const std::filesystem::path& save_to = {},
+                              const LoadOptions& options = {});
   ~LanguageModel();
   LanguageModel(LanguageModel&&) noexcept;
   LanguageModel& operator=(LanguageModel&&) noexcept;

@@ -20,6 +20,9 @@ namespace {
 
 constexpr const char* kDtypeHelp =
     "The weight matrices' format in memory: f32, bf16, f16, q8_0, q4_0 or stored (as the checkpoint stores them)";
+constexpr const char* kMaxMemoryHelp =
+    "The most memory the weights may take (512M, 24G, 1.5T or none; default: what is available): a checkpoint that "
+    "needs more is refused before loading, with its estimate";
 
 }  // namespace
 
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
                     "Count positions whose logits are NaN or infinite instead of stopping at the first");
   ppl_cmd->add_option("--device", ppl.device, "cpu, cuda or cuda:N")->capture_default_str();
   ppl_cmd->add_option("--dtype", ppl.dtype, kDtypeHelp)->capture_default_str();
+  ppl_cmd->add_option("--max-memory", ppl.max_memory, kMaxMemoryHelp);
   ppl_cmd->add_option("--save-logits", ppl.save_logits,
                       "Write each scored position's distribution here (top --kl-top-k tokens)");
   ppl_cmd->add_option("--kl-divergence", ppl.kl_divergence,
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--out", probe.out, "Prefix of the JSON and PNG outputs")->capture_default_str();
   probe_cmd->add_option("--device", probe.device, "cpu, cuda or cuda:N")->capture_default_str();
   probe_cmd->add_option("--dtype", probe.dtype, kDtypeHelp)->capture_default_str();
+  probe_cmd->add_option("--max-memory", probe.max_memory, kMaxMemoryHelp);
 
   subq::tools::GenerateOptions gen;
   CLI::App* gen_cmd = app.add_subcommand("generate", "Sample text from a checkpoint");
@@ -122,6 +127,7 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--seed", gen.seed, "Random seed")->capture_default_str();
   gen_cmd->add_option("--device", gen.device, "cpu, cuda or cuda:N")->capture_default_str();
   gen_cmd->add_option("--dtype", gen.dtype, kDtypeHelp)->capture_default_str();
+  gen_cmd->add_option("--max-memory", gen.max_memory, kMaxMemoryHelp);
 
   subq::tools::BenchOptions bench;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Long-context prefill and decoding runs of every mixer");
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--config", init.config, "The config (e.g. model_type subq_hybrid with a layer_pattern)")->required();
   init_cmd->add_option("--out", init.out, "Checkpoint folder to write")->required();
   init_cmd->add_option("--seed", init.seed, "Random seed")->capture_default_str();
+  init_cmd->add_option("--max-memory", init.max_memory, kMaxMemoryHelp);
 
   subq::tools::QuantizeOptions quantize;
   CLI::App* quantize_cmd =

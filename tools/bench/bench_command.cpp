@@ -17,6 +17,7 @@
 #include "conv/fft_conv.hpp"
 #include "conv/real_fft.hpp"
 #include "core/atomic_file.hpp"
+#include "core/memory.hpp"
 #include "core/thread_pool.hpp"
 #include "recurrent/retention.hpp"
 #include "recurrent/wkv6.hpp"
@@ -193,9 +194,9 @@ int run_bench(const BenchOptions& o) {
       const double needed = rows.empty() || rows.back().mixer != m.name
                                 ? 0.0
                                 : rows.back().peak_rss_mib * double(1 << 20) * double(L) / double(rows.back().length);
-      if (bench_device.is_cpu() && needed > 0.8 * bench::available_memory_bytes()) {
+      if (bench_device.is_cpu() && needed > 0.8 * double(available_memory_bytes())) {
         fmt::print("{:<22} {:>9} skipped: needs about {:.1f} GiB, {:.1f} GiB available\n", m.name, L, needed / double(1 << 30),
-                   bench::available_memory_bytes() / double(1 << 30));
+                   double(available_memory_bytes()) / double(1 << 30));
         break;
       }
       rows.push_back(measure(m, L));

@@ -13,7 +13,7 @@
 #include "core/thread_pool.hpp"
 #include "lm/language_model.hpp"
 #include "tools/device_option.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::tools {
 

@@ -7,7 +7,7 @@
 
 #include "tools/check/runners.hpp"
 #include "tools/device_option.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::check {
 

@@ -7,12 +7,12 @@
 #include "core/check.hpp"
 #include "lm/generator.hpp"
 #include "lm/tokenizer.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::tools {
 
 int run_generate(const GenerateOptions& o) {
-  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), {.weights = weight_format(o.dtype)});
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), load_options(o.dtype, o.max_memory));
   SUBQ_CHECK(!o.prompt.empty(), "generate: the prompt is empty");
   // The checkpoint's tokenizer.json when it has one, else bytes.
   const std::filesystem::path file = !o.tokenizer.empty() ? std::filesystem::path(o.tokenizer)

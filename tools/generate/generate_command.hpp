@@ -9,6 +9,7 @@ struct GenerateOptions {
   std::string model;
   std::string device = "cpu";  // cpu, cuda or cuda:N
   std::string dtype = "f32";   // the weight matrices' format: f32, bf16, f16, q8_0, q4_0 or stored
+  std::string max_memory;  // --max-memory: the weights' limit ("" = what is available)
   std::string prompt;
   std::string tokenizer;  // a tokenizer.json (default: the model folder's, else bytes)
   std::int64_t max_tokens = 200;

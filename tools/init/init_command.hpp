@@ -10,6 +10,7 @@ struct InitOptions {
   std::string config;  // a config.json
   std::string out;     // the checkpoint folder to write
   std::uint64_t seed = 0;
+  std::string max_memory;  // --max-memory: the weights' limit ("" = what is available)
 };
 
 int run_init(const InitOptions& options);

@@ -18,7 +18,7 @@
 #include "tools/interrupt.hpp"
 #include "tools/plot/line_plot.hpp"
 #include "tools/ppl/inputs.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::tools {
 
@@ -188,7 +188,7 @@ void write_depth_curve(const std::string& path, const std::vector<std::pair<std:
 }  // namespace
 
 int run_ppl(const PplOptions& o) {
-  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), {.weights = weight_format(o.dtype)});
+  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), load_options(o.dtype, o.max_memory));
   const std::vector<Document> documents = documents_of(o, model);
   ScoreOptions options;
   options.window = o.window;

@@ -17,7 +17,7 @@
 #include "tools/device_option.hpp"
 #include "tools/plot/heatmap.hpp"
 #include "tools/ppl/inputs.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::tools {
 
@@ -117,7 +117,7 @@ int run_probe(const ProbeOptions& o) {
     rows.push_back(parse_number(s, mqar ? "--kv-pairs" : "--depths"));
   SUBQ_CHECK(!rows.empty(), "probe: {} is empty", mqar ? "--kv-pairs" : "--depths");
   const LanguageModel model =
-      LanguageModel::load(o.model, usable_device(o.device), {.weights = weight_format(o.dtype)});
+      LanguageModel::load(o.model, usable_device(o.device), load_options(o.dtype, o.max_memory));
   Tokenizer tokenizer = Tokenizer::bytes();
   std::vector<std::int64_t> haystack;
   if (!mqar) {

@@ -4,7 +4,7 @@
 
 #include "core/check.hpp"
 #include "lm/language_model.hpp"
-#include "tools/weights_option.hpp"
+#include "tools/load_options.hpp"
 
 namespace subq::tools {
 
