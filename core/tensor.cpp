@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -73,6 +74,15 @@ void* fresh_host_block(std::size_t size) {
   return ptr;
 }
 
+std::atomic<std::int64_t> host_in_use{0}, host_peak{0};
+
+void count_host_bytes(std::int64_t bytes) {
+  const std::int64_t now = host_in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::int64_t peak = host_peak.load(std::memory_order_relaxed);
+  while (now > peak && !host_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
 // Blocks the cache keeps are rounded to its sizes; smaller ones only to the alignment.
 std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
   const std::size_t rounded = detail::BlockCache::rounded(bytes);
@@ -85,8 +95,17 @@ std::shared_ptr<Storage> allocate_host(std::size_t bytes) {
     ptr = fresh_host_block(size);
   }
   SUBQ_CHECK(ptr != nullptr, "out of memory allocating {} bytes", bytes);
-  if (!cached) return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr] { std::free(ptr); });
-  return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size] { host_block_cache().give(ptr, size, 0); });
+  const auto counted = std::int64_t(bytes);
+  count_host_bytes(counted);
+  if (!cached)
+    return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, counted] {
+      count_host_bytes(-counted);
+      std::free(ptr);
+    });
+  return std::make_shared<Storage>(ptr, bytes, Device::cpu(), [ptr, size, counted] {
+    count_host_bytes(-counted);
+    host_block_cache().give(ptr, size, 0);
+  });
 }
 
 }  // namespace
@@ -99,6 +118,10 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t bytes, Device device) {
                                      [ptr, bytes, device] { detail::cuda_free(ptr, bytes, device.index); });
   });
 }
+
+std::int64_t host_bytes_in_use() { return host_in_use.load(std::memory_order_relaxed); }
+std::int64_t host_peak_bytes() { return host_peak.load(std::memory_order_relaxed); }
+void reset_host_peak_bytes() { host_peak.store(host_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 void release_cached_memory() {
   host_block_cache().release();

@@ -48,6 +48,13 @@ class Storage {
 /// device). This gives it back to the system.
 void release_cached_memory();
 
+/// Bytes of host tensor storage in use now, and the most in use since reset_host_peak_bytes()
+/// (every thread's tensors together): what a run's activations and states take, for estimating a
+/// longer one (LanguageModel::estimate_forward_bytes).
+std::int64_t host_bytes_in_use();
+std::int64_t host_peak_bytes();
+void reset_host_peak_bytes();
+
 class Tensor {
  public:
   Tensor() = default;  // undefined: no storage; defined() is false

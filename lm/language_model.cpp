@@ -145,6 +145,22 @@ LanguageModel LanguageModel::random(const std::string& config, std::uint64_t see
   return LanguageModel(type, std::move(network), checkpoint.taken_bytes());
 }
 
+std::int64_t LanguageModel::estimate_forward_bytes(std::int64_t tokens) const {
+  // Two lengths, so that what does not grow with the tokens (states, the FFT plans' buffers) is
+  // not counted per token; 64 and 128 are short enough to cost little beside any real run.
+  constexpr std::int64_t kShort = 64, kLong = 128;
+  const auto peak_of = [&](std::int64_t length) {
+    const Tensor ids = Tensor::zeros({1, length}, DType::I64);
+    const std::int64_t before = host_bytes_in_use();
+    reset_host_peak_bytes();
+    forward(ids);
+    return std::max<std::int64_t>(host_peak_bytes() - before, 0);
+  };
+  const std::int64_t at_short = peak_of(kShort), at_long = peak_of(kLong);
+  const double per_token = std::max(0.0, double(at_long - at_short) / double(kLong - kShort));
+  return std::int64_t(std::max<double>(double(at_long), double(at_short) + per_token * double(tokens - kShort)));
+}
+
 const std::string& LanguageModel::architecture() const { return architecture_; }
 std::int64_t LanguageModel::vocab_size() const { return network_->vocab_size(); }
 std::int64_t LanguageModel::decode_weight_bytes() const { return decode_weight_bytes_; }

@@ -119,6 +119,12 @@ class LanguageModel {
   /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
   Tensor step(const Tensor& input_ids, ModelCache& cache) const;
 
+  /// The host memory a forward() over `tokens` tokens (a batch's rows together) takes at its peak
+  /// beyond the weights: activations, keys and values, states, logits. Measured on two short runs
+  /// (64 and 128 tokens) and grown in proportion, so a run can be refused before it allocates;
+  /// other threads' allocations meanwhile count too. Host memory only: on CUDA, what comes back.
+  std::int64_t estimate_forward_bytes(std::int64_t tokens) const;
+
  private:
   Tensor run(const Tensor& input_ids, ModelCache* cache, bool last_only) const;
 

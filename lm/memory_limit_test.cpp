@@ -68,3 +68,17 @@ TEST_CASE("memory limits: a checkpoint's weights are estimated from its headers 
   CHECK(LanguageModel::load(kTinyJamba, Device::cpu(), {.max_memory = model.weight_bytes()}).weight_bytes() ==
         model.weight_bytes());
 }
+
+TEST_CASE("memory limits: a forward call's memory is estimated from two short runs", "[lm][memory]") {
+  const LanguageModel model = LanguageModel::load(kTinyJamba);
+  for (const std::int64_t tokens : {1000, 4000}) {
+    const std::int64_t estimate = model.estimate_forward_bytes(tokens);
+    const std::int64_t before = host_bytes_in_use();
+    reset_host_peak_bytes();
+    model.forward(Tensor::zeros({1, tokens}, DType::I64));
+    const std::int64_t measured = host_peak_bytes() - before;
+    INFO("tokens " << tokens << ": estimate " << estimate << ", measured " << measured);
+    CHECK(estimate >= measured * 9 / 10);
+    CHECK(estimate <= measured * 3 / 2);
+  }
+}

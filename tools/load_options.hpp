@@ -1,14 +1,20 @@
 #pragma once
 // The options of the subq commands that load a checkpoint: --dtype, the format its weight
-// matrices are held in (LoadOptions::weights), and --max-memory (LoadOptions::max_memory).
+// matrices are held in (LoadOptions::weights), and --max-memory, the memory the weights
+// (LoadOptions::max_memory) and then the run's forward calls may take.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <fmt/format.h>
+
 #include <string>
 
 #include "core/check.hpp"
+#include "core/device.hpp"
 #include "core/dtype.hpp"
+#include "core/memory.hpp"
 #include "lm/language_model.hpp"
 
 namespace subq::tools {
@@ -48,6 +54,25 @@ inline std::optional<std::int64_t> memory_limit(const std::string& option) {
 
 inline LoadOptions load_options(const std::string& dtype, const std::string& max_memory) {
   return {.weights = weight_format(dtype), .max_memory = memory_limit(max_memory)};
+}
+
+/// Refuses a run on the CPU whose forward calls of `tokens` tokens would need more memory than is
+/// left to them: --max-memory less the weights held, or by default what is available now (the
+/// weights already taken). `what` names the run in the message.
+inline void check_run_memory(const LanguageModel& model, Device device, const std::string& what, std::int64_t tokens,
+                             const std::string& max_memory) {
+  const std::optional<std::int64_t> limit = memory_limit(max_memory);
+  if (!device.is_cpu() || limit == std::numeric_limits<std::int64_t>::max()) return;
+  const std::int64_t room = limit ? *limit - model.weight_bytes() : available_memory_bytes();
+  if (!limit && room <= 0) return;  // nothing known of what is available
+  const std::int64_t needed = model.estimate_forward_bytes(tokens);
+  SUBQ_CHECK(needed <= room,
+             "{}: forward calls of {} tokens need about {}, more than the {} left beside the weights ({}) by {} ({} "
+             "available); --max-memory sets the limit, and fewer tokens per call need less",
+             what, tokens, format_bytes(double(needed)), format_bytes(double(std::max<std::int64_t>(room, 0))),
+             format_bytes(double(model.weight_bytes())),
+             limit ? fmt::format("--max-memory {}", max_memory) : std::string("what is available"),
+             format_bytes(double(available_memory_bytes())));
 }
 
 }  // namespace subq::tools

@@ -188,13 +188,19 @@ void write_depth_curve(const std::string& path, const std::vector<std::pair<std:
 }  // namespace
 
 int run_ppl(const PplOptions& o) {
-  const LanguageModel model = LanguageModel::load(o.model, parse_device(o.device), load_options(o.dtype, o.max_memory));
+  const Device device = parse_device(o.device);
+  const LanguageModel model = LanguageModel::load(o.model, device, load_options(o.dtype, o.max_memory));
   const std::vector<Document> documents = documents_of(o, model);
   ScoreOptions options;
   options.window = o.window;
   options.protocol = parse_protocol(o);
   options.stride = o.stride;
   options.batch = o.batch;
+  const bool streamed = options.protocol == ScoreProtocol::Stream;
+  check_run_memory(model, device,
+                   streamed ? fmt::format("ppl: the stream in calls of {} tokens", o.window)
+                            : fmt::format("ppl: {} windows of {} tokens per call", o.batch, o.window),
+                   streamed ? o.window : o.batch * o.window, o.max_memory);
   options.allow_nonfinite = o.allow_nonfinite;
   const std::optional<std::int64_t> bos = o.bos_token ? o.bos_token : config_token(o.model, "bos_token_id");
   options.bos_token = bos.value_or(-1);

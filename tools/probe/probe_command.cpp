@@ -116,8 +116,10 @@ int run_probe(const ProbeOptions& o) {
   for (const std::string& s : split(mqar ? o.kv_pairs : o.depths))
     rows.push_back(parse_number(s, mqar ? "--kv-pairs" : "--depths"));
   SUBQ_CHECK(!rows.empty(), "probe: {} is empty", mqar ? "--kv-pairs" : "--depths");
-  const LanguageModel model =
-      LanguageModel::load(o.model, usable_device(o.device), load_options(o.dtype, o.max_memory));
+  const Device device = usable_device(o.device);
+  const LanguageModel model = LanguageModel::load(o.model, device, load_options(o.dtype, o.max_memory));
+  check_run_memory(model, device, fmt::format("probe: the prompt in calls of {} tokens", o.window), o.window,
+                   o.max_memory);
   Tokenizer tokenizer = Tokenizer::bytes();
   std::vector<std::int64_t> haystack;
   if (!mqar) {
