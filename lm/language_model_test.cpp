@@ -251,7 +251,8 @@ TEST_CASE("language models: a hybrid of every mixer the patterns take decodes as
   CHECK(saved.info("model.layers.16.mlstm.q_proj.weight").shape == Shape{64, 4, 4});  // inner 256 in blocks of 4
 }
 
-TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[lm][model]") {
+// [long]: it makes the 17-layer hybrid's random weights 15 times.
+TEST_CASE("language models: a hybrid's mixer sizes that do not fit are named", "[lm][model][long]") {
   const nlohmann::json base = nlohmann::json::parse(example("hybrid_all_mixers.json"));
   auto refused = [&](const char* key, const nlohmann::json& value) {
     nlohmann::json spec = base;

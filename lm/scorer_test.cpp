@@ -74,7 +74,7 @@ std::vector<Document> toy_documents(bool with_c = true) {
 
 }  // namespace
 
-TEST_CASE("scorer: the tiny Jamba reproduces its golden bits per byte on the held-out text", "[lm][scorer]") {
+TEST_CASE("scorer: the tiny Jamba reproduces its golden bits per byte on the held-out text", "[lm][scorer][long]") {
   // tests/data/tiny-jamba-moby/golden_eval.json: windows of 1024 bytes of Moby-Dick chapters 126-135
   // and the epilogue (tests/data/moby_dick_heldout.txt), each scored alone.
   const auto dir = source_dir() / "tests/data/tiny-jamba-moby";

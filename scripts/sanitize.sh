@@ -15,7 +15,8 @@ case $mode in
   address)
     cmake --build build-fuzz --target subq_tests
     # FFTW's plans live as long as the process, which LeakSanitizer would report at exit.
-    # The reduced grid: [long] streams 10^5 steps, [bench] times, [concurrency] is TSan's.
+    # The reduced grid: [long] runs 10^5 steps, a whole text or many models (9 min of 12 under
+    # ASan), [bench] times, [concurrency] is TSan's.
     ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 SUBQ_SOURCE_DIR="$PWD" \
       build-fuzz/bin/subq_tests "${@:-~[long]~[bench]~[concurrency]}"
     ;;
