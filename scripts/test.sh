@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-(cd build && ctest --output-on-failure --timeout 900)
+(cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)")
 scripts/cuda_emulation.sh
 scripts/fuzz.sh "${SUBQ_FUZZ_SECONDS:-60}"
 scripts/sanitize.sh address
