@@ -277,7 +277,7 @@ std::int64_t Checkpoint::estimated_bytes() const {
                                                                                                    : *matrix_format_;
       bytes += double(storage_bytes(held, shape_numel(info.shape)));
     }
-  return bytes >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::int64_t(bytes);
+  return saturated_bytes(bytes);
 }
 
 std::vector<std::string> Checkpoint::names() const {

@@ -1,7 +1,8 @@
 #include "core/memory.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <fstream>
 #include <limits>
 
@@ -32,9 +33,9 @@ std::int64_t cgroup_value(const char* path) {
 // What the process's control group still allows: its limit less its usage.
 std::int64_t cgroup_headroom() {
   const std::int64_t none = std::numeric_limits<std::int64_t>::max();
-  for (const auto& [limit, usage] : {std::pair{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
-                                     std::pair{"/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                               "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
+  for (const auto& [limit, usage] :
+       {std::pair{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+        std::pair{"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
     const std::int64_t cap = cgroup_value(limit);
     // v1 says "no limit" as a number near 2^63 rounded to pages.
     if (cap == none || cap >= (std::int64_t(1) << 62)) continue;
@@ -51,6 +52,11 @@ std::int64_t available_memory_bytes() {
   return system == 0 ? (group == std::numeric_limits<std::int64_t>::max() ? 0 : group) : std::min(system, group);
 }
 
+std::int64_t saturated_bytes(double bytes) {
+  // 2^63 is exact in double; anything from it up does not fit.
+  return bytes >= 0x1p63 ? std::numeric_limits<std::int64_t>::max() : std::int64_t(bytes);
+}
+
 std::string format_bytes(double bytes) {
   static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int u = 0;
@@ -61,10 +67,11 @@ std::string format_bytes(double bytes) {
 void check_memory(const std::string& what, std::int64_t needed, std::int64_t limit) {
   if (needed <= limit) return;
   const std::int64_t available = available_memory_bytes();
-  SUBQ_FAIL("{}: about {} needed, more than the memory limit of {} ({} available); --max-memory (LoadOptions::max_memory) "
-            "sets the limit",
-            what, format_bytes(double(needed)), format_bytes(double(limit)),
-            available > 0 ? format_bytes(double(available)) : "unknown");
+  SUBQ_FAIL(
+      "{}: about {} needed, more than the memory limit of {} ({} available); --max-memory (LoadOptions::max_memory) "
+      "sets the limit",
+      what, format_bytes(double(needed)), format_bytes(double(limit)),
+      available > 0 ? format_bytes(double(available)) : "unknown");
 }
 
 }  // namespace subq

@@ -10,6 +10,10 @@ namespace subq {
 /// group (v2 memory.max, v1 memory.limit_in_bytes) caps the process below it. 0 where unknown.
 std::int64_t available_memory_bytes();
 
+/// A byte count summed or scaled in double (where int64 could overflow) as int64, saturating at
+/// its largest value.
+std::int64_t saturated_bytes(double bytes);
+
 /// "1.5 GiB", "640 KiB", "12 B": bytes for a message.
 std::string format_bytes(double bytes);
 

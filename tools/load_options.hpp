@@ -2,13 +2,13 @@
 // The options of the subq commands that load a checkpoint: --dtype, the format its weight
 // matrices are held in (LoadOptions::weights), and --max-memory, the memory the weights
 // (LoadOptions::max_memory) and then the run's forward calls may take.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
-#include <fmt/format.h>
-
 #include <string>
 
 #include "core/check.hpp"
@@ -43,13 +43,15 @@ inline std::optional<std::int64_t> memory_limit(const std::string& option) {
   } catch (const std::exception&) {
   }
   std::string unit = option.substr(used);
-  if (unit.ends_with("iB")) unit.resize(unit.size() - 2);
-  else if (unit.ends_with("B")) unit.resize(unit.size() - 1);
+  if (unit.ends_with("iB"))
+    unit.resize(unit.size() - 2);
+  else if (unit.ends_with("B"))
+    unit.resize(unit.size() - 1);
   const std::size_t power = unit.empty() ? 0 : unit.size() == 1 ? std::string("KMGT").find(unit[0]) + 1 : 0;
   SUBQ_CHECK(std::isfinite(value) && value > 0 && (unit.empty() || power > 0),
-             "--max-memory {}: expected a size such as 512M, 24G or 1.5T (K, M, G, T: powers of 1024), or none", option);
-  const double bytes = value * std::pow(1024.0, double(power));
-  return bytes >= 9.2e18 ? std::numeric_limits<std::int64_t>::max() : std::int64_t(bytes);
+             "--max-memory {}: expected a size such as 512M, 24G or 1.5T (K, M, G, T: powers of 1024), or none",
+             option);
+  return saturated_bytes(value * std::pow(1024.0, double(power)));
 }
 
 inline LoadOptions load_options(const std::string& dtype, const std::string& max_memory) {

@@ -21,8 +21,8 @@ namespace {
 constexpr const char* kDtypeHelp =
     "The weight matrices' format in memory: f32, bf16, f16, q8_0, q4_0 or stored (as the checkpoint stores them)";
 constexpr const char* kMaxMemoryHelp =
-    "The most memory the weights may take (512M, 24G, 1.5T or none; default: what is available): a checkpoint that "
-    "needs more is refused before loading, with its estimate";
+    "The most memory the weights (and, for ppl and probe, the forward calls beside them) may take (512M, 24G, 1.5T or "
+    "none; default: what is available): a run that needs more is refused before it starts, with its estimate";
 
 }  // namespace
 

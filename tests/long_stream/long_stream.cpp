@@ -87,7 +87,6 @@ struct Stream {
   Window window;
 };
 
-Tensor as(const Tensor& t, DType dtype) { return t.to(dtype); }
 Tensor at(const std::vector<Tensor>& state, std::size_t i) { return state.empty() ? Tensor{} : state[i]; }
 
 const Shape kQk = {1, kWindow, kHeads, kDim};
@@ -106,9 +105,9 @@ std::vector<Stream> streams() {
                    ssm::SelectiveScanOptions options;
                    options.delta_softplus = true;
                    options.initial_state = at(s, 0);
-                   const auto r = ssm::selective_scan(as(o.normal({1, D, kWindow}, 1), d), as(dt, d), as(A, d),
-                                                      as(o.normal({1, N, kWindow}, 1), d),
-                                                      as(o.normal({1, N, kWindow}, 1), d), options);
+                   const auto r = ssm::selective_scan(o.normal({1, D, kWindow}, 1).to(d), dt.to(d), A.to(d),
+                                                      o.normal({1, N, kWindow}, 1).to(d),
+                                                      o.normal({1, N, kWindow}, 1).to(d), options);
                    return Step{r.out, {r.final_state}};
                  }});
   // Mamba-2: log-decay dt * A with dt in [1e-3, 0.1] and A in [1, 16], X = dt x.
@@ -122,8 +121,8 @@ std::vector<Stream> streams() {
                    }
                    ssm::SsdOptions options;
                    options.initial_state = at(s, 0);
-                   const auto r = ssm::ssd(as(X, d), as(log_decay, d), as(o.normal({1, kWindow, 1, 128}, 1), d),
-                                           as(o.normal({1, kWindow, 1, 128}, 1), d), options);
+                   const auto r = ssm::ssd(X.to(d), log_decay.to(d), o.normal({1, kWindow, 1, 128}, 1).to(d),
+                                           o.normal({1, kWindow, 1, 128}, 1).to(d), options);
                    return Step{r.Y, {r.final_state}};
                  }});
   // RWKV-4: decays -exp(time_decay) for time_decay in [-6, 1], keys up to +-8 (the stabiliser's case).
@@ -133,8 +132,8 @@ std::vector<Stream> streams() {
                    const Tensor decay = weights.uniform({C}, -6, 1), first = weights.uniform({C}, -1, 1);
                    Wkv4Options options;
                    if (!s.empty()) options.initial_state = {s[0], s[1], s[2]};
-                   const auto r = wkv4(as(decay, d), as(first, d), as(o.uniform({1, kWindow, C}, -8, 8), d),
-                                       as(o.normal({1, kWindow, C}, 1), d), options);
+                   const auto r = wkv4(decay.to(d), first.to(d), o.uniform({1, kWindow, C}, -8, 8).to(d),
+                                       o.normal({1, kWindow, C}, 1).to(d), options);
                    return Step{r.out, {r.final_state.num, r.final_state.den, r.final_state.max}};
                  }});
   // RWKV-6: w = -exp(x), x in [-6, 0]: per-step decays from 0.37 to 0.9975.
@@ -145,8 +144,8 @@ std::vector<Stream> streams() {
                      log_decay.data<double>()[i] = -std::exp(log_decay.data<double>()[i]);
                    Wkv6Options options;
                    options.initial_state = at(s, 0);
-                   const auto r = wkv6(as(o.normal(kQk, 1), d), as(o.normal(kQk, 0.125), d), as(o.normal(kQk, 1), d),
-                                       as(log_decay, d), as(weights.normal({kHeads, kDim}, 0.5), d), options);
+                   const auto r = wkv6(o.normal(kQk, 1).to(d), o.normal(kQk, 0.125).to(d), o.normal(kQk, 1).to(d),
+                                       log_decay.to(d), weights.normal({kHeads, kDim}, 0.5).to(d), options);
                    return Step{r.o, {r.final_state}};
                  }});
   // RWKV-7: a = -kk, b = kk * a_gate with kk unit keys and a_gate in (0, 1); w in [-0.6, -0.005].
@@ -160,15 +159,16 @@ std::vector<Stream> streams() {
                    }
                    Wkv7Options options;
                    options.initial_state = at(s, 0);
-                   const auto r = wkv7(as(o.normal(kQk, 1), d), as(o.uniform(kQk, -0.6, -0.005), d),
-                                       as(o.normal(kQk, 0.125), d), as(o.normal(kQk, 1), d), as(a, d), as(b, d), options);
+                   const auto r = wkv7(o.normal(kQk, 1).to(d), o.uniform(kQk, -0.6, -0.005).to(d),
+                                       o.normal(kQk, 0.125).to(d), o.normal(kQk, 1).to(d), a.to(d), b.to(d), options);
                    return Step{r.o, {r.final_state}};
                  }});
   all.push_back({"retention (RetNet)", [](std::int64_t w, DType d, const std::vector<Tensor>& s) {
                    Operands o(6, w);
                    RetentionOptions options;
                    options.initial_state = at(s, 0);
-                   const auto r = retention(as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), options);
+                   const auto r =
+                       retention(o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), options);
                    return Step{r.o, {r.final_state}};
                  }});
   // GLA: gk = logsigmoid(x) / 16 as fla's layer makes it.
@@ -180,22 +180,24 @@ std::vector<Stream> streams() {
                    GlaOptions options;
                    options.scale = 1 / std::sqrt(double(kDim));
                    options.initial_state = at(s, 0);
-                   const auto r = gla(as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), as(gk, d), options);
+                   const auto r =
+                       gla(o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), gk.to(d), options);
                    return Step{r.o, {r.final_state}};
                  }});
   // DeltaNet and Gated DeltaNet: L2-normalised q and k, beta = sigmoid, g = -softplus-sized decays.
   for (const bool gated : {false, true})
-    all.push_back({gated ? "Gated DeltaNet" : "DeltaNet", [gated](std::int64_t w, DType d, const std::vector<Tensor>& s) {
-                     Operands o(gated ? 9 : 8, w);
-                     DeltaRuleOptions options;
-                     options.scale = 1 / std::sqrt(double(kDim));
-                     options.l2_normalize = true;
-                     if (gated) options.g = as(o.uniform({1, kWindow, kHeads}, -0.7, -0.001), d);
-                     options.initial_state = at(s, 0);
-                     const auto r = delta_rule(as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d),
-                                               as(o.uniform({1, kWindow, kHeads}, 0.05, 0.95), d), options);
-                     return Step{r.o, {r.final_state}};
-                   }});
+    all.push_back(
+        {gated ? "Gated DeltaNet" : "DeltaNet", [gated](std::int64_t w, DType d, const std::vector<Tensor>& s) {
+           Operands o(gated ? 9 : 8, w);
+           DeltaRuleOptions options;
+           options.scale = 1 / std::sqrt(double(kDim));
+           options.l2_normalize = true;
+           if (gated) options.g = o.uniform({1, kWindow, kHeads}, -0.7, -0.001).to(d);
+           options.initial_state = at(s, 0);
+           const auto r = delta_rule(o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d),
+                                     o.uniform({1, kWindow, kHeads}, 0.05, 0.95).to(d), options);
+           return Step{r.o, {r.final_state}};
+         }});
   // mLSTM: input gates N(0, 3), forget pre-activations N(4, 1.5) (xlstm initialises the bias at 3-6).
   all.push_back({"mLSTM (xLSTM)", [](std::int64_t w, DType d, const std::vector<Tensor>& s) {
                    Operands o(10, w);
@@ -203,8 +205,8 @@ std::vector<Stream> streams() {
                    for (std::int64_t i = 0; i < f.numel(); ++i) f.data<double>()[i] += 4;
                    MlstmOptions options;
                    if (!s.empty()) options.initial_C = s[0], options.initial_n = s[1], options.initial_m = s[2];
-                   const auto r = mlstm(as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d),
-                                        as(o.normal({1, kWindow, kHeads}, 3), d), as(f, d), options);
+                   const auto r = mlstm(o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d),
+                                        o.normal({1, kWindow, kHeads}, 3).to(d), f.to(d), options);
                    return Step{r.h, {r.final_C, r.final_n, r.final_m}};
                  }});
   // Griffin's RG-LRU: a = sigmoid(a_param)^(8 r), a_param set so that a^8 is in [0.9, 0.999] as Griffin does.
@@ -217,11 +219,11 @@ std::vector<Stream> streams() {
                      a_param.data<double>()[i] = std::log(a / (1 - a));  // sigmoid^-1
                    }
                    const double gate = 1 / std::sqrt(double(block));
-                   const RgLru layer{as(a_param, d), as(weights.normal({kHeads, block, block}, gate), d),
-                                     as(weights.normal({kHeads, block}, 0.1), d),
-                                     as(weights.normal({kHeads, block, block}, gate), d),
-                                     as(weights.normal({kHeads, block}, 0.1), d)};
-                   const auto r = rglru(layer, as(o.normal({1, kWindow, width}, 1), d), {}, at(s, 0));
+                   const RgLru layer{a_param.to(d), weights.normal({kHeads, block, block}, gate).to(d),
+                                     weights.normal({kHeads, block}, 0.1).to(d),
+                                     weights.normal({kHeads, block, block}, gate).to(d),
+                                     weights.normal({kHeads, block}, 0.1).to(d)};
+                   const auto r = rglru(layer, o.normal({1, kWindow, width}, 1).to(d), {}, at(s, 0));
                    return Step{r.y, {r.last_h}};
                  }});
   // Linear attention, normalised, with elu + 1 features: the state only grows (no decay).
@@ -232,18 +234,11 @@ std::vector<Stream> streams() {
                    options.normalize = true;
                    options.scale = 1 / std::sqrt(double(kDim));
                    if (!s.empty()) options.initial_state = s[0], options.initial_normalizer = s[1];
-                   const auto r = linear_attention(as(o.normal(kQk, 1), d), as(o.normal(kQk, 1), d),
-                                                   as(o.normal(kQk, 1), d), options);
+                   const auto r = linear_attention(o.normal(kQk, 1).to(d), o.normal(kQk, 1).to(d),
+                                                   o.normal(kQk, 1).to(d), options);
                    return Step{r.o, {r.final_state, r.final_normalizer}};
                  }});
   return all;
-}
-
-double max_abs(const Tensor& t) {
-  const Tensor x = t.to(DType::F64).contiguous();
-  double m = 0;
-  for (std::int64_t i = 0; i < x.numel(); ++i) m = std::max(m, std::abs(x.data<double>()[i]));
-  return m;
 }
 
 bool all_finite(const Tensor& t) {
@@ -256,10 +251,11 @@ bool all_finite(const Tensor& t) {
 // max |x - y| / max |y|.
 double drift(const Tensor& x, const Tensor& y) {
   const Tensor a = x.to(DType::F64).contiguous(), b = y.to(DType::F64).contiguous();
-  double worst = 0;
-  for (std::int64_t i = 0; i < a.numel(); ++i)
+  double worst = 0, scale = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
     worst = std::max(worst, std::abs(a.data<double>()[i] - b.data<double>()[i]));
-  const double scale = max_abs(b);
+    scale = std::max(scale, std::abs(b.data<double>()[i]));
+  }
   return scale > 0 ? worst / scale : worst;
 }
 
@@ -270,7 +266,9 @@ double window_drift(const Step& f32, const Step& f64) {
   return worst;
 }
 
-bool is_checkpoint(std::int64_t tokens) { return tokens >= kWindow && (tokens & (tokens - 1)) == 0 && std::countr_zero(std::uint64_t(tokens)) % 2 == 0; }
+bool is_checkpoint(std::int64_t tokens) {
+  return tokens >= kWindow && (tokens & (tokens - 1)) == 0 && std::countr_zero(std::uint64_t(tokens)) % 2 == 0;
+}
 
 }  // namespace
 
@@ -279,17 +277,21 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--only" && i + 1 < argc) only = argv[++i];
-    else tokens = std::max<std::int64_t>(kWindow, std::atoll(argv[i]) / kWindow * kWindow);
+    if (arg == "--only" && i + 1 < argc)
+      only = argv[++i];
+    else
+      tokens = std::max<std::int64_t>(kWindow, std::atoll(argv[i]) / kWindow * kWindow);
   }
-  fmt::print("long streams: {} tokens in windows of {}, float32 against float64; drift = max |x32 - x64| / max |x64| "
-             "(outputs of the window, state), bound {:.0e}\n",
-             tokens, kWindow, kMaxDrift);
+  fmt::print(
+      "long streams: {} tokens in windows of {}, float32 against float64; drift = max |x32 - x64| / max |x64| "
+      "(outputs of the window, state), bound {:.0e}\n",
+      tokens, kWindow, kMaxDrift);
   std::vector<std::int64_t> checkpoints;
   for (std::int64_t t = kWindow; t <= tokens; t += kWindow)
     if (is_checkpoint(t) || t == tokens) checkpoints.push_back(t);
   fmt::print("{:<24}", "mixer");
-  for (const std::int64_t t : checkpoints) fmt::print(" {:>9}", t >= 1 << 20 ? fmt::format("{}M", t >> 20) : fmt::format("{}K", t >> 10));
+  for (const std::int64_t t : checkpoints)
+    fmt::print(" {:>9}", t >= 1 << 20 ? fmt::format("{}M", t >> 20) : fmt::format("{}K", t >> 10));
   fmt::print(" {:>9}\n", "seconds");
   int failures = 0;
   for (const Stream& stream : streams()) {
@@ -315,6 +317,7 @@ int main(int argc, char** argv) {
     fmt::print(" {:>9.1f}{}\n", seconds, ok ? "" : "  FAILED");
     failures += !ok;
   }
-  fmt::print("long streams: {}\n", failures ? fmt::format("{} FAILED", failures) : "every mixer finite and within the bound");
+  fmt::print("long streams: {}\n",
+             failures ? fmt::format("{} FAILED", failures) : "every mixer finite and within the bound");
   return failures ? 1 : 0;
 }

@@ -11,7 +11,7 @@ struct PplOptions {
   std::string model;           // checkpoint folder
   std::string device = "cpu";  // cpu, cuda or cuda:N
   std::string dtype = "f32";   // the weight matrices' format: f32, bf16, f16, q8_0, q4_0 or stored
-  std::string max_memory;  // --max-memory: the weights' limit ("" = what is available)
+  std::string max_memory;  // --max-memory: the weights' and the forward calls' limit ("" = what is available)
   std::string text;            // UTF-8 text
   std::string tokens;          // or pre-tokenised ids: .npy (int32/int64/uint16/uint32) or raw .bin int32
   std::string documents;       // or documents: a .jsonl of {"text": ...} or a folder of .txt files

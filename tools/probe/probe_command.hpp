@@ -11,7 +11,7 @@ struct ProbeOptions {
   std::string model;                         // checkpoint folder
   std::string device = "cpu";                // cpu, cuda or cuda:N
   std::string dtype = "f32";                 // the weight matrices' format
-  std::string max_memory;  // --max-memory: the weights' limit ("" = what is available)
+  std::string max_memory;  // --max-memory: the weights' and the forward calls' limit ("" = what is available)
   std::string lengths = "1K,4K,16K,64K";     // prompt lengths in tokens (K = 1024, M = 1024 K)
   std::string depths = "0,0.25,0.5,0.75,1";  // needle depths (passkey, niah)
   std::string kv_pairs = "8,32";             // MQAR's key-value pairs per example
