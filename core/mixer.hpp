@@ -25,6 +25,9 @@ class MixerState {
     if (slot >= slots_.size()) slots_.resize(slot + 1);
     return slots_[slot];
   }
+  /// The slots written so far (and any below them), for code that moves a state as a whole.
+  std::size_t size() const { return slots_.size(); }
+  const Tensor& operator[](std::size_t slot) const { return slots_.at(slot); }
   /// A deep copy, every slot's tensor cloned: a branch of the sequences, leaving these as they are.
   MixerState clone() const {
     MixerState copy;

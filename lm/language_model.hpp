@@ -12,6 +12,7 @@
 // Computes in float32, on the CPU or on CUDA; the weight matrices may be held in bfloat16, float16
 // or the q8_0 / q4_0 block formats (LoadOptions).
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,9 @@ namespace subq {
 
 namespace lm {
 class Stack;
+}
+namespace dist {
+class Communicator;
 }
 
 /// What a model carries from one call to the next for a batch of sequences. Opaque: pass the
@@ -118,6 +122,21 @@ class LanguageModel {
   Tensor forward_packed(const Tensor& input_ids, std::span<const std::int64_t> lengths) const;
   /// One decoding step from the cache: input_ids (batch) -> logits (batch, vocab).
   Tensor step(const Tensor& input_ids, ModelCache& cache) const;
+
+  /// Context parallelism (README, "Context parallelism"): the ranks of comm hold consecutive
+  /// segments of the same sequences, in rank order, and each calls this with its own, input_ids
+  /// (batch, length_r >= 0) int64, batch the same on every rank. Calls each_piece(first, logits)
+  /// with the logits (batch, n, vocab) of the segment's positions [first, first + n), n <=
+  /// piece_length, in order: what forward() over the whole sequences gives those positions.
+  /// Block by block, rank r takes the block's state after the segments before its own from rank
+  /// r - 1, runs the block over its segment and passes its state on to rank r + 1, so that while
+  /// rank r runs block i, rank r + 1 runs block i - 1: B blocks over P ranks take B + P - 1 times
+  /// a block's time on one segment. Every rank must hold the same model: a mismatch is an Error on
+  /// every rank. A collective: every rank of comm calls it.
+  void forward_context_parallel(const Tensor& input_ids, dist::Communicator& comm, std::int64_t piece_length,
+                                const std::function<void(std::int64_t first, const Tensor& logits)>& each_piece) const;
+  /// The same, with all the segment's logits at once: (batch, length_r, vocab).
+  Tensor forward_context_parallel(const Tensor& input_ids, dist::Communicator& comm) const;
 
   /// The host memory a forward() over `tokens` tokens (a batch's rows together) takes at its peak
   /// beyond the weights: activations, keys and values, states, logits. Measured on two short runs

@@ -42,6 +42,31 @@ struct Tally {
     grow(depth_sum, depth_count, bucket + 1);
     depth_sum[bucket] += nll, depth_count[bucket] += 1;
   }
+  /// The tally as numbers (counts are exact in doubles up to 2^53), for another process.
+  std::vector<double> pack() const {
+    std::vector<double> out = {total, squares, double(count), double(nonfinite), double(window_sum.size())};
+    out.insert(out.end(), window_sum.begin(), window_sum.end());
+    out.insert(out.end(), window_count.begin(), window_count.end());
+    out.push_back(double(depth_sum.size()));
+    out.insert(out.end(), depth_sum.begin(), depth_sum.end());
+    out.insert(out.end(), depth_count.begin(), depth_count.end());
+    return out;
+  }
+  /// pack()'s numbers from `at` on; `at` is left past them.
+  static Tally unpack(std::span<const double> in, std::size_t& at) {
+    Tally t;
+    t.total = in[at], t.squares = in[at + 1], t.count = std::int64_t(in[at + 2]), t.nonfinite = std::int64_t(in[at + 3]);
+    at += 4;
+    const auto take = [&](std::vector<double>& sum, std::vector<double>& counts) {
+      const auto n = std::size_t(in[at++]);
+      const std::span<const double> sums = in.subspan(at, n), count_values = in.subspan(at + n, n);
+      sum.assign(sums.begin(), sums.end()), counts.assign(count_values.begin(), count_values.end());
+      at += 2 * n;
+    };
+    take(t.window_sum, t.window_count);
+    take(t.depth_sum, t.depth_count);
+    return t;
+  }
   void merge(const Tally& o) {
     total += o.total, squares += o.squares, count += o.count, nonfinite += o.nonfinite;
     grow(window_sum, window_count, o.window_sum.size());
@@ -133,21 +158,25 @@ class Scorer {
   }
 
   void run() {
+    const bool parallel = o_.ranks && o_.ranks->distributed();
     if (o_.protocol == ScoreProtocol::Stream) {
-      for (std::size_t d = 0; d < docs_.size() && !stopped_; ++d) {
+      for (std::size_t d = 0; d < docs_.size() && !(parallel ? stop_together() : stopped_); ++d) {
         const auto t0 = std::chrono::steady_clock::now();
-        stream(d);
+        parallel ? stream_segment(d) : stream(d);
         seconds_[d] = since(t0);
       }
-      return;
+    } else {
+      std::vector<PlannedWindow> plan;
+      for (std::size_t d = 0; d < docs_.size(); ++d) {
+        std::int64_t number = 0;
+        for (const Window& w : plan_windows(docs_[d], o_)) plan.push_back({d, number++, w});
+      }
+      // Data parallel: batch k is rank k mod P's.
+      const std::size_t ranks = parallel ? std::size_t(o_.ranks->size()) : 1, rank = parallel ? std::size_t(o_.ranks->rank()) : 0;
+      for (std::size_t b0 = 0, k = 0; b0 < plan.size() && !stop(); b0 += std::size_t(o_.batch), ++k)
+        if (k % ranks == rank) windows(std::span(plan).subspan(b0, std::min(plan.size() - b0, std::size_t(o_.batch))));
     }
-    std::vector<PlannedWindow> plan;
-    for (std::size_t d = 0; d < docs_.size(); ++d) {
-      std::int64_t number = 0;
-      for (const Window& w : plan_windows(docs_[d], o_)) plan.push_back({d, number++, w});
-    }
-    for (std::size_t b0 = 0; b0 < plan.size() && !stop(); b0 += std::size_t(o_.batch))
-      windows(std::span(plan).subspan(b0, std::min(plan.size() - b0, std::size_t(o_.batch))));
+    if (parallel) gather_ranks();
   }
 
   bool stopped() const { return stopped_; }
@@ -216,6 +245,59 @@ class Scorer {
       std::copy_n(logits.data<float>() + (n - 1) * V_, V_, previous.data());
       report(doc, p0 + n);
     }
+  }
+
+  // The stream protocol context-parallel: this rank's segment of the document, [N r / P,
+  // N (r + 1) / P), in pieces of `window` tokens, scored as stream() scores those positions.
+  void stream_segment(std::size_t doc) {
+    const Document& d = docs_[doc];
+    const std::int64_t N = std::int64_t(d.tokens.size()), P = o_.ranks->size(), r = o_.ranks->rank();
+    SUBQ_CHECK(N >= 2, "score: {} has {} token(s); the stream protocol needs at least 2", d.name, N);
+    const std::int64_t begin = N * r / P, end = N * (r + 1) / P, W = o_.window;
+    begun_ = doc + 1;
+    const std::vector<std::int64_t> ids(d.tokens.begin() + begin, d.tokens.begin() + end);
+    model_.forward_context_parallel(
+        Tensor::from_vector(ids, {1, end - begin}), *o_.ranks, W, [&](std::int64_t first, const Tensor& logits) {
+          const std::int64_t n = logits.size(1);
+          for (std::int64_t t = 0; t < n; ++t) {
+            const std::int64_t target = begin + first + t + 1;  // the position row t predicts
+            if (target < N)
+              add(doc, logits.data<float>() + t * V_, d.tokens[std::size_t(target)], target / W, target % W, target);
+          }
+          report(doc, N * (first + n) / std::max<std::int64_t>(end - begin, 1));
+        });
+  }
+
+  // An interrupt on any rank stops every rank (before the next document), since the stream's
+  // segments run together.
+  bool stop_together() {
+    stop();
+    for (const std::vector<double>& flag : o_.ranks->all_gather(std::vector<double>{stopped_ ? 1.0 : 0.0}))
+      stopped_ |= flag[0] != 0;
+    return stopped_;
+  }
+
+  // Every rank's tallies and times merged (in rank order), so that each holds the whole result:
+  // a document's time is its slowest rank's.
+  void gather_ranks() {
+    std::vector<double> mine = {double(begun_), stopped_ ? 1.0 : 0.0};
+    for (std::size_t d = 0; d < docs_.size(); ++d) {
+      mine.push_back(seconds_[d]);
+      const std::vector<double> packed = tallies_[d].pack();
+      mine.insert(mine.end(), packed.begin(), packed.end());
+    }
+    std::vector<Tally> merged(docs_.size());
+    std::fill(seconds_.begin(), seconds_.end(), 0.0);
+    for (const std::vector<double>& theirs : o_.ranks->all_gather(mine)) {
+      begun_ = std::max(begun_, std::size_t(theirs[0]));
+      stopped_ |= theirs[1] != 0;
+      std::size_t at = 2;
+      for (std::size_t d = 0; d < docs_.size(); ++d) {
+        seconds_[d] = std::max(seconds_[d], theirs[at++]);
+        merged[d].merge(Tally::unpack(theirs, at));
+      }
+    }
+    tallies_ = std::move(merged);
   }
 
   // The logits (vocab) of document doc's window `window` predicting `target` at its position
@@ -324,6 +406,9 @@ std::int64_t count_words(const std::string& text) {
 
 DocumentScores score(const LanguageModel& model, const std::vector<Document>& documents, const ScoreOptions& o) {
   SUBQ_CHECK(!documents.empty(), "score: no documents");
+  SUBQ_CHECK(!(o.ranks && o.ranks->distributed() && o.each_position),
+             "score: each scored position's distribution is seen by one process only: not with {} ranks",
+             o.ranks ? o.ranks->size() : 1);
   SUBQ_CHECK(o.window >= 2, "score: window must be >= 2 tokens, found {}", o.window);
   SUBQ_CHECK(o.batch >= 1, "score: batch must be >= 1, found {}", o.batch);
   SUBQ_CHECK(o.protocol != ScoreProtocol::Sliding || (o.stride >= 1 && o.stride <= o.window),

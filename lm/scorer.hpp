@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "../dist/communicator.hpp"
 #include "language_model.hpp"
 
 namespace subq {
@@ -74,8 +75,16 @@ struct ScoreOptions {
   /// holds what was scored so far (DocumentScores::stopped), e.g. on an interrupt.
   std::function<bool()> stop;
   /// Called for each scored position, in scoring order, with the float64 log-softmax of its
-  /// logits (vocab) and the token it predicts (for LogProbWriter and DivergenceTally).
+  /// logits (vocab) and the token it predicts (for LogProbWriter and DivergenceTally). One
+  /// process only: not with ranks.
   std::function<void(std::span<const double>, std::int64_t)> each_position;
+  /// Several processes scoring together, when it has more than one rank: every rank calls
+  /// score() with the same model, documents and options, and every rank gets the whole result.
+  /// Stream: each document is cut into one contiguous segment per rank, run context-parallel
+  /// (LanguageModel::forward_context_parallel), and an interrupt takes effect between documents;
+  /// the other protocols: the forward calls are dealt out to the ranks in turn (data parallel).
+  /// The figures equal one process's but for the order of the sums.
+  dist::Communicator* ranks = nullptr;
 };
 
 /// Mean NLL over the positions [begin, end) of the documents (0 being each one's first token).

@@ -60,20 +60,39 @@ Tensor Stack::logits(const Tensor& h) const {
   return scale(activate(scale(logits, 1 / ends_.logit_cap), Activation::Tanh), ends_.logit_cap);
 }
 
-Tensor Stack::forward(const Tensor& input_ids, ModelCache* cache, bool last_only) const {
+Tensor Stack::hidden(const Tensor& input_ids, ModelCache* cache, const BlockHook& block_entered,
+                     const BlockHook& block_left) const {
   if (cache && cache->empty()) cache->layers.resize(blocks_.size());
   MixerContext context{cache ? cache->position : 0, {}};
   Tensor h = embed(input_ids);
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     ModelCache::Layer* state = cache ? &cache->layers[i] : nullptr;
+    if (block_entered) block_entered(i, *state);
     if (b.pre_norm.defined()) h = b.pre_norm(h);
     add_into(h, b.mixer->forward(b.mixer_norm(h), state ? &state->mixer : nullptr, context));
     if (b.feed_forward) add_into(h, b.feed_forward(b.feed_forward_norm(h), state ? &state->feed_forward : nullptr));
     if (b.residual_scale != 1) h = scale(h, b.residual_scale);
+    if (block_left) block_left(i, *state);
   }
-  const std::int64_t L = h.size(1);
-  return logits(last_only ? h.slice(1, L - 1, L) : h);
+  return h;
+}
+
+std::uint64_t Stack::fingerprint() const {
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
+  const auto mix = [&](const void* data, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) hash = (hash ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  };
+  const Tensor& table = ends_.embeddings;
+  for (const std::int64_t extent : table.shape()) mix(&extent, sizeof extent);
+  const std::size_t blocks = blocks_.size();
+  mix(&blocks, sizeof blocks);
+  const std::int64_t V = table.size(0);
+  for (const std::int64_t row : {std::int64_t(0), V - 1}) {
+    const Tensor bytes = table.slice(0, row, row + 1).to(Device::cpu());
+    mix(bytes.raw_data(), storage_bytes(bytes.dtype(), bytes.numel()));
+  }
+  return hash;
 }
 
 Tensor Stack::forward_packed(const Tensor& input_ids, const Packing& packing) const {

@@ -99,14 +99,30 @@ class Stack {
   /// input_ids (batch, length) int64, validated -> logits (batch, length, vocab), or (batch, 1,
   /// vocab) of the last position when last_only. With a cache, its layers are read and left after
   /// the last token; cache->position counts the tokens before these.
-  Tensor forward(const Tensor& input_ids, ModelCache* cache, bool last_only = false) const;
+  Tensor forward(const Tensor& input_ids, ModelCache* cache, bool last_only = false) const {
+    const Tensor h = hidden(input_ids, cache);
+    const std::int64_t L = h.size(1);
+    return logits(last_only ? h.slice(1, L - 1, L) : h);
+  }
+  /// Called with block i's cache layer before the block runs (block_entered) or after it
+  /// (block_left), e.g. to take a state from another process or pass it on.
+  using BlockHook = std::function<void(std::size_t block, ModelCache::Layer& state)>;
+  /// forward() up to the final norm: input_ids (batch, length) -> the last block's output
+  /// (batch, length, hidden); with hooks, the cache is required.
+  Tensor hidden(const Tensor& input_ids, ModelCache* cache, const BlockHook& block_entered = {},
+                const BlockHook& block_left = {}) const;
+  /// The final norm and the head on hidden(...)'s output: (batch, n, hidden) -> (batch, n, vocab).
+  Tensor logits(const Tensor& h) const;
+  std::size_t blocks() const { return blocks_.size(); }
+  /// A hash of the stack's sizes and of its embedding table's first and last rows, to tell two
+  /// processes' models apart (context parallelism) without reading all the weights.
+  std::uint64_t fingerprint() const;
   /// input_ids (1, total) int64, validated, of the sequences `packing` lays out -> logits (1,
   /// total, vocab), each sequence from an empty state.
   Tensor forward_packed(const Tensor& input_ids, const Packing& packing) const;
 
  private:
   Tensor embed(const Tensor& input_ids) const;
-  Tensor logits(const Tensor& h) const;
 
   Ends ends_;
   std::vector<Block> blocks_;

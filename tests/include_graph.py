@@ -16,7 +16,7 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.pat
 SOURCES = (".hpp", ".cpp", ".cu", ".cuh")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # The tiers below the model tier, and what none of them may include.
-LOWER = {"core", "conformance", "scan", "conv", "ssm", "recurrent", "attention", "moe"}
+LOWER = {"core", "dist", "conformance", "scan", "conv", "ssm", "recurrent", "attention", "moe"}
 UPPER = {"lm", "tools", "bench"}
 
 

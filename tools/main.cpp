@@ -6,6 +6,7 @@
 
 #include "core/device.hpp"
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "subq/version.hpp"
 #include "tools/bench/bench_command.hpp"
 #include "tools/bench/model_bench.hpp"
@@ -29,8 +30,9 @@ constexpr const char* kMaxMemoryHelp =
 int main(int argc, char** argv) {
   CLI::App app{"subq: state-space and sub-quadratic sequence models"};
   app.set_version_flag("--version",
-                       fmt::format("subq {} (CUDA backend: {}; FFT: {}; CPU: {})", subq::build::version,
-                                   subq::build::cuda ? "on" : "off", subq::build::fft_backend, subq::cpu_isa()));
+                       fmt::format("subq {} (CUDA backend: {}; MPI: {}; FFT: {}; CPU: {})", subq::build::version,
+                                   subq::build::cuda ? "on" : "off", subq::build::mpi ? "on" : "off",
+                                   subq::build::fft_backend, subq::cpu_isa()));
   app.require_subcommand(1);
 
   subq::check::CheckOptions check;
@@ -84,6 +86,9 @@ int main(int argc, char** argv) {
   ppl_cmd->add_option("--kl-top-k", ppl.kl_top_k, "Tokens --save-logits keeps per position (all when fewer)")
       ->capture_default_str();
   ppl_cmd->add_flag("--stream", ppl.stream, "One pass over the whole text carrying the model's state");
+  ppl_cmd->add_flag("--context-parallel", ppl.context_parallel,
+                    "Under mpirun: share the work among the ranks (the stream cut into one segment per rank, passing "
+                    "the state on; the windows dealt out); rank 0 reports");
   ppl_cmd->add_option("--json", ppl.json, "Write the results as JSON to this file");
   ppl_cmd->add_option("--per-position", ppl.per_position,
                       "Write the mean loss by position in the window as CSV to this file (and a PNG plot beside it)");
@@ -168,8 +173,14 @@ int main(int argc, char** argv) {
     if (init_cmd->parsed()) return subq::tools::run_init(init);
     if (quantize_cmd->parsed()) return subq::tools::run_quantize(quantize);
   } catch (const subq::Error& e) {
-    std::fprintf(stderr, "subq: %s\n", e.what());
-    return 2;
+    subq::dist::Communicator& world = subq::dist::Communicator::world();
+    if (!world.distributed()) {
+      std::fprintf(stderr, "subq: %s\n", e.what());
+      return 2;
+    }
+    // The other ranks may be waiting on this one: end them all rather than leave them to time out.
+    std::fprintf(stderr, "subq: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
+    world.abort(2);
   }
   return 0;
 }

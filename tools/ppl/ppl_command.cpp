@@ -19,6 +19,7 @@
 #include "tools/plot/line_plot.hpp"
 #include "tools/ppl/inputs.hpp"
 #include "tools/load_options.hpp"
+#include "tools/ranks.hpp"
 
 namespace subq::tools {
 
@@ -188,6 +189,8 @@ void write_depth_curve(const std::string& path, const std::vector<std::pair<std:
 }  // namespace
 
 int run_ppl(const PplOptions& o) {
+  dist::Communicator& ranks = command_ranks("ppl", o.context_parallel);
+  const bool reporting = ranks.rank() == 0;  // the other ranks score and stay quiet
   const Device device = parse_device(o.device);
   const LanguageModel model = LanguageModel::load(o.model, device, load_options(o.dtype, o.max_memory));
   const std::vector<Document> documents = documents_of(o, model);
@@ -212,7 +215,8 @@ int run_ppl(const PplOptions& o) {
              "eos_token_id; give --prefix-token",
              o.model);
   options.prefix_token = prefix.value_or(-1);
-  if (isatty(STDERR_FILENO)) options.progress = progress_bar;
+  if (o.context_parallel) options.ranks = &ranks;
+  if (reporting && isatty(STDERR_FILENO)) options.progress = progress_bar;
   catch_interrupts();
   options.stop = [] { return caught_interrupt() != 0; };
   std::optional<LogProbWriter> saved;
@@ -226,9 +230,20 @@ int run_ppl(const PplOptions& o) {
     };
   const DocumentScores scores = score(model, documents, options);
   if (options.progress) std::fprintf(stderr, "\n");
+  // The --depth-curve comparison: the other protocol's pass, which every rank takes part in.
+  ScoreOptions other = options;
+  other.protocol = options.protocol == ScoreProtocol::Stream ? ScoreProtocol::Windows : ScoreProtocol::Stream;
+  other.each_position = nullptr;
+  const DocumentScores compared_scores =
+      o.depth_curve.empty() || scores.stopped ? DocumentScores{} : score(model, documents, other);
+  if (!o.depth_curve.empty() && options.progress) std::fprintf(stderr, "\n");
+  if (!reporting) return scores.stopped || compared_scores.stopped ? 128 + caught_interrupt() : 0;
   const ScoreResult& r = scores.total;
   const char* protocol = protocol_name(options.protocol);
   fmt::print("model {} ({}), {} protocol, window {}\n", o.model, model.architecture(), protocol, o.window);
+  if (o.context_parallel)
+    fmt::print("{} over {} ranks: {}\n", streamed ? "context parallel" : "data parallel", ranks.size(),
+               streamed ? "each document cut into one segment per rank" : "the forward calls dealt out in turn");
   if (scores.stopped) {
     // What was scored is printed; no file is written (the saved distributions' temporary is
     // removed with its writer), so none is left half written under its name.
@@ -264,12 +279,7 @@ int run_ppl(const PplOptions& o) {
   }
   if (!o.per_position.empty()) write_per_position(o.per_position, r);
   if (!o.depth_curve.empty()) {
-    ScoreOptions other = options;
-    other.protocol = options.protocol == ScoreProtocol::Stream ? ScoreProtocol::Windows : ScoreProtocol::Stream;
-    other.each_position = nullptr;
-    const DocumentScores compared_scores = score(model, documents, other);
     const ScoreResult& compared = compared_scores.total;
-    if (options.progress) std::fprintf(stderr, "\n");
     if (compared_scores.stopped) {
       fmt::print("interrupted by {} in the {} pass of --depth-curve: {} not written\n", signal_name(caught_interrupt()),
                  protocol_name(other.protocol), o.depth_curve);

@@ -21,6 +21,9 @@ struct PplOptions {
   std::int64_t stride = 0;     // > 0: sliding windows with this stride
   std::int64_t batch = 8;      // windows per forward call, packed (ScoreOptions::batch)
   bool stream = false;         // the stream protocol (as --protocol stream)
+  /// Share the work among the ranks mpirun started: the stream protocol context-parallel, the
+  /// others' windows data-parallel (ScoreOptions::ranks).
+  bool context_parallel = false;
   /// lm-eval's prefix token and llama's BOS; by default config.json's bos_token_id (the prefix
   /// falling back to eos_token_id). A negative BOS means none.
   std::optional<std::int64_t> prefix_token, bos_token;
