@@ -14,6 +14,9 @@
 #include "subq/version.hpp"
 
 #if SUBQ_WITH_MPI
+// The C interface only: MPI's deprecated C++ bindings would add a library to link.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -78,7 +81,14 @@ class Reader {
                "dist: the message from rank {} holds a tensor of unknown dtype {} or device {}", from_, header[0],
                header[1]);
     Shape shape(header[3]);
-    for (std::int64_t& extent : shape) read(&extent, sizeof extent);
+    std::int64_t numel = 1;
+    for (std::int64_t& extent : shape) {
+      read(&extent, sizeof extent);
+      SUBQ_CHECK(extent >= 0 && (extent == 0 || numel <= std::int64_t(bytes_.size()) / extent),
+                 "dist: the message from rank {} holds a tensor of extents {}, more than its {} bytes", from_,
+                 to_string(shape), bytes_.size());
+      numel *= extent;
+    }
     Tensor host = Tensor::empty(shape, DType(header[0]));
     read(host.raw_data(), storage_bytes(host.dtype(), host.numel()));
     const Device device{DeviceKind(header[1]), header[2]};

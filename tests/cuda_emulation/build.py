@@ -168,10 +168,22 @@ def main():
         errors = [e for e in pool.map(run, commands) if e]
     if errors:
         sys.exit("\n".join(errors))
-    libs = ["-lfmt", "-lfftw3f", "-lfftw3", "-lpthread"]
+    libs = ["-lfmt", "-lfftw3f", "-lfftw3", "-lpthread", *mpi_libraries(build)]
     for target, objects in links.items():
         subprocess.run(["c++", *FLAGS, *objects, runtime, "-o", os.path.join(out_dir, os.path.basename(target)), *libs],
                        check=True)
+
+
+def mpi_libraries(build_dir):
+    """The MPI library the build's dist/ links (SUBQ_WITH_MPI), from its CMake cache; none without."""
+    with open(os.path.join(build_dir, "generated", "subq", "version.hpp")) as f:
+        if "#define SUBQ_WITH_MPI 1" not in f.read():
+            return []
+    with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("MPI_mpi_LIBRARY:FILEPATH="):
+                return [line.split("=", 1)[1].strip()]
+    sys.exit(f"{build_dir} is built with MPI, but its CMakeCache.txt names no MPI_mpi_LIBRARY")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/check.hpp"
+#include "core/memory.hpp"
 #include "lm/divergence.hpp"
 #include "lm/scorer.hpp"
 #include "lm/tokenizer.hpp"
@@ -237,6 +238,11 @@ int run_ppl(const PplOptions& o) {
   const DocumentScores compared_scores =
       o.depth_curve.empty() || scores.stopped ? DocumentScores{} : score(model, documents, other);
   if (!o.depth_curve.empty() && options.progress) std::fprintf(stderr, "\n");
+  // The states the ranks passed on, all of them together (a collective, before the others leave).
+  double bytes_passed = 0;
+  if (o.context_parallel)
+    for (const std::vector<double>& sent : ranks.all_gather(std::vector<double>{double(ranks.bytes_sent())}))
+      bytes_passed += sent[0];
   if (!reporting) return scores.stopped || compared_scores.stopped ? 128 + caught_interrupt() : 0;
   const ScoreResult& r = scores.total;
   const char* protocol = protocol_name(options.protocol);
@@ -244,6 +250,7 @@ int run_ppl(const PplOptions& o) {
   if (o.context_parallel)
     fmt::print("{} over {} ranks: {}\n", streamed ? "context parallel" : "data parallel", ranks.size(),
                streamed ? "each document cut into one segment per rank" : "the forward calls dealt out in turn");
+  if (o.context_parallel && streamed) fmt::print("states passed between ranks: {}\n", format_bytes(bytes_passed));
   if (scores.stopped) {
     // What was scored is printed; no file is written (the saved distributions' temporary is
     // removed with its writer), so none is left half written under its name.
