@@ -54,8 +54,8 @@ void append_tensor(std::vector<std::byte>& out, const Tensor& t) {
   append(out, &defined, 1);
   if (!defined) return;
   const Tensor host = t.to(Device::cpu()).contiguous();
-  const std::uint8_t header[4] = {std::uint8_t(t.dtype()), std::uint8_t(t.device().kind), std::uint8_t(t.device().index),
-                                  std::uint8_t(t.dim())};
+  const std::uint8_t header[4] = {std::uint8_t(t.dtype()), std::uint8_t(t.device().kind),
+                                  std::uint8_t(t.device().index), std::uint8_t(t.dim())};
   append(out, header, sizeof header);
   for (const std::int64_t extent : t.shape()) append(out, &extent, sizeof extent);
   append(out, host.raw_data(), storage_bytes(t.dtype(), t.numel()));

@@ -29,8 +29,8 @@ std::vector<Tensor> pack(const ModelCache::Layer& layer) {
 }
 
 void unpack(const std::vector<Tensor>& message, ModelCache::Layer& layer, int from, std::size_t block) {
-  const bool counted = !message.empty() && message[0].defined() && message[0].dtype() == DType::I64 &&
-                       message[0].numel() == 2;
+  const bool counted =
+      !message.empty() && message[0].defined() && message[0].dtype() == DType::I64 && message[0].numel() == 2;
   const std::int64_t mixer = counted ? message[0].data<std::int64_t>()[0] : -1,
                      feed_forward = counted ? message[0].data<std::int64_t>()[1] : -1;
   SUBQ_CHECK(counted && mixer >= 0 && feed_forward >= 0 && std::int64_t(message.size()) == 1 + mixer + feed_forward,
@@ -76,11 +76,11 @@ Agreement agree(dist::Communicator& comm, const std::string& architecture, std::
 void LanguageModel::forward_context_parallel(
     const Tensor& input_ids, dist::Communicator& comm, std::int64_t piece_length,
     const std::function<void(std::int64_t first, const Tensor& logits)>& each_piece) const {
-  SUBQ_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 &&
-                 input_ids.device().is_cpu(),
-             "{} model: forward_context_parallel: input_ids: expected (batch, length >= 0) int64 on the CPU, found {} {}",
-             architecture_, input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
-             input_ids.defined() ? to_string(input_ids.shape()) : "");
+  SUBQ_CHECK(
+      input_ids.defined() && input_ids.dim() == 2 && input_ids.dtype() == DType::I64 && input_ids.device().is_cpu(),
+      "{} model: forward_context_parallel: input_ids: expected (batch, length >= 0) int64 on the CPU, found {} {}",
+      architecture_, input_ids.defined() ? dtype_name(input_ids.dtype()) : "nothing",
+      input_ids.defined() ? to_string(input_ids.shape()) : "");
   SUBQ_CHECK(piece_length >= 1, "{} model: forward_context_parallel: piece_length must be >= 1, found {}",
              architecture_, piece_length);
   SUBQ_CHECK(network_->blocks() < 8000, "context parallel: at most 8000 blocks (message tags), found {}",

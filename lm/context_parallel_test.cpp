@@ -3,7 +3,6 @@
 // those positions, for L = 1, L < P and L = 10000 cut unevenly; a rank with another model is an
 // error on every rank.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -55,7 +55,10 @@ struct Tally {
   /// pack()'s numbers from `at` on; `at` is left past them.
   static Tally unpack(std::span<const double> in, std::size_t& at) {
     Tally t;
-    t.total = in[at], t.squares = in[at + 1], t.count = std::int64_t(in[at + 2]), t.nonfinite = std::int64_t(in[at + 3]);
+    t.total = in[at];
+    t.squares = in[at + 1];
+    t.count = std::int64_t(in[at + 2]);
+    t.nonfinite = std::int64_t(in[at + 3]);
     at += 4;
     const auto take = [&](std::vector<double>& sum, std::vector<double>& counts) {
       const auto n = std::size_t(in[at++]);
@@ -172,7 +175,8 @@ class Scorer {
         for (const Window& w : plan_windows(docs_[d], o_)) plan.push_back({d, number++, w});
       }
       // Data parallel: batch k is rank k mod P's.
-      const std::size_t ranks = parallel ? std::size_t(o_.ranks->size()) : 1, rank = parallel ? std::size_t(o_.ranks->rank()) : 0;
+      const std::size_t ranks = parallel ? std::size_t(o_.ranks->size()) : 1,
+                        rank = parallel ? std::size_t(o_.ranks->rank()) : 0;
       for (std::size_t b0 = 0, k = 0; b0 < plan.size() && !stop(); b0 += std::size_t(o_.batch), ++k)
         if (k % ranks == rank) windows(std::span(plan).subspan(b0, std::min(plan.size() - b0, std::size_t(o_.batch))));
     }

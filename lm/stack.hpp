@@ -47,7 +47,7 @@ SwiGlu load_swiglu(Checkpoint& checkpoint, const std::string& prefix, std::int64
 struct Block {
   Norm pre_norm, mixer_norm, feed_forward_norm;
   std::unique_ptr<Mixer> mixer;
-  FeedForward feed_forward;   // empty: none (Mamba, Mamba-2)
+  FeedForward feed_forward;  // empty: none (Mamba, Mamba-2)
   /// The feed-forward mixes a token with the one before (RWKV's channel mix), so packed
   /// sequences run it padded (map_padded); the others are position-wise.
   bool feed_forward_shifts = false;

@@ -36,7 +36,8 @@ Tensor run(const Sequence& s, std::int64_t begin, std::int64_t end, const Shape&
   std::vector<double> product(std::size_t(h.numel()), 1.0);
   for (std::int64_t t = begin; t < end; ++t)
     for (std::int64_t i = 0; i < h.numel(); ++i) {
-      h.data<double>()[i] = s.a[std::size_t(t)].data<double>()[i] * h.data<double>()[i] + s.b[std::size_t(t)].data<double>()[i];
+      h.data<double>()[i] =
+          s.a[std::size_t(t)].data<double>()[i] * h.data<double>()[i] + s.b[std::size_t(t)].data<double>()[i];
       product[std::size_t(i)] *= s.a[std::size_t(t)].data<double>()[i];
     }
   if (decay) *decay = Tensor::from_vector(product, shape);

@@ -17,9 +17,9 @@
 #include "lm/scorer.hpp"
 #include "lm/tokenizer.hpp"
 #include "tools/interrupt.hpp"
+#include "tools/load_options.hpp"
 #include "tools/plot/line_plot.hpp"
 #include "tools/ppl/inputs.hpp"
-#include "tools/load_options.hpp"
 #include "tools/ranks.hpp"
 
 namespace subq::tools {
