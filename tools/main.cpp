@@ -173,14 +173,18 @@ int main(int argc, char** argv) {
     if (init_cmd->parsed()) return subq::tools::run_init(init);
     if (quantize_cmd->parsed()) return subq::tools::run_quantize(quantize);
   } catch (const subq::Error& e) {
-    subq::dist::Communicator& world = subq::dist::Communicator::world();
-    if (!world.distributed()) {
+    subq::dist::Communicator* world = nullptr;
+    try {
+      world = &subq::dist::Communicator::world();
+    } catch (const subq::Error&) {  // the communicator's own setting (SUBQ_DIST_TIMEOUT) was the error
+    }
+    if (!world || !world->distributed()) {
       std::fprintf(stderr, "subq: %s\n", e.what());
       return 2;
     }
     // The other ranks may be waiting on this one: end them all rather than leave them to time out.
-    std::fprintf(stderr, "subq: rank %d of %d: %s\n", world.rank(), world.size(), e.what());
-    world.abort(2);
+    std::fprintf(stderr, "subq: rank %d of %d: %s\n", world->rank(), world->size(), e.what());
+    world->abort(2);
   }
   return 0;
 }
